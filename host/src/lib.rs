@@ -1,0 +1,5 @@
+//! The `pilot` host tool as a library, so that integration tests and the end-to-end tests in
+//! `tests/` drive exactly what the command line runs.
+
+pub mod cli;
+pub mod zoo;
