@@ -1,0 +1,168 @@
+use super::*;
+use crate::format::crc32::crc32;
+use proptest::prelude::*;
+
+fn rgb888(w: u16, h: u16) -> Preprocess {
+    Preprocess { frame_w: w, frame_h: h, format: PixelFormat::Rgb888, crop: Rect { x: 0, y: 0, w, h }, color: ColorMode::Rgb }
+}
+
+fn streamed(pp: &Preprocess, out: Shape, frame: &[u8]) -> Result<Vec<i8>, PreprocessError> {
+    let (nr, no) = RowStream::scratch_len(out.w, out.c);
+    let (mut rows, mut orow) = (vec![0u16; nr], vec![0i8; no]);
+    let mut s = RowStream::new(*pp, out, &mut rows, &mut orow)?;
+    let mut result = vec![0i8; out.len()];
+    let mut next = 0u16;
+    let w = (out.w * out.c) as usize;
+    for row in frame.chunks(pp.row_bytes()) {
+        s.push_row(row, |y, r| {
+            assert_eq!(y, next, "rows are emitted in order");
+            next += 1;
+            result[y as usize * w..][..w].copy_from_slice(r);
+        })?;
+    }
+    assert!(s.done());
+    Ok(result)
+}
+
+#[test]
+fn averaging_2x2_to_1_pixel() {
+    // Halving both axes samples exactly between the pixels: the rounded mean of the four.
+    let frame = [10, 0, 255, 20, 0, 255, 30, 100, 0, 41, 101, 0];
+    let pp = rgb888(2, 2);
+    let mut out = [0i8; 3];
+    preprocess_frame(&pp, Shape::new(1, 1, 3), &frame, &mut out).unwrap();
+    // R: (10+20+30+41)/4 = 25.25 -> 25; G: 201/4 = 50.25 -> 50; B: 510/4 = 127.5 -> 128 (v >= .5 rounds up).
+    assert_eq!(out, [25i16 - 128, 50 - 128, 0].map(|v: i16| v as i8));
+}
+
+#[test]
+fn identity_size_is_a_copy() {
+    let frame: Vec<u8> = (0..5 * 4 * 3).map(|i| (i * 37 % 256) as u8).collect();
+    let pp = rgb888(5, 4);
+    let mut out = vec![0i8; 60];
+    preprocess_frame(&pp, Shape::new(4, 5, 3), &frame, &mut out).unwrap();
+    let want: Vec<i8> = frame.iter().map(|&v| (v as i16 - 128) as i8).collect();
+    assert_eq!(out, want);
+}
+
+#[test]
+fn yuv_of_known_colours() {
+    assert_eq!(rgb_to_yuv([255, 255, 255]), [255, 128, 128]);
+    assert_eq!(rgb_to_yuv([0, 0, 0]), [0, 128, 128]);
+    assert_eq!(rgb_to_yuv([255, 0, 0]), [77, 85, 255]);
+    assert_eq!(rgb_to_yuv([0, 0, 255]), [29, 255, 107]);
+    assert_eq!(rgb_to_yuv([0, 255, 0]), [149, 43, 21]);
+}
+
+#[test]
+fn rgb565_expands_by_bit_replication() {
+    assert_eq!(rgb565(0xFFFF), [255, 255, 255]);
+    assert_eq!(rgb565(0x0000), [0, 0, 0]);
+    assert_eq!(rgb565(0xF800), [255, 0, 0]);
+    assert_eq!(rgb565(0x07E0), [0, 255, 0]);
+    assert_eq!(rgb565(0x8410), [132, 130, 132]);
+    assert_eq!(PixelFormat::Rgb565Be.pixel(&[0xF8, 0x00], 0), [255, 0, 0]);
+    assert_eq!(PixelFormat::Rgb565Le.pixel(&[0x00, 0xF8], 0), [255, 0, 0]);
+}
+
+/// A deterministic 320x160 test frame.
+fn test_frame() -> Vec<u8> {
+    (0..320 * 160 * 3).map(|i: u32| ((i.wrapping_mul(2_654_435_761) >> 13) ^ (i / 960)) as u8).collect()
+}
+
+#[test]
+fn pilotnet_preprocessing_is_frozen() {
+    // The exact bytes PilotNet's preprocessing gives for a fixed frame, as computed by an
+    // independent Python implementation of the documented spec
+    // (`common/tests/spec/preprocess_reference.py`). If this changes, every trained model and
+    // every firmware image changes meaning: bump the model format version.
+    let pp = Preprocess {
+        frame_w: 320,
+        frame_h: 160,
+        format: PixelFormat::Rgb888,
+        crop: Rect { x: 0, y: 60, w: 320, h: 75 },
+        color: ColorMode::Yuv,
+    };
+    let out_shape = Shape::new(66, 200, 3);
+    let mut out = vec![0i8; out_shape.len()];
+    preprocess_frame(&pp, out_shape, &test_frame(), &mut out).unwrap();
+    assert_eq!(&out[..6], &[3, -39, 32, 52, 3, -74]);
+    assert_eq!(crc32(crate::i8_as_bytes(&out)), 0x7be3_55b2);
+}
+
+#[test]
+fn resize_coordinates() {
+    // Same size: identity, no interpolation.
+    for i in 0..10 {
+        assert_eq!(resize_coord(i, 10, 10), (i, (i + 1).min(9), 0));
+    }
+    // Halving: exactly between source pixels 2i and 2i+1.
+    assert_eq!(resize_coord(3, 8, 4), (6, 7, 128));
+    // Upscaling clamps at both borders.
+    assert_eq!(resize_coord(0, 2, 8), (0, 1, 0));
+    assert_eq!(resize_coord(7, 2, 8), (1, 1, 0));
+}
+
+#[test]
+fn bad_inputs_are_errors() {
+    let pp = rgb888(4, 4);
+    let mut out = vec![0i8; 12];
+    assert!(matches!(preprocess_frame(&pp, Shape::new(2, 2, 3), &[0; 47], &mut out), Err(PreprocessError::FrameLength { .. })));
+    assert_eq!(preprocess_frame(&pp, Shape::new(2, 2, 1), &[0; 48], &mut out), Err(PreprocessError::BadSpec));
+    let mut bad = pp;
+    bad.crop.x = 1;
+    assert_eq!(preprocess_frame(&bad, Shape::new(2, 2, 3), &[0; 48], &mut out), Err(PreprocessError::BadSpec));
+    let (mut rows, mut orow) = (vec![0u16; 11], vec![0i8; 6]);
+    assert!(matches!(RowStream::new(pp, Shape::new(2, 2, 3), &mut rows, &mut orow), Err(PreprocessError::ScratchTooSmall)));
+    let (mut rows, mut orow) = (vec![0u16; 12], vec![0i8; 6]);
+    let mut s = RowStream::new(pp, Shape::new(2, 2, 3), &mut rows, &mut orow).unwrap();
+    assert!(matches!(s.push_row(&[0; 11], |_, _| {}), Err(PreprocessError::RowLength { .. })));
+    for _ in 0..4 {
+        s.push_row(&[0; 12], |_, _| {}).unwrap();
+    }
+    assert_eq!(s.push_row(&[0; 12], |_, _| {}), Err(PreprocessError::TooManyRows));
+}
+
+fn format_strategy() -> impl Strategy<Value = PixelFormat> {
+    prop_oneof![Just(PixelFormat::Rgb888), Just(PixelFormat::Rgb565Be), Just(PixelFormat::Rgb565Le)]
+}
+
+fn color_strategy() -> impl Strategy<Value = ColorMode> {
+    prop_oneof![Just(ColorMode::Rgb), Just(ColorMode::Yuv), Just(ColorMode::Gray)]
+}
+
+fn spec() -> impl Strategy<Value = (Preprocess, Shape)> {
+    (1u16..48, 1u16..40, format_strategy(), color_strategy())
+        .prop_flat_map(|(fw, fh, format, color)| (Just((fw, fh, format, color)), 0..fw, 0..fh))
+        .prop_flat_map(|((fw, fh, format, color), cx, cy)| {
+            (Just((fw, fh, format, color, cx, cy)), 1..=fw - cx, 1..=fh - cy, 1u16..40, 1u16..40)
+        })
+        .prop_map(|((fw, fh, format, color, cx, cy), cw, ch, ow, oh)| {
+            (
+                Preprocess { frame_w: fw, frame_h: fh, format, crop: Rect { x: cx, y: cy, w: cw, h: ch }, color },
+                Shape::new(oh, ow, color.channels()),
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn streaming_equals_whole_frame((pp, out) in spec(), seed in any::<u64>()) {
+        let frame = crate::testing::Rng::new(seed).bytes(pp.frame_bytes());
+        let mut whole = vec![0i8; out.len()];
+        preprocess_frame(&pp, out, &frame, &mut whole).unwrap();
+        prop_assert_eq!(streamed(&pp, out, &frame).unwrap(), whole);
+    }
+}
+
+#[test]
+fn streaming_equals_whole_frame_at_camera_size() {
+    let pp = Preprocess { frame_w: 320, frame_h: 160, format: PixelFormat::Rgb565Be, crop: Rect { x: 8, y: 60, w: 300, h: 75 }, color: ColorMode::Yuv };
+    let out = Shape::new(66, 200, 3);
+    let frame = crate::testing::Rng::new(9).bytes(pp.frame_bytes());
+    let mut whole = vec![0i8; out.len()];
+    preprocess_frame(&pp, out, &frame, &mut whole).unwrap();
+    assert_eq!(streamed(&pp, out, &frame).unwrap(), whole);
+}
