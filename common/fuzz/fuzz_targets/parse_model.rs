@@ -1,0 +1,31 @@
+//! Any byte string: the parser returns a model or a typed error, never panics; whatever parses
+//! also runs without an out-of-bounds access. The input is used twice: as is, and with a valid
+//! header (magic, version, length, CRC) put in front so the fuzzer reaches the payload decoder and
+//! the validator instead of stopping at the CRC.
+#![no_main]
+
+use common::format::crc32::crc32;
+use common::Model;
+use libfuzzer_sys::fuzz_target;
+
+fn parse_and_run(bytes: &[u8]) {
+    if let Ok(model) = Model::parse(bytes) {
+        if model.plan().arena_bytes() > 1 << 22 {
+            return; // valid but too large to be worth running here
+        }
+        let mut arena = vec![0i8; model.plan().arena_bytes()];
+        let input = vec![1i8; model.input().shape.len()];
+        common::run(&model, &input, &mut arena).expect("a parsed model runs");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    parse_and_run(data);
+    let mut sealed = Vec::with_capacity(16 + data.len());
+    sealed.extend_from_slice(b"PNN8");
+    sealed.extend_from_slice(&[1, 0, 0, 0]);
+    sealed.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    sealed.extend_from_slice(&crc32(data).to_le_bytes());
+    sealed.extend_from_slice(data);
+    parse_and_run(&sealed);
+});

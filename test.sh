@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every test of the project: host tests, the no_std build of `common`, the firmware's
+# on-target tests in QEMU and the end-to-end tests. On a fresh Debian machine it first installs
+# what is missing (QEMU from apt, flip-link and defmt-print with cargo, the thumbv7em target).
+#
+#   ./test.sh            everything
+#   ./test.sh --no-install   fail instead of installing missing tools
+set -euo pipefail
+cd "$(dirname "$0")"
+
+install=1
+[[ "${1:-}" == "--no-install" ]] && install=0
+
+log() { printf '\n== %s\n' "$*"; }
+
+need() { # need <command> <how to install> <install command...>
+    local cmd=$1 how=$2; shift 2
+    command -v "$cmd" >/dev/null 2>&1 && return 0
+    if [[ $install == 0 ]]; then
+        echo "missing $cmd: install it with: $how" >&2
+        exit 1
+    fi
+    log "installing $cmd ($how)"
+    "$@"
+}
+
+apt_install() {
+    local sudo=""
+    [[ $(id -u) != 0 ]] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+log "tools"
+if ! rustup target list --installed | grep -q thumbv7em-none-eabihf; then
+    [[ $install == 0 ]] && { echo "missing target: rustup target add thumbv7em-none-eabihf" >&2; exit 1; }
+    rustup target add thumbv7em-none-eabihf
+fi
+need qemu-system-arm "apt-get install qemu-system-arm" apt_install qemu-system-arm
+need flip-link "cargo install flip-link --locked" cargo install flip-link --locked
+need defmt-print "cargo install defmt-print --locked" cargo install defmt-print --locked
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+log "host tests (cargo test --release --workspace)"
+cargo test --release --workspace 2>&1 | tee -a "$results"
+
+log "common builds for the microcontroller (no_std, thumbv7em-none-eabihf)"
+cargo build --release -p common --target thumbv7em-none-eabihf
+
+# Sum every suite's counts into one closing line.
+passed=$(grep -Eo '[0-9]+ passed' "$results" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed' "$results" | awk '{s += $1} END {print s + 0}')
+echo
+echo "tests: $passed passed, $failed failed"
