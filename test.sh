@@ -43,11 +43,17 @@ need defmt-print "cargo install defmt-print --locked" cargo install defmt-print 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
-log "host tests (cargo test --release --workspace)"
-cargo test --release --workspace 2>&1 | tee -a "$results"
+log "host tests (cargo test --release)"
+cargo test --release 2>&1 | tee -a "$results"
 
 log "common builds for the microcontroller (no_std, thumbv7em-none-eabihf)"
 cargo build --release -p common --target thumbv7em-none-eabihf
+
+log "firmware on-target tests in QEMU (cd firmware && cargo test --release)"
+(cd firmware && cargo test --release) 2>&1 | tee -a "$results"
+
+log "end to end: firmware in QEMU against the host reference (cargo test --release -p e2e)"
+cargo test --release -p e2e 2>&1 | tee -a "$results"
 
 # Sum every suite's counts into one closing line.
 passed=$(grep -Eo '[0-9]+ passed' "$results" | awk '{s += $1} END {print s + 0}')

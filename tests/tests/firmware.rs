@@ -1,0 +1,142 @@
+//! The firmware in QEMU against the host: bit-exact outputs on many frames, a corrupted blob
+//! rejected at start-up, a model too large for the chip rejected at build time.
+//!
+//! Frame counts: `PILOT_E2E_SIGN_FRAMES` (default 200) and `PILOT_E2E_PILOTNET_FRAMES`
+//! (default 25; PilotNet takes ~0.4 G instructions per frame on the reference kernels).
+
+use std::time::Instant;
+
+use common::format::owned::{OwnedConv, OwnedLayer, OwnedModel, OwnedNode};
+use common::format::{Pads, QParams, Task};
+use common::preprocess::preprocess_frame;
+use common::testing::Rng;
+use common::Model;
+use e2e::{build_firmware, frames, frames_from_env, run_firmware, test_vector};
+
+fn log_of(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Sends `frames` through the firmware built for `blob` and compares every output byte with
+/// the host-side `common` reference.
+fn firmware_matches_reference(blob: &[u8], frames: &[Vec<u8>]) {
+    let dir = tempfile::tempdir().unwrap();
+    let blob_path = dir.path().join("model.pnn8");
+    std::fs::write(&blob_path, blob).unwrap();
+    let model = Model::parse(blob).unwrap();
+    let pp = model.def().input.preprocess.unwrap();
+
+    // Host reference.
+    let mut expected = Vec::new();
+    let mut input = vec![0i8; model.input().shape.len()];
+    let mut arena = vec![0i8; model.plan().arena_bytes()];
+    for f in frames {
+        preprocess_frame(&pp, model.input().shape, f, &mut input).unwrap();
+        expected.extend(common::i8_as_bytes(common::run(&model, &input, &mut arena).unwrap()));
+    }
+    std::fs::write(dir.path().join("frames.rgb"), frames.concat()).unwrap();
+
+    let t = Instant::now();
+    let elf = build_firmware(&blob_path, false, &dir.path().join("firmware.elf"))
+        .unwrap_or_else(|o| panic!("firmware build failed:\n{}", log_of(&o)));
+    let built = t.elapsed();
+    let t = Instant::now();
+    let out = run_firmware(&elf, dir.path(), &["frames.rgb", "outputs.i8"]);
+    let log = log_of(&out);
+    assert!(out.status.success(), "firmware failed ({}):\n{log}", out.status);
+    let got = std::fs::read(dir.path().join("outputs.i8")).unwrap();
+    let mismatches = got.iter().zip(&expected).filter(|(a, b)| a != b).count();
+    let summary = log.lines().find(|l| l.contains("total:")).unwrap_or("");
+    println!(
+        "{}: {} frames, {} output bytes, {mismatches} mismatches; build {:.1} s, QEMU {:.1} s\n{summary}",
+        model.name(),
+        frames.len(),
+        expected.len(),
+        built.as_secs_f64(),
+        t.elapsed().as_secs_f64()
+    );
+    assert_eq!(got.len(), expected.len(), "output length");
+    assert_eq!(mismatches, 0, "{mismatches} output bytes differ from the reference");
+}
+
+#[test]
+fn sign_cnn_in_qemu_is_bit_exact() {
+    let n = frames_from_env("PILOT_E2E_SIGN_FRAMES", 200);
+    let mut rng = Rng::new(0x516E);
+    let frames: Vec<_> = (0..n).map(|_| frames::sign(&mut rng, 32, 32)).collect();
+    firmware_matches_reference(&test_vector("sign-cnn-random.pnn8"), &frames);
+}
+
+#[test]
+fn pilotnet_in_qemu_is_bit_exact() {
+    let n = frames_from_env("PILOT_E2E_PILOTNET_FRAMES", 25);
+    let mut rng = Rng::new(0x9A7E);
+    let frames: Vec<_> = (0..n).map(|_| frames::road(&mut rng, 320, 160)).collect();
+    firmware_matches_reference(&test_vector("pilotnet-random.pnn8"), &frames);
+}
+
+#[test]
+fn corrupted_blob_is_reported_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut blob = test_vector("sign-cnn-random.pnn8");
+    let last = blob.len() - 1;
+    blob[last] ^= 0xFF; // payload byte: the CRC no longer matches
+    let expected = Model::parse(&blob).unwrap_err();
+    let path = dir.path().join("corrupted.pnn8");
+    std::fs::write(&path, &blob).unwrap();
+
+    let elf = build_firmware(&path, true, &dir.path().join("firmware.elf"))
+        .unwrap_or_else(|o| panic!("firmware build failed:\n{}", log_of(&o)));
+    let out = run_firmware(&elf, dir.path(), &[]);
+    let log = log_of(&out);
+    assert_eq!(out.status.code(), Some(1), "expected exit status 1:\n{log}");
+    assert!(log.contains("model blob rejected by the parser: BadCrc"), "{expected} not in the log:\n{log}");
+    assert!(!log.contains("HardFault") && !log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn model_too_large_for_the_chip_fails_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = too_big_model().to_bytes();
+    let arena = Model::parse(&big).unwrap().plan().arena_bytes();
+    let path = dir.path().join("too-big.pnn8");
+    std::fs::write(&path, &big).unwrap();
+
+    let out = build_firmware(&path, false, &dir.path().join("firmware.elf")).expect_err("the build must fail");
+    let log = log_of(&out);
+    println!("{}", log.lines().find(|l| l.contains("does not fit")).unwrap_or(""));
+    assert!(log.contains("does not fit STM32F411CEUx's RAM"), "{log}");
+    assert!(log.contains(&format!("activation arena {arena} B")), "{log}");
+    // "... = NEEDED B > 131072 B of RAM; MISSING bytes missing": MISSING = NEEDED - 131072.
+    let tail = log.split(" = ").nth(1).expect("needed bytes in the message");
+    let needed: usize = tail.split(' ').next().unwrap().parse().unwrap();
+    let missing: usize = tail.split("; ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(needed > 131072 && missing == needed - 131072, "{log}");
+}
+
+/// PilotNet's input and one 64-channel 5x5 stride-2 conv: 39600 B of input plus 31x98x64 =
+/// 194432 B of output, far beyond 128 KB of RAM. (Weights are irrelevant here.)
+fn too_big_model() -> OwnedModel {
+    let pilotnet = test_vector("pilotnet-random.pnn8");
+    let input = Model::parse(&pilotnet).unwrap().def().input;
+    let q = QParams { scale_exp: -4, zero_point: -128 };
+    let conv = OwnedConv {
+        out_channels: 64,
+        kernel_h: 5,
+        kernel_w: 5,
+        stride_h: 2,
+        stride_w: 2,
+        pads: Pads::default(),
+        relu: true,
+        output: q,
+        weights: vec![1; 64 * 5 * 5 * 3],
+        bias: vec![0; 64],
+        multipliers: vec![1 << 10; 64],
+    };
+    OwnedModel {
+        name: "too-big".into(),
+        task: Task::Regression,
+        input,
+        layers: vec![OwnedNode { name: "conv1".into(), layer: OwnedLayer::Conv2d(conv) }],
+    }
+}
