@@ -2,4 +2,12 @@
 //! `tests/` drive exactly what the command line runs.
 
 pub mod cli;
+pub mod fsutil;
+pub mod nn;
+pub mod onnx;
+pub mod quant;
+pub mod train;
+pub mod verify;
+pub mod data;
+pub mod sim;
 pub mod zoo;

@@ -1,7 +1,14 @@
 //! Command-line interface: one module per subcommand.
 
 pub mod demo;
+pub mod eval;
+pub mod export;
+pub mod quantize;
 pub mod report;
+pub mod sim;
+pub mod bench;
+pub mod train;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -25,11 +32,32 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Describe a model blob: layers, parameters, MACs, memory plan, chip fit.
     Report(report::ReportArgs),
+    /// Train a network (driving, traffic signs, any image classification set).
+    Train(train::TrainArgs),
+    /// Post-training int8 quantization: calibrate, quantize, compare float and int8.
+    Quantize(quantize::QuantizeArgs),
+    /// Write the int8 network as ONNX (QOperator form) and as a firmware blob.
+    Export(export::ExportArgs),
+    /// Check that the reference (blob) and tract (ONNX) agree byte for byte, layer by layer.
+    Verify(verify::VerifyArgs),
+    /// A trained model's metrics: MAE against the trivial baselines, or accuracy and confusions.
+    Eval(eval::EvalArgs),
+    /// Driving simulator: record training data, drive and score a model.
+    Sim(sim::SimArgs),
+    /// Measure speed (prints numbers).
+    Bench(bench::BenchArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Report(a) => report::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Quantize(a) => quantize::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Sim(a) => sim::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }

@@ -1,0 +1,238 @@
+//! `pilot train`: train a network on a data set.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::data::{Balance, CifarPart, ClassificationData, ClassificationOptions, DrivingData, DrivingOptions, Examples, Split, SplitOptions};
+use crate::nn::spec::NetSpec;
+use crate::train::checkpoint::{Meta, RunDir};
+use crate::train::{fit, FitOptions, FitReport};
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  pilot train driving --data recordings/ --arch pilotnet --epochs 10 --out runs/pilotnet
+  pilot train signs --data GTSRB/ --arch sign --epochs 15 --out runs/sign
+  pilot train classify --data cifar10/train --arch course-conv --epochs 10 --out runs/cifar
+  pilot train driving --data recordings/ --out runs/pilotnet --resume    # continue after Ctrl-C")]
+pub struct TrainArgs {
+    #[command(subcommand)]
+    pub task: TrainTask,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TrainTask {
+    /// Steering from camera frames (Udacity-format recordings: driving_log.csv + IMG/).
+    Driving(DrivingArgs),
+    /// Traffic signs from the GTSRB official layout (cropped to each sign's region).
+    Signs(CommonArgs),
+    /// Any image classification set: one folder per class, or CIFAR-10 binary batches.
+    Classify(CommonArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Data folder(s).
+    #[arg(long, required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Built-in architecture (pilotnet, sign, course-dense, course-conv) or a TOML file.
+    #[arg(long)]
+    pub arch: Option<String>,
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Share of the data held out for validation (by track / time block / image).
+    #[arg(long, default_value_t = 0.2)]
+    pub val_split: f32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output folder: checkpoints, history.csv, plots.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last finished epoch.
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop after this many epochs without a better validation metric.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Train on at most this many examples (quick experiments).
+    #[arg(long)]
+    pub max_examples: Option<usize>,
+    /// Turn off augmentation.
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Hide progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DrivingArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Steering added for the left camera (subtracted for the right).
+    #[arg(long, default_value_t = 0.2)]
+    pub side_correction: f32,
+    /// Share of near-straight rows kept per epoch (1 keeps all).
+    #[arg(long, default_value_t = 0.25)]
+    pub keep_straight: f32,
+}
+
+/// The kind of data a run was trained on (recorded in meta.toml for eval and quantize).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DataKind {
+    Driving,
+    Gtsrb,
+    Images,
+    Cifar,
+}
+
+impl DataKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DataKind::Driving => "driving",
+            DataKind::Gtsrb => "gtsrb",
+            DataKind::Images => "images",
+            DataKind::Cifar => "cifar",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<DataKind> {
+        Ok(match s {
+            "driving" => DataKind::Driving,
+            "gtsrb" => DataKind::Gtsrb,
+            "images" => DataKind::Images,
+            "cifar" => DataKind::Cifar,
+            _ => bail!("unknown data kind {s:?}"),
+        })
+    }
+
+    /// CIFAR-10 binary batches, or one folder per class.
+    fn detect_classify(dir: &Path) -> DataKind {
+        if dir.join("data_batch_1.bin").exists() || dir.join("test_batch.bin").exists() {
+            DataKind::Cifar
+        } else {
+            DataKind::Images
+        }
+    }
+}
+
+/// Loads a classification set of `kind` for `spec`.
+pub fn load_classification(kind: DataKind, dirs: &[PathBuf], spec: &NetSpec, augment: bool, progress: bool) -> Result<ClassificationData> {
+    let [dir] = dirs else { bail!("classification takes one --data folder, got {}", dirs.len()) };
+    let mut opts = ClassificationOptions::new(spec.input_spec());
+    opts.progress = progress;
+    if !augment {
+        opts.augment = crate::data::ImageAugment::none();
+    }
+    match kind {
+        DataKind::Gtsrb => ClassificationData::gtsrb(dir, &opts),
+        DataKind::Images => ClassificationData::image_folder(dir, &opts),
+        DataKind::Cifar => ClassificationData::cifar10(dir, CifarPart::Train, &opts),
+        DataKind::Driving => unreachable!("driving data is not a classification set"),
+    }
+    .with_context(|| format!("cannot load {}", dir.display()))
+}
+
+/// Loads driving recordings for `spec`.
+pub fn load_driving(dirs: &[PathBuf], spec: &NetSpec, side_correction: f32, max_rows: Option<usize>, progress: bool) -> Result<DrivingData> {
+    let mut opts = DrivingOptions::new(spec.input_spec());
+    opts.augment.steering_correction = side_correction;
+    opts.max_rows = max_rows;
+    opts.progress = progress;
+    DrivingData::load(dirs, &opts)
+}
+
+fn meta(c: &CommonArgs, kind: DataKind, classes: Vec<String>) -> Meta {
+    Meta {
+        classes,
+        data: c.data.iter().map(|d| d.display().to_string()).collect(),
+        data_kind: kind.name().into(),
+        batch: c.batch,
+        lr: c.lr,
+        seed: c.seed,
+        val_split: c.val_split,
+    }
+}
+
+fn fit_options(c: &CommonArgs) -> FitOptions {
+    FitOptions { epochs: c.epochs, batch: c.batch, lr: c.lr, seed: c.seed, patience: c.patience, resume: c.resume, progress: !c.quiet }
+}
+
+pub fn split_options(val_split: f32, seed: u64) -> SplitOptions {
+    SplitOptions { val_fraction: val_split, seed, ..SplitOptions::default() }
+}
+
+/// Keeps a random `max` of the training examples (the split is sorted, often by class).
+fn limit(split: &mut Split, max: Option<usize>, seed: u64) {
+    if let Some(m) = max {
+        crate::data::Rng::keyed(seed, 0x11A1).shuffle(&mut split.train);
+        split.train.truncate(m);
+        split.train.sort_unstable();
+    }
+}
+
+fn print_report(report: &FitReport, run: &RunDir, metric: &str) {
+    println!(
+        "best validation {metric} {:.4} at epoch {} of {}{}; model in {}",
+        report.best_metric,
+        report.best_epoch,
+        report.history.epochs.len(),
+        if report.stopped_early { " (stopped early)" } else { "" },
+        run.dir.display()
+    );
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    match args.task {
+        TrainTask::Driving(d) => {
+            let c = &d.common;
+            let spec = NetSpec::load(c.arch.as_deref().unwrap_or("pilotnet"))?;
+            let data = load_driving(&c.data, &spec, d.side_correction, None, !c.quiet)?;
+            let mut split = data.split(&split_options(c.val_split, c.seed))?;
+            limit(&mut split, c.max_examples, c.seed);
+            println!("{} rows: {} for training, {} for validation", data.len(), split.train.len(), split.val.len());
+            let balance = Balance { keep_straight: d.keep_straight, ..Balance::default() };
+            let run = RunDir::new(&c.out);
+            let report = fit(&spec, &data, |rng| data.epoch(&split.train, &balance, rng), &split.val, &run, &meta(c, DataKind::Driving, vec![]), &fit_options(c))?;
+            print_report(&report, &run, "mae");
+            Ok(())
+        }
+        TrainTask::Signs(c) => classify(&c, DataKind::Gtsrb, "sign"),
+        TrainTask::Classify(c) => {
+            let kind = DataKind::detect_classify(c.data.first().context("--data is required")?);
+            classify(&c, kind, "course-conv")
+        }
+    }
+}
+
+fn classify(c: &CommonArgs, kind: DataKind, default_arch: &str) -> Result<()> {
+    let spec = NetSpec::load(c.arch.as_deref().unwrap_or(default_arch))?;
+    let data = load_classification(kind, &c.data, &spec, !c.no_augment, !c.quiet)?;
+    let spec = spec.with_classes(data.num_classes() as u16);
+    let mut split = data.split(&split_options(c.val_split, c.seed))?;
+    limit(&mut split, c.max_examples, c.seed);
+    println!("{} images of {} classes: {} for training, {} for validation", data.len(), data.num_classes(), split.train.len(), split.val.len());
+    let run = RunDir::new(&c.out);
+    let train = split.train.clone();
+    let report = fit(
+        &spec,
+        &data,
+        move |rng| {
+            let mut rows = train.clone();
+            rng.shuffle(&mut rows);
+            rows
+        },
+        &split.val,
+        &run,
+        &meta(c, kind, data.class_names().to_vec()),
+        &fit_options(c),
+    )?;
+    print_report(&report, &run, "accuracy");
+    Ok(())
+}

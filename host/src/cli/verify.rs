@@ -1,0 +1,100 @@
+//! `pilot verify`: the reference (blob) and tract (ONNX) agree byte for byte, layer by layer.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use common::format::Task;
+use common::Model;
+
+use crate::data::{ClassificationData, ClassificationOptions, DrivingData, DrivingOptions, Examples, ImageAugment, Rng};
+use crate::onnx::int8;
+use crate::verify::compare;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:
+  pilot verify --onnx models/sign.int8.onnx --blob models/sign.pnn8 --data GTSRB/ --samples 1000")]
+pub struct VerifyArgs {
+    #[arg(long)]
+    pub onnx: PathBuf,
+    #[arg(long)]
+    pub blob: PathBuf,
+    /// Real inputs: driving recordings, a GTSRB folder, an image folder or CIFAR-10 batches.
+    #[arg(long, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+pub fn run(args: VerifyArgs) -> Result<()> {
+    let blob = std::fs::read(&args.blob).with_context(|| format!("cannot read {}", args.blob.display()))?;
+    let model = Model::parse(&blob).with_context(|| format!("{} is not a valid model blob", args.blob.display()))?;
+    let onnx = std::fs::read(&args.onnx).with_context(|| format!("cannot read {}", args.onnx.display()))?;
+    // The layer outputs are named by the exporter's rule; their layouts follow from the blob.
+    let (_, outputs) = int8::export(&model)?;
+    let inputs = sample_inputs(&model, &args)?;
+    println!("comparing {} inputs through the reference ({}) and tract ({})", inputs.len(), args.blob.display(), args.onnx.display());
+    let cmp = compare(&model, &onnx, &outputs, inputs.into_iter())?;
+    println!("{:<12} {:>12} {:>12}", "layer", "bytes", "mismatches");
+    for (node, (n, bad)) in model.layers().iter().zip(&cmp.layers) {
+        println!("{:<12} {:>12} {:>12}", node.name, n, bad);
+    }
+    println!("{} samples, {} mismatching bytes", cmp.samples, cmp.mismatches());
+    if let Some(f) = &cmp.first {
+        let name = model.layers()[f.layer].name;
+        println!("first divergence: sample {}, layer {} ({name}); (index, reference, tract): {:?}", f.sample, f.layer, f.values);
+        bail!("the reference and tract differ, first at layer {name}");
+    }
+    Ok(())
+}
+
+/// Up to `samples` int8 inputs from the data, made by the blob's own preprocessing.
+fn sample_inputs(model: &Model<'_>, args: &VerifyArgs) -> Result<Vec<Vec<i8>>> {
+    let spec = model.def().input;
+    let rows = |n: usize| {
+        let mut r: Vec<usize> = (0..n).collect();
+        Rng::new(args.seed).shuffle(&mut r);
+        r.truncate(args.samples);
+        r
+    };
+    fn take<D: Examples>(data: &D, rows: &[usize]) -> Vec<Vec<i8>> {
+        let n = data.input().shape.len();
+        rows.iter()
+            .map(|&i| {
+                let mut x = vec![0i8; n];
+                data.example(i, &mut Rng::new(0), false, &mut x);
+                x
+            })
+            .collect()
+    }
+    if args.data.is_empty() {
+        bail!("--data is required");
+    }
+    match model.def().task {
+        Task::Regression => {
+            let mut opts = DrivingOptions::new(spec);
+            opts.side_cameras = false;
+            let data = DrivingData::load(&args.data, &opts)?;
+            Ok(take(&data, &rows(data.len())))
+        }
+        Task::Classification => {
+            let dir = &args.data[0];
+            let mut opts = ClassificationOptions::new(spec);
+            opts.augment = ImageAugment::none();
+            let data = if is_gtsrb(dir) {
+                ClassificationData::gtsrb(dir, &opts)?
+            } else if dir.join("data_batch_1.bin").exists() {
+                ClassificationData::cifar10(dir, crate::data::CifarPart::Train, &opts)?
+            } else {
+                ClassificationData::image_folder(dir, &opts)?
+            };
+            Ok(take(&data, &rows(data.len())))
+        }
+    }
+}
+
+fn is_gtsrb(dir: &Path) -> bool {
+    dir.join("Final_Training").exists() || dir.join("Images").exists() || std::fs::read_dir(dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("GT-"))))
+}

@@ -1,0 +1,4 @@
+//! Networks: the TOML description ([`spec`]) and the trainable burn network ([`net`]).
+
+pub mod net;
+pub mod spec;

@@ -1,0 +1,94 @@
+//! Post-training quantization: a trained float network and calibration inputs in, an int8
+//! model blob (`common` format) out.
+//!
+//! 1. [`graph::extract`]: fold batch-norm, fuse ReLU, drop dropout, reorder weights.
+//! 2. [`calibrate`]: run the float network on real inputs, record every layer's output range.
+//! 3. [`scheme`]: power-of-two activation scales, per-channel weight scales on the `m / 2^16`
+//!    grid, int32 biases; ReLU layers get zero point -128 so the clamp is the ReLU.
+
+pub mod calibrate;
+pub mod graph;
+pub mod scheme;
+
+use anyhow::{Context, Result};
+use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
+use common::format::{InputSpec, QParams, Task};
+
+use calibrate::{Observer, RangeMethod};
+use graph::{FloatLayer, GraphLayer};
+
+/// Builds the int8 model from the folded graph and the observed ranges.
+pub fn build(name: &str, task: Task, input: InputSpec, graph: &[GraphLayer], observer: &Observer, method: RangeMethod) -> Result<OwnedModel> {
+    let mut layers = Vec::new();
+    let mut in_q = input.quant;
+    let mut counts = std::collections::HashMap::<&str, usize>::new();
+    for (l, g) in graph.iter().enumerate() {
+        let (lo, hi) = observer.range(l, method);
+        let kind = match g.layer {
+            FloatLayer::Conv { .. } => "conv",
+            FloatLayer::Dense { .. } => "dense",
+            FloatLayer::MaxPool(_) | FloatLayer::AvgPool(_) => "pool",
+            FloatLayer::Flatten => "flatten",
+        };
+        let n = counts.entry(kind).or_insert(0);
+        *n += 1;
+        let name = format!("{kind}{n}");
+        let layer = match &g.layer {
+            FloatLayer::Conv { w, b, out_c, kernel, stride, pads, relu } => {
+                let out_q = output_q(lo, hi, *relu);
+                let (weights, bias, multipliers) = channels(w, b, in_q, out_q).with_context(|| format!("layer {name}"))?;
+                in_q = out_q;
+                OwnedLayer::Conv2d(OwnedConv {
+                    out_channels: *out_c,
+                    kernel_h: *kernel,
+                    kernel_w: *kernel,
+                    stride_h: *stride,
+                    stride_w: *stride,
+                    pads: *pads,
+                    relu: *relu,
+                    output: out_q,
+                    weights,
+                    bias,
+                    multipliers,
+                })
+            }
+            FloatLayer::Dense { w, b, out, relu } => {
+                let out_q = output_q(lo, hi, *relu);
+                let (weights, bias, multipliers) = channels(w, b, in_q, out_q).with_context(|| format!("layer {name}"))?;
+                in_q = out_q;
+                OwnedLayer::Dense(OwnedDense { out_features: *out, relu: *relu, output: out_q, weights, bias, multipliers })
+            }
+            FloatLayer::MaxPool(p) => OwnedLayer::MaxPool(*p),
+            FloatLayer::AvgPool(p) => OwnedLayer::AvgPool(*p),
+            FloatLayer::Flatten => OwnedLayer::Flatten,
+        };
+        layers.push(OwnedNode { name, layer });
+    }
+    let model = OwnedModel { name: name.into(), task, input, layers };
+    model.check().context("the quantized model does not validate")?;
+    Ok(model)
+}
+
+/// ReLU outputs start at 0: zero point -128 makes the int8 clamp the ReLU and uses all 256 codes.
+fn output_q(lo: f32, hi: f32, relu: bool) -> QParams {
+    if relu {
+        scheme::activation(0.0, hi.max(1e-6))
+    } else {
+        scheme::activation(lo, hi)
+    }
+}
+
+type Tables = (Vec<i8>, Vec<i32>, Vec<i32>);
+
+fn channels(w: &[f32], b: &[f32], in_q: QParams, out_q: QParams) -> Result<Tables> {
+    let per = w.len() / b.len();
+    let (mut weights, mut bias, mut mults) = (Vec::with_capacity(w.len()), Vec::new(), Vec::new());
+    for (c, &bc) in b.iter().enumerate() {
+        let ch = scheme::channel(&w[c * per..(c + 1) * per], bc, in_q.scale_exp, out_q.scale_exp)
+            .with_context(|| format!("output channel {c}"))?;
+        weights.extend(ch.weights);
+        bias.push(ch.bias);
+        mults.push(ch.multiplier);
+    }
+    Ok((weights, bias, mults))
+}

@@ -1,0 +1,181 @@
+//! A training run's directory, written so that nothing finished is ever lost.
+//!
+//! ```text
+//! DIR/arch.toml        the network, with the class count filled in
+//! DIR/meta.toml        what was trained on what: task, classes, data, options
+//! DIR/model.bpk        the best weights so far (burnpack)
+//! DIR/best.toml        which epoch they are from, and its validation numbers
+//! DIR/history.csv      one row per finished epoch
+//! DIR/last/            the last finished epoch: model.bpk, optim.bpk (Adam state), state.toml
+//! ```
+//!
+//! Every file is written atomically (temporary + rename). `last/` is replaced as a whole: the
+//! new epoch is written to `last.new/`, the old one moved to `last.old/`, the new one renamed in,
+//! the old one removed; an interrupted switch is repaired on the next open.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use burn::module::Module;
+use burn::tensor::{Bytes, Device};
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::atomic_write;
+use crate::nn::net::Net;
+use crate::nn::spec::NetSpec;
+
+/// Description of the run, for `pilot eval`, `pilot quantize` and humans.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Class names (classification), in label order.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// The data the model was trained on (paths or a description).
+    #[serde(default)]
+    pub data: Vec<String>,
+    /// How to load that data again: driving, gtsrb, images or cifar.
+    #[serde(default)]
+    pub data_kind: String,
+    pub batch: usize,
+    pub lr: f64,
+    pub seed: u64,
+    pub val_split: f32,
+}
+
+/// Where training stopped: the last finished epoch (1-based) and the best so far.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub epoch: usize,
+    pub best_epoch: usize,
+    pub best_metric: f64,
+    /// Epochs since the best one (early stopping).
+    pub stale_epochs: usize,
+}
+
+pub struct RunDir {
+    pub dir: PathBuf,
+}
+
+fn to_bytes(net: &Net) -> Result<Vec<u8>> {
+    let bytes = net.clone().into_record().into_bytes().context("cannot serialize the network")?;
+    Ok(bytes.to_vec())
+}
+
+fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+}
+
+fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    atomic_write(path, toml::to_string_pretty(value)?.as_bytes())
+}
+
+impl RunDir {
+    pub fn new(dir: impl Into<PathBuf>) -> RunDir {
+        RunDir { dir: dir.into() }
+    }
+
+    pub fn arch_path(&self) -> PathBuf {
+        self.dir.join("arch.toml")
+    }
+
+    pub fn best_path(&self) -> PathBuf {
+        self.dir.join("model.bpk")
+    }
+
+    pub fn history_path(&self) -> PathBuf {
+        self.dir.join("history.csv")
+    }
+
+    fn last(&self) -> PathBuf {
+        self.dir.join("last")
+    }
+
+    /// True when a run has finished at least one epoch here.
+    pub fn has_run(&self) -> bool {
+        self.repair().is_ok() && self.last().join("state.toml").exists()
+    }
+
+    /// Finishes an interrupted switch of `last/` (see the module docs).
+    fn repair(&self) -> Result<()> {
+        let (last, old, new) = (self.last(), self.dir.join("last.old"), self.dir.join("last.new"));
+        if !last.exists() && old.exists() {
+            std::fs::rename(&old, &last).with_context(|| format!("cannot restore {}", last.display()))?;
+        }
+        for stale in [old, new] {
+            if stale.exists() {
+                std::fs::remove_dir_all(&stale).with_context(|| format!("cannot remove {}", stale.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a run: writes the network and the run description.
+    pub fn start(&self, spec: &NetSpec, meta: &Meta) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        atomic_write(&self.arch_path(), spec.to_toml().as_bytes())?;
+        write_toml(&self.dir.join("meta.toml"), meta)
+    }
+
+    pub fn spec(&self) -> Result<NetSpec> {
+        NetSpec::load(&self.arch_path().to_string_lossy())
+    }
+
+    pub fn meta(&self) -> Result<Meta> {
+        read_toml(&self.dir.join("meta.toml"))
+    }
+
+    /// Saves a finished epoch: weights, optimizer state and the training state, as one unit.
+    pub fn save_epoch(&self, net: &Net, optim_bytes: &[u8], state: &State) -> Result<()> {
+        self.repair()?;
+        let new = self.dir.join("last.new");
+        std::fs::create_dir_all(&new).with_context(|| format!("cannot create {}", new.display()))?;
+        atomic_write(&new.join("model.bpk"), &to_bytes(net)?)?;
+        atomic_write(&new.join("optim.bpk"), optim_bytes)?;
+        write_toml(&new.join("state.toml"), state)?;
+        let (last, old) = (self.last(), self.dir.join("last.old"));
+        if last.exists() {
+            std::fs::rename(&last, &old).with_context(|| format!("cannot move {}", last.display()))?;
+        }
+        std::fs::rename(&new, &last).with_context(|| format!("cannot move {}", new.display()))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Saves the best weights so far.
+    pub fn save_best(&self, net: &Net, state: &State) -> Result<()> {
+        atomic_write(&self.best_path(), &to_bytes(net)?)?;
+        write_toml(&self.dir.join("best.toml"), state)
+    }
+
+    /// The last finished epoch: state, network weights and optimizer state bytes.
+    pub fn load_last(&self, device: &Device) -> Result<(State, Net, Vec<u8>)> {
+        self.repair()?;
+        let last = self.last();
+        if !last.join("state.toml").exists() {
+            bail!("{} has no finished epoch to resume from", self.dir.display());
+        }
+        let state: State = read_toml(&last.join("state.toml"))?;
+        let net = self.load_weights(&last.join("model.bpk"), device)?;
+        let optim = std::fs::read(last.join("optim.bpk")).with_context(|| format!("cannot read {}", last.join("optim.bpk").display()))?;
+        Ok((state, net, optim))
+    }
+
+    /// The best network (what `eval`, `quantize` and `sim drive` use).
+    pub fn load_best(&self, device: &Device) -> Result<Net> {
+        self.load_weights(&self.best_path(), device)
+    }
+
+    fn load_weights(&self, path: &Path, device: &Device) -> Result<Net> {
+        let spec = self.spec()?;
+        let layers = spec.resolve()?;
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+            .with_context(|| format!("{} is not a burnpack file", path.display()))?;
+        Net::new(&layers, device)
+            .try_load_record(record)
+            .with_context(|| format!("{} does not match {}", path.display(), self.arch_path().display()))
+    }
+}

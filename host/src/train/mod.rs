@@ -1,0 +1,216 @@
+//! Training: Adam on a [`Net`], one progress bar per epoch, validation after each, best and
+//! last checkpoints written atomically, resume, early stopping, `history.csv`.
+
+pub mod checkpoint;
+pub mod history;
+pub mod target;
+
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use anyhow::{ensure, Result};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Bytes, Device};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::data::{Examples, Rng};
+use crate::nn::net::{input_batch, Net};
+use crate::nn::spec::NetSpec;
+use checkpoint::{Meta, RunDir, State};
+use history::{Epoch, History};
+pub use target::Target;
+
+#[derive(Clone, Debug)]
+pub struct FitOptions {
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub seed: u64,
+    /// Stop after this many epochs without a better validation metric.
+    pub patience: Option<usize>,
+    /// Continue the run in the output directory from its last finished epoch.
+    pub resume: bool,
+    pub progress: bool,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct FitReport {
+    pub history: History,
+    pub best_epoch: usize,
+    pub best_metric: f64,
+    pub stopped_early: bool,
+}
+
+/// The training device: flex (CPU) with autodiff.
+pub fn train_device() -> Device {
+    Device::flex().autodiff()
+}
+
+/// The device for inference and validation.
+pub fn infer_device() -> Device {
+    Device::flex()
+}
+
+/// Trains `spec` on `data`: each epoch's examples come from `epoch_rows` (which shuffles and,
+/// for driving, balances), validation uses `val` as is. Writes the run into `run`.
+pub fn fit<D>(
+    spec: &NetSpec,
+    data: &D,
+    mut epoch_rows: impl FnMut(&mut Rng) -> Vec<usize>,
+    val: &[usize],
+    run: &RunDir,
+    meta: &Meta,
+    opts: &FitOptions,
+) -> Result<FitReport>
+where
+    D: Examples,
+    D::Target: Target,
+{
+    ensure!(opts.batch > 0 && opts.epochs > 0, "epochs and batch size must be positive");
+    let device = train_device();
+    let layers = spec.resolve()?;
+    ensure!(data.input().shape == spec.input_shape(), "the data's input {:?} is not the network's {:?}", data.input().shape, spec.input_shape());
+
+    let mut optim = AdamConfig::new().init();
+    let (mut net, mut state, mut history) = if opts.resume && run.has_run() {
+        let (state, net, optim_bytes) = run.load_last(&device)?;
+        optim = optim.from_bytes(Bytes::from_bytes_vec(optim_bytes))?;
+        let history = History::read(&run.history_path()).unwrap_or_default();
+        eprintln!("resuming {} after epoch {} (best {} {:.4} at epoch {})", run.dir.display(), state.epoch, D::Target::METRIC, state.best_metric, state.best_epoch);
+        (net.fork(&device), state, history)
+    } else {
+        run.start(spec, meta)?;
+        let worst = if D::Target::HIGHER_IS_BETTER { f64::NEG_INFINITY } else { f64::INFINITY };
+        (Net::new(&layers, &device), State { best_metric: worst, ..State::default() }, History::default())
+    };
+    let outputs = layers.last().map(|l| l.output.c as usize).unwrap_or(1);
+    let mut stopped_early = false;
+
+    while state.epoch < opts.epochs {
+        let epoch = state.epoch + 1;
+        // Each epoch's draws depend only on (seed, epoch): a resumed run continues identically.
+        let mut rng = Rng::keyed(opts.seed, epoch as u64);
+        let rows = epoch_rows(&mut rng);
+        ensure!(!rows.is_empty(), "no training examples");
+        let started = Instant::now();
+        let bar = epoch_bar(opts, epoch, rows.len());
+        let (mut loss_sum, mut metric_sum, mut seen) = (0.0, 0.0, 0usize);
+        let n_in = data.input().shape.len();
+
+        // Batches are made on another thread while the current one trains.
+        let mut slot = Some(net);
+        std::thread::scope(|scope| -> Result<()> {
+            let (tx, rx) = sync_channel::<(Vec<i8>, Vec<D::Target>)>(2);
+            let batches: Vec<(Vec<usize>, u64)> = rows.chunks(opts.batch).map(|b| (b.to_vec(), rng.next_u64())).collect();
+            scope.spawn(move || {
+                for (idx, seed) in batches {
+                    let (mut x, mut y) = (vec![0i8; idx.len() * n_in], vec![D::Target::default(); idx.len()]);
+                    data.fill_batch(&idx, seed, true, &mut x, &mut y);
+                    if tx.send((x, y)).is_err() {
+                        return;
+                    }
+                }
+            });
+            for (x, y) in rx {
+                let input = input_batch(&x, data.input().shape, data.input().quant.scale_exp, &device);
+                let current = slot.take().expect("the network is in its slot between steps");
+                let out = current.forward(input);
+                let loss = D::Target::loss(out.clone(), &y, &device);
+                let loss_value: f64 = loss.clone().into_scalar::<f32>() as f64;
+                ensure!(loss_value.is_finite(), "the loss became {loss_value} at epoch {epoch}: lower the learning rate");
+                let grads = GradientsParams::from_grads(loss.backward(), &current);
+                slot = Some(optim.step(opts.lr, current, grads));
+                let out: Vec<f32> = out.into_data().try_to_vec::<f32>().unwrap_or_default();
+                loss_sum += loss_value * y.len() as f64;
+                metric_sum += D::Target::metric_sum(&out, outputs, &y);
+                seen += y.len();
+                bar.inc(y.len() as u64);
+                bar.set_message(format!("{} {:.4}  {} {:.4}", D::Target::LOSS, loss_sum / seen as f64, D::Target::METRIC, metric_sum / seen as f64));
+            }
+            Ok(())
+        })?;
+        net = slot.expect("the network is in its slot after the epoch");
+        let train_seconds = started.elapsed().as_secs_f64();
+        let (val_loss, val_metric) = evaluate(&net.valid(), data, val, opts.batch);
+        bar.finish_and_clear();
+
+        let record = Epoch {
+            epoch,
+            train_loss: loss_sum / seen as f64,
+            train_metric: metric_sum / seen as f64,
+            val_loss,
+            val_metric,
+            seconds: started.elapsed().as_secs_f64(),
+            images_per_second: seen as f64 / train_seconds,
+        };
+        let improved = if D::Target::HIGHER_IS_BETTER { val_metric > state.best_metric } else { val_metric < state.best_metric };
+        state.epoch = epoch;
+        if improved || val.is_empty() {
+            state.best_epoch = epoch;
+            state.best_metric = val_metric;
+            state.stale_epochs = 0;
+            run.save_best(&net.valid(), &state)?;
+        } else {
+            state.stale_epochs += 1;
+        }
+        {
+            eprintln!(
+                "epoch {epoch:>3}/{}  {} {:.4}  {} {:.4}  val {} {:.4}  val {} {:.4}  {:.0} img/s  {:.0}s{}",
+                opts.epochs,
+                D::Target::LOSS, record.train_loss, D::Target::METRIC, record.train_metric,
+                D::Target::LOSS, val_loss, D::Target::METRIC, val_metric,
+                record.images_per_second, record.seconds,
+                if state.best_epoch == epoch { "  (best)" } else { "" }
+            );
+        }
+        history.epochs.push(record);
+        crate::fsutil::atomic_write(&run.history_path(), history.to_csv().as_bytes())?;
+        run.save_epoch(&net, &optim.into_bytes()?.to_vec(), &state)?;
+        if opts.patience.is_some_and(|p| state.stale_epochs >= p) {
+            eprintln!("early stop: no better validation {} for {} epochs", D::Target::METRIC, state.stale_epochs);
+            stopped_early = true;
+            break;
+        }
+    }
+    Ok(FitReport { history, best_epoch: state.best_epoch, best_metric: state.best_metric, stopped_early })
+}
+
+fn epoch_bar(opts: &FitOptions, epoch: usize, n: usize) -> ProgressBar {
+    if !opts.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(n as u64);
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta}  {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("{epoch}/{}", opts.epochs));
+    bar
+}
+
+/// Mean loss and mean metric of `net` (in validation mode) over `rows`, without augmentation.
+pub fn evaluate<D>(net: &Net, data: &D, rows: &[usize], batch: usize) -> (f64, f64)
+where
+    D: Examples,
+    D::Target: Target,
+{
+    if rows.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let device = infer_device();
+    let net = net.clone().fork(&device);
+    let n_in = data.input().shape.len();
+    let (mut loss_sum, mut metric_sum) = (0.0, 0.0);
+    for chunk in rows.chunks(batch.max(1)) {
+        let (mut x, mut y) = (vec![0i8; chunk.len() * n_in], vec![D::Target::default(); chunk.len()]);
+        data.fill_batch(chunk, 0, false, &mut x, &mut y);
+        let out = net.forward(input_batch(&x, data.input().shape, data.input().quant.scale_exp, &device));
+        let k = out.dims()[1];
+        loss_sum += D::Target::loss(out.clone(), &y, &device).into_scalar::<f32>() as f64 * y.len() as f64;
+        metric_sum += D::Target::metric_sum(&out.into_data().try_to_vec::<f32>().unwrap_or_default(), k, &y);
+    }
+    (loss_sum / rows.len() as f64, metric_sum / rows.len() as f64)
+}

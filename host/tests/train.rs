@@ -1,0 +1,116 @@
+//! Training on a tiny image set the test makes: the loss falls, the network learns, and a run
+//! continues after an interruption without losing finished epochs.
+
+use std::path::Path;
+
+use host::data::{ClassificationData, ClassificationOptions, Examples, ImageAugment, SplitOptions};
+use host::nn::spec::NetSpec;
+use host::train::checkpoint::{Meta, RunDir};
+use host::train::history::History;
+use host::train::{fit, FitOptions};
+
+const ARCH: &str = r#"
+name = "tiny"
+task = "classification"
+[input]
+height = 8
+width = 8
+color = "rgb"
+scale_exp = -7
+[[layers]]
+type = "conv2d"
+filters = 4
+kernel = 3
+activation = "relu"
+[[layers]]
+type = "maxpool"
+size = 2
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "dense"
+units = "classes"
+"#;
+
+/// Two classes: a bright bar across the top half, or across the bottom half, on noise.
+fn write_images(root: &Path, per_class: usize) {
+    let mut state = 12345u32;
+    let mut noise = move || {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (state >> 24) as u8 / 2
+    };
+    for (class, name) in ["bottom", "top"].iter().enumerate() {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..per_class {
+            let mut img = image::RgbImage::new(8, 8);
+            for (x, y, p) in img.enumerate_pixels_mut() {
+                let bar = if class == 1 { y < 4 } else { y >= 4 };
+                let v = if bar { 200 } else { 40 } + noise() as u32 % 40;
+                *p = image::Rgb([v as u8, (v / 2) as u8, x as u8 * 10]);
+            }
+            img.save(dir.join(format!("{i:03}.png"))).unwrap();
+        }
+    }
+}
+
+fn load(root: &Path, spec: &NetSpec) -> ClassificationData {
+    let mut opts = ClassificationOptions::new(spec.input_spec());
+    opts.progress = false;
+    opts.augment = ImageAugment::none();
+    ClassificationData::image_folder(root, &opts).unwrap()
+}
+
+fn options(epochs: usize, resume: bool) -> FitOptions {
+    FitOptions { epochs, batch: 16, lr: 3e-3, seed: 7, patience: None, resume, progress: false }
+}
+
+#[test]
+fn loss_falls_and_the_network_learns() {
+    let dir = tempfile::tempdir().unwrap();
+    write_images(&dir.path().join("data"), 48);
+    let spec = NetSpec::parse(ARCH).unwrap().with_classes(2);
+    let data = load(&dir.path().join("data"), &spec);
+    let split = data.split(&SplitOptions { val_fraction: 0.25, seed: 1, ..SplitOptions::default() }).unwrap();
+    let run = RunDir::new(dir.path().join("run"));
+    let train = split.train.clone();
+    let report = fit(&spec, &data, |_| train.clone(), &split.val, &run, &Meta::default(), &options(8, false)).unwrap();
+    let h = &report.history.epochs;
+    assert_eq!(h.len(), 8);
+    assert!(h[7].train_loss < 0.5 * h[0].train_loss, "loss falls: {:?}", h.iter().map(|e| e.train_loss).collect::<Vec<_>>());
+    assert!(report.best_metric >= 0.9, "validation accuracy {}", report.best_metric);
+    // What was written can be loaded and gives the same validation accuracy.
+    let net = run.load_best(&host::train::infer_device()).unwrap();
+    let (_, acc) = host::train::evaluate(&net, &data, &split.val, 8);
+    assert_eq!(acc, report.best_metric);
+    assert_eq!(History::read(&run.history_path()).unwrap().epochs.len(), 8);
+}
+
+#[test]
+fn resume_continues_after_the_last_finished_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    write_images(&dir.path().join("data"), 24);
+    let spec = NetSpec::parse(ARCH).unwrap().with_classes(2);
+    let data = load(&dir.path().join("data"), &spec);
+    let split = data.split(&SplitOptions { val_fraction: 0.25, seed: 1, ..SplitOptions::default() }).unwrap();
+    let run = RunDir::new(dir.path().join("run"));
+    let train = split.train.clone();
+    let rows = |_: &mut host::data::Rng| train.clone();
+
+    // "Interrupted" after 2 epochs (the process stopped there)...
+    let first = fit(&spec, &data, rows, &split.val, &run, &Meta::default(), &options(2, false)).unwrap();
+    // ... a leftover of an interrupted checkpoint switch is repaired, not trusted.
+    std::fs::create_dir_all(dir.path().join("run/last.new")).unwrap();
+    let resumed = fit(&spec, &data, rows, &split.val, &run, &Meta::default(), &options(5, true)).unwrap();
+    let h = &resumed.history.epochs;
+    assert_eq!(h.iter().map(|e| e.epoch).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    for (kept, original) in h[..2].iter().zip(&first.history.epochs) {
+        // history.csv keeps 6 decimals.
+        assert!((kept.train_loss - original.train_loss).abs() < 1e-5, "finished epochs are kept: {kept:?} vs {original:?}");
+    }
+    assert!(h[2].train_loss < h[0].train_loss, "epoch 3 starts from the trained weights, not from scratch");
+    assert!(!dir.path().join("run/last.new").exists());
+    // Without --resume the run starts over.
+    let fresh = fit(&spec, &data, rows, &split.val, &run, &Meta::default(), &options(1, false)).unwrap();
+    assert_eq!(fresh.history.epochs.len(), 1);
+}
