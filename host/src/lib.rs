@@ -5,6 +5,7 @@ pub mod cli;
 pub mod fsutil;
 pub mod nn;
 pub mod onnx;
+pub mod plot;
 pub mod quant;
 pub mod train;
 pub mod verify;

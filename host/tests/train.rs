@@ -62,7 +62,7 @@ fn load(root: &Path, spec: &NetSpec) -> ClassificationData {
 }
 
 fn options(epochs: usize, resume: bool) -> FitOptions {
-    FitOptions { epochs, batch: 16, lr: 3e-3, seed: 7, patience: None, resume, progress: false }
+    FitOptions { epochs, batch: 16, lr: 3e-3, seed: 7, patience: None, resume, progress: false, loss: Default::default() }
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn loss_falls_and_the_network_learns() {
     assert!(report.best_metric >= 0.9, "validation accuracy {}", report.best_metric);
     // What was written can be loaded and gives the same validation accuracy.
     let net = run.load_best(&host::train::infer_device()).unwrap();
-    let (_, acc) = host::train::evaluate(&net, &data, &split.val, 8);
+    let (_, acc) = host::train::evaluate(&net, &data, &split.val, 8, Default::default());
     assert_eq!(acc, report.best_metric);
     assert_eq!(History::read(&run.history_path()).unwrap().epochs.len(), 8);
 }

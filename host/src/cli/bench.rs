@@ -20,6 +20,8 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Simulator: track and world build time, camera frames rendered per second on one thread.
     Sim(SimBenchArgs),
+    /// Training: images/s of PilotNet and the sign CNN, bare step and full epoch with data.
+    Train(super::bench_train::TrainBenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -36,6 +38,7 @@ pub struct SimBenchArgs {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Sim(a) => bench_sim(a),
+        BenchCommand::Train(a) => super::bench_train::run(a),
     }
 }
 

@@ -9,7 +9,7 @@ use super::train::{load_classification, load_driving, split_options, DataKind};
 use crate::data::{ClassificationData, DrivingData, Examples};
 use crate::train::checkpoint::RunDir;
 use crate::train::target::argmax;
-use crate::train::{evaluate, infer_device};
+use crate::train::{evaluate, infer_device, RegressionLoss};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -53,7 +53,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
 }
 
 fn driving_report(net: &crate::nn::net::Net, data: &DrivingData, rows: &[usize], batch: usize) {
-    let (mse, mae) = evaluate(net, data, rows, batch);
+    let (mse, mae) = evaluate(net, data, rows, batch, RegressionLoss::Mse);
     let truth: Vec<f32> = rows.iter().map(|&i| data.rows()[i].steering).collect();
     let mean = truth.iter().sum::<f32>() / truth.len().max(1) as f32;
     let mae_of = |p: f32| truth.iter().map(|t| (t - p).abs() as f64).sum::<f64>() / truth.len().max(1) as f64;
@@ -65,7 +65,7 @@ fn driving_report(net: &crate::nn::net::Net, data: &DrivingData, rows: &[usize],
 }
 
 fn classification_report(net: &crate::nn::net::Net, data: &ClassificationData, rows: &[usize], batch: usize) {
-    let (loss, accuracy) = evaluate(net, data, rows, batch);
+    let (loss, accuracy) = evaluate(net, data, rows, batch, RegressionLoss::Mse);
     let classes = data.num_classes();
     let predictions = predict_classes(net, data, rows, batch);
     let mut confusion = vec![vec![0usize; classes]; classes];

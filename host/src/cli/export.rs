@@ -7,11 +7,15 @@ use clap::Args;
 use common::Model;
 
 use crate::fsutil::atomic_write;
-use crate::onnx::int8;
+use super::quantize::QuantReport;
+use crate::onnx::{float, int8};
+use crate::quant::graph;
+use crate::train::checkpoint::RunDir;
+use crate::train::infer_device;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Example:
-  pilot export --model runs/sign-int8 --onnx models/sign.int8.onnx --blob models/sign.pnn8")]
+  pilot export --model runs/sign-int8 --onnx models/sign.int8.onnx --blob models/sign.pnn8 --float-onnx models/sign.float.onnx")]
 pub struct ExportArgs {
     /// A quantized model: the folder `pilot quantize` wrote (holding model.pnn8), or a blob.
     #[arg(long)]
@@ -22,6 +26,9 @@ pub struct ExportArgs {
     /// Where to write the firmware blob.
     #[arg(long)]
     pub blob: Option<PathBuf>,
+    /// Where to write the float network (the run `pilot quantize` started from) as ONNX.
+    #[arg(long)]
+    pub float_onnx: Option<PathBuf>,
 }
 
 /// The blob path of a quantized model folder (or the path itself when it is a file).
@@ -37,11 +44,23 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let src = blob_path(&args.model);
     let bytes = std::fs::read(&src).with_context(|| format!("cannot read {}", src.display()))?;
     let model = Model::parse(&bytes).with_context(|| format!("{} is not a valid model blob", src.display()))?;
-    anyhow::ensure!(args.onnx.is_some() || args.blob.is_some(), "nothing to do: give --onnx and/or --blob");
+    anyhow::ensure!(args.onnx.is_some() || args.blob.is_some() || args.float_onnx.is_some(), "nothing to do: give --onnx, --blob and/or --float-onnx");
     if let Some(path) = &args.onnx {
         let (onnx, _) = int8::export(&model)?;
         atomic_write(path, &onnx)?;
         println!("int8 ONNX: {} ({} bytes)", path.display(), onnx.len());
+    }
+    if let Some(path) = &args.float_onnx {
+        let report = args.model.join("quant.toml");
+        let text = std::fs::read_to_string(&report).with_context(|| format!("cannot read {} (the float export needs the folder `pilot quantize` wrote)", report.display()))?;
+        let report: QuantReport = toml::from_str(&text).with_context(|| format!("{} is not valid", report.display()))?;
+        let run = RunDir::new(&report.float_run);
+        let spec = run.spec()?;
+        let net = run.load_best(&infer_device())?;
+        let graph = graph::extract(&net, &spec.resolve()?)?;
+        let onnx = float::export(&spec.name, spec.input_shape(), spec.input.scale_exp, &graph)?;
+        atomic_write(path, &onnx)?;
+        println!("float ONNX: {} ({} bytes)", path.display(), onnx.len());
     }
     if let Some(path) = &args.blob {
         atomic_write(path, &bytes)?;

@@ -9,7 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::fsutil::atomic_write;
 use crate::sim::draw::{top_down, GifRecorder};
-use crate::sim::drive::{drive, ModelDriver, Pilot};
+use crate::nn::driver::FloatDriver;
+use crate::sim::drive::{drive, Driver, ModelDriver, Pilot};
+use crate::train::checkpoint::RunDir;
 use crate::sim::metrics::{autonomy, Report};
 use crate::sim::record::{record, ImageFormat, RecordOptions};
 use crate::sim::render::SIDE_CAMERA_OFFSET;
@@ -109,6 +111,7 @@ then put back on the centre line, heading along the road, and drives on.
 
 Examples:
   pilot sim drive --blob models/pilotnet.pnn8 --seed 1 --laps 1 --png runs/lap.png --gif runs/lap.gif
+  pilot sim drive --model runs/pilotnet --seeds 101,102,103 --laps 2
   pilot sim drive --driver expert --seed 1 --tracks 20
   pilot sim drive --blob runs/demo/pilotnet-random.pnn8 --seeds 4,5 --laps 0.5";
 
@@ -120,11 +123,15 @@ pub enum DriverKind {
 
 #[derive(Args, Debug)]
 #[command(after_help = DRIVE_HELP)]
-#[command(group = clap::ArgGroup::new("who").required(true).args(["blob", "driver"]))]
+#[command(group = clap::ArgGroup::new("who").required(true).args(["blob", "model", "driver"]))]
 pub struct DriveArgs {
-    /// int8 model blob (from `pilot export`) that steers from the centre camera.
+    /// int8 model blob (from `pilot export`) that steers from the centre camera, run by the
+    /// `common` reference exactly as the firmware runs it.
     #[arg(long)]
     pub blob: Option<PathBuf>,
+    /// A training run's folder (from `pilot train`): its best float checkpoint steers.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// A built-in driver instead of a model.
     #[arg(long, value_enum)]
     pub driver: Option<DriverKind>,
@@ -204,10 +211,16 @@ fn run_drive(args: DriveArgs) -> anyhow::Result<()> {
         Some(path) => Some((path, std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)),
         None => None,
     };
-    let mut model = blob
+    let mut int8 = blob
         .as_ref()
         .map(|(path, bytes)| ModelDriver::new(bytes).with_context(|| path.display().to_string()))
         .transpose()?;
+    let mut float = args.model.as_ref().map(|dir| FloatDriver::load(&RunDir::new(dir))).transpose()?;
+    let mut model: Option<&mut dyn Driver> = match (int8.as_mut(), float.as_mut()) {
+        (Some(d), _) => Some(d),
+        (_, Some(d)) => Some(d),
+        _ => None,
+    };
     let seeds = args.seeds.list();
     let tracks: Vec<(u64, Track)> = seeds.iter().map(|&s| (s, Track::generate(s))).collect();
     let frames_of = |t: &Track| (args.laps * t.length() / (args.speed * FRAME_DT)).ceil() as u64;
@@ -224,7 +237,7 @@ fn run_drive(args: DriveArgs) -> anyhow::Result<()> {
             )?),
             None => None,
         };
-        let mut pilot = match model.as_mut() {
+        let mut pilot = match model.as_deref_mut() {
             Some(m) => Pilot::Camera(m),
             None => Pilot::Expert,
         };

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use crate::data::{Balance, CifarPart, ClassificationData, ClassificationOptions, DrivingData, DrivingOptions, Examples, Split, SplitOptions};
 use crate::nn::spec::NetSpec;
 use crate::train::checkpoint::{Meta, RunDir};
-use crate::train::{fit, FitOptions, FitReport};
+use crate::train::{fit, FitOptions, FitReport, RegressionLoss};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -75,7 +75,11 @@ pub struct CommonArgs {
 pub struct DrivingArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Steering added for the left camera (subtracted for the right).
+    /// Loss to minimise.
+    #[arg(long, value_enum, default_value_t = RegressionLoss::Mse)]
+    pub loss: RegressionLoss,
+    /// Steering added for the left camera (subtracted for the right). Simulator recordings:
+    /// use the correction `pilot sim record` prints (0.235 at its default speed).
     #[arg(long, default_value_t = 0.2)]
     pub side_correction: f32,
     /// Share of near-straight rows kept per epoch (1 keeps all).
@@ -161,7 +165,7 @@ fn meta(c: &CommonArgs, kind: DataKind, classes: Vec<String>) -> Meta {
 }
 
 fn fit_options(c: &CommonArgs) -> FitOptions {
-    FitOptions { epochs: c.epochs, batch: c.batch, lr: c.lr, seed: c.seed, patience: c.patience, resume: c.resume, progress: !c.quiet }
+    FitOptions { epochs: c.epochs, batch: c.batch, lr: c.lr, seed: c.seed, patience: c.patience, resume: c.resume, progress: !c.quiet, loss: RegressionLoss::Mse }
 }
 
 pub fn split_options(val_split: f32, seed: u64) -> SplitOptions {
@@ -199,8 +203,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
             println!("{} rows: {} for training, {} for validation", data.len(), split.train.len(), split.val.len());
             let balance = Balance { keep_straight: d.keep_straight, ..Balance::default() };
             let run = RunDir::new(&c.out);
-            let report = fit(&spec, &data, |rng| data.epoch(&split.train, &balance, rng), &split.val, &run, &meta(c, DataKind::Driving, vec![]), &fit_options(c))?;
+            let report = fit(&spec, &data, |rng| data.epoch(&split.train, &balance, rng), &split.val, &run, &meta(c, DataKind::Driving, vec![]), &FitOptions { loss: d.loss, ..fit_options(c) })?;
             print_report(&report, &run, "mae");
+            let net = run.load_best(&crate::train::infer_device())?;
+            let predicted = crate::nn::driver::predict(&net, &data, &split.val, c.batch);
+            let truth: Vec<f32> = split.val.iter().map(|&i| data.rows()[i].steering).collect();
+            crate::plot::steering(&truth, &predicted, &run.dir)?;
+            println!("plots: loss.png, metric.png, steering.png, steering-histogram.png in {}", run.dir.display());
             Ok(())
         }
         TrainTask::Signs(c) => classify(&c, DataKind::Gtsrb, "sign"),

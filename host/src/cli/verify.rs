@@ -26,6 +26,10 @@ pub struct VerifyArgs {
     pub samples: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Also write the inputs (inputs.i8) and the reference outputs (reference.i8) here, raw int8
+    /// back to back, for checking other runtimes (host/scripts/onnxruntime_check.py).
+    #[arg(long)]
+    pub dump: Option<PathBuf>,
 }
 
 pub fn run(args: VerifyArgs) -> Result<()> {
@@ -35,6 +39,9 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     // The layer outputs are named by the exporter's rule; their layouts follow from the blob.
     let (_, outputs) = int8::export(&model)?;
     let inputs = sample_inputs(&model, &args)?;
+    if let Some(dir) = &args.dump {
+        dump(&model, &inputs, dir)?;
+    }
     println!("comparing {} inputs through the reference ({}) and tract ({})", inputs.len(), args.blob.display(), args.onnx.display());
     let cmp = compare(&model, &onnx, &outputs, inputs.into_iter())?;
     println!("{:<12} {:>12} {:>12}", "layer", "bytes", "mismatches");
@@ -93,6 +100,19 @@ fn sample_inputs(model: &Model<'_>, args: &VerifyArgs) -> Result<Vec<Vec<i8>>> {
             Ok(take(&data, &rows(data.len())))
         }
     }
+}
+
+fn dump(model: &Model<'_>, inputs: &[Vec<i8>], dir: &Path) -> Result<()> {
+    let mut arena = vec![0i8; model.plan().arena_bytes()];
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for input in inputs {
+        x.extend(input.iter().map(|&v| v as u8));
+        y.extend(common::run(model, input, &mut arena)?.iter().map(|&v| v as u8));
+    }
+    crate::fsutil::atomic_write(&dir.join("inputs.i8"), &x)?;
+    crate::fsutil::atomic_write(&dir.join("reference.i8"), &y)?;
+    println!("wrote {} inputs and reference outputs to {}", inputs.len(), dir.display());
+    Ok(())
 }
 
 fn is_gtsrb(dir: &Path) -> bool {

@@ -1,4 +1,6 @@
-//! Networks: the TOML description ([`spec`]) and the trainable burn network ([`net`]).
+//! Networks: the TOML description ([`spec`]), the trainable burn network ([`net`]), and a
+//! trained network as a simulator driver ([`driver`]).
 
+pub mod driver;
 pub mod net;
 pub mod spec;

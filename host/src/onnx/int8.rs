@@ -51,9 +51,9 @@ pub fn export(model: &Model<'_>) -> Result<(Vec<u8>, Vec<LayerOutput>)> {
     for (i, node) in model.layers().iter().enumerate() {
         let name = node.name;
         let out_info = model.tensor(i + 1);
-        let (xs, xz) = zp_tensor(&mut g, &format!("{name}_x"), x_q);
         match node.layer {
             Layer::Conv2d(c) => {
+                let (xs, xz) = zp_tensor(&mut g, &format!("{name}_x"), x_q);
                 let (o, ic) = (c.out_channels as usize, model.tensor(i).shape.c as usize);
                 let (kh, kw) = (c.kernel_h as usize, c.kernel_w as usize);
                 let w = bytes_as_i8(c.weights);
@@ -80,6 +80,7 @@ pub fn export(model: &Model<'_>) -> Result<(Vec<u8>, Vec<LayerOutput>)> {
                 if !flat {
                     bail!("layer {name}: a dense layer must follow a flatten");
                 }
+                let (xs, xz) = zp_tensor(&mut g, &format!("{name}_x"), x_q);
                 let (n, k) = (d.out_features as usize, model.tensor(i).shape.c as usize);
                 x = qlinear_conv(&mut g, name, &x, (&xs, &xz), x_q, bytes_as_i8(d.weights), &[n, k, 1, 1], d.bias, d.multipliers, d.output, d.relu, vec![])?;
                 x_q = d.output;

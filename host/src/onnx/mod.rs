@@ -1,6 +1,7 @@
-//! ONNX: the int8 export in QOperator form ([`int8`]), the float export, and
+//! ONNX: the int8 export in QOperator form ([`int8`]), the float export ([`float`]), and
 //! running exported models in tract ([`run`]).
 
 pub mod builder;
+pub mod float;
 pub mod int8;
 pub mod run;

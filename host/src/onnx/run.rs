@@ -24,6 +24,15 @@ impl Tract {
         Ok(Tract { plan, layouts: outputs.iter().map(|o| o.layout).collect(), input })
     }
 
+    /// Runs one float NCHW input through a float model; returns its outputs flattened.
+    pub fn run_float(onnx: &[u8], input: &[f32], dims: [usize; 4]) -> Result<Vec<Vec<f32>>> {
+        let model = tract_onnx::onnx().model_for_read(&mut &onnx[..]).context("tract cannot read the ONNX model")?;
+        let plan = model.into_optimized()?.into_runnable()?;
+        let t = tract_ndarray::Array4::<f32>::from_shape_vec((dims[0], dims[1], dims[2], dims[3]), input.to_vec())?;
+        let outs = plan.run(tvec!(Tensor::from(t).into()))?;
+        outs.iter().map(|o| Ok(o.to_plain_array_view::<f32>()?.iter().copied().collect())).collect()
+    }
+
     /// Runs one HWC int8 input; returns each output in reference order.
     pub fn run(&self, input: &[i8]) -> Result<Vec<Vec<i8>>> {
         let s = self.input;

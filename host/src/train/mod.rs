@@ -19,7 +19,7 @@ use crate::nn::net::{input_batch, Net};
 use crate::nn::spec::NetSpec;
 use checkpoint::{Meta, RunDir, State};
 use history::{Epoch, History};
-pub use target::Target;
+pub use target::{RegressionLoss, Target};
 
 #[derive(Clone, Debug)]
 pub struct FitOptions {
@@ -32,6 +32,7 @@ pub struct FitOptions {
     /// Continue the run in the output directory from its last finished epoch.
     pub resume: bool,
     pub progress: bool,
+    pub loss: RegressionLoss,
 }
 
 /// What a finished run reports.
@@ -117,7 +118,7 @@ where
                 let input = input_batch(&x, data.input().shape, data.input().quant.scale_exp, &device);
                 let current = slot.take().expect("the network is in its slot between steps");
                 let out = current.forward(input);
-                let loss = D::Target::loss(out.clone(), &y, &device);
+                let loss = D::Target::loss(out.clone(), &y, &device, opts.loss);
                 let loss_value: f64 = loss.clone().into_scalar::<f32>() as f64;
                 ensure!(loss_value.is_finite(), "the loss became {loss_value} at epoch {epoch}: lower the learning rate");
                 let grads = GradientsParams::from_grads(loss.backward(), &current);
@@ -127,13 +128,13 @@ where
                 metric_sum += D::Target::metric_sum(&out, outputs, &y);
                 seen += y.len();
                 bar.inc(y.len() as u64);
-                bar.set_message(format!("{} {:.4}  {} {:.4}", D::Target::LOSS, loss_sum / seen as f64, D::Target::METRIC, metric_sum / seen as f64));
+                bar.set_message(format!("{} {:.4}  {} {:.4}", D::Target::loss_name(opts.loss), loss_sum / seen as f64, D::Target::METRIC, metric_sum / seen as f64));
             }
             Ok(())
         })?;
         net = slot.expect("the network is in its slot after the epoch");
         let train_seconds = started.elapsed().as_secs_f64();
-        let (val_loss, val_metric) = evaluate(&net.valid(), data, val, opts.batch);
+        let (val_loss, val_metric) = evaluate(&net.valid(), data, val, opts.batch, opts.loss);
         bar.finish_and_clear();
 
         let record = Epoch {
@@ -159,14 +160,15 @@ where
             eprintln!(
                 "epoch {epoch:>3}/{}  {} {:.4}  {} {:.4}  val {} {:.4}  val {} {:.4}  {:.0} img/s  {:.0}s{}",
                 opts.epochs,
-                D::Target::LOSS, record.train_loss, D::Target::METRIC, record.train_metric,
-                D::Target::LOSS, val_loss, D::Target::METRIC, val_metric,
+                D::Target::loss_name(opts.loss), record.train_loss, D::Target::METRIC, record.train_metric,
+                D::Target::loss_name(opts.loss), val_loss, D::Target::METRIC, val_metric,
                 record.images_per_second, record.seconds,
                 if state.best_epoch == epoch { "  (best)" } else { "" }
             );
         }
         history.epochs.push(record);
         crate::fsutil::atomic_write(&run.history_path(), history.to_csv().as_bytes())?;
+        crate::plot::history(&history, D::Target::loss_name(opts.loss), D::Target::METRIC, &run.dir)?;
         run.save_epoch(&net, &optim.into_bytes()?.to_vec(), &state)?;
         if opts.patience.is_some_and(|p| state.stale_epochs >= p) {
             eprintln!("early stop: no better validation {} for {} epochs", D::Target::METRIC, state.stale_epochs);
@@ -192,7 +194,7 @@ fn epoch_bar(opts: &FitOptions, epoch: usize, n: usize) -> ProgressBar {
 }
 
 /// Mean loss and mean metric of `net` (in validation mode) over `rows`, without augmentation.
-pub fn evaluate<D>(net: &Net, data: &D, rows: &[usize], batch: usize) -> (f64, f64)
+pub fn evaluate<D>(net: &Net, data: &D, rows: &[usize], batch: usize, loss: RegressionLoss) -> (f64, f64)
 where
     D: Examples,
     D::Target: Target,
@@ -209,7 +211,7 @@ where
         data.fill_batch(chunk, 0, false, &mut x, &mut y);
         let out = net.forward(input_batch(&x, data.input().shape, data.input().quant.scale_exp, &device));
         let k = out.dims()[1];
-        loss_sum += D::Target::loss(out.clone(), &y, &device).into_scalar::<f32>() as f64 * y.len() as f64;
+        loss_sum += D::Target::loss(out.clone(), &y, &device, loss).into_scalar::<f32>() as f64 * y.len() as f64;
         metric_sum += D::Target::metric_sum(&out.into_data().try_to_vec::<f32>().unwrap_or_default(), k, &y);
     }
     (loss_sum / rows.len() as f64, metric_sum / rows.len() as f64)

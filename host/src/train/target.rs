@@ -3,30 +3,49 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+/// The regression loss (classification always uses cross-entropy).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegressionLoss {
+    /// Mean squared error (what Keras PilotNet examples use).
+    #[default]
+    Mse,
+    /// Mean absolute error: the best constant is the median, so on recordings where most rows
+    /// steer exactly 0 the network learns to hold 0 on straights.
+    Mae,
+}
+
 /// A training target type: `f32` steering, or a `u16` class.
 pub trait Target: Copy + Default + Send + Sync + 'static {
-    /// Name of the loss in logs and `history.csv`.
-    const LOSS: &'static str;
+    /// Name of the loss in logs.
+    fn loss_name(kind: RegressionLoss) -> &'static str;
     /// Name of the metric.
     const METRIC: &'static str;
     /// Whether a larger metric is better (accuracy) or worse (error).
     const HIGHER_IS_BETTER: bool;
 
     /// The mean loss of a batch of network outputs (`[n, k]`).
-    fn loss(output: Tensor<2>, targets: &[Self], device: &Device) -> Tensor<1>;
+    fn loss(output: Tensor<2>, targets: &[Self], device: &Device, kind: RegressionLoss) -> Tensor<1>;
 
     /// The metric summed over a batch: `outputs` are `n` rows of `k` values.
     fn metric_sum(outputs: &[f32], k: usize, targets: &[Self]) -> f64;
 }
 
 impl Target for f32 {
-    const LOSS: &'static str = "mse";
+    fn loss_name(kind: RegressionLoss) -> &'static str {
+        match kind {
+            RegressionLoss::Mse => "mse",
+            RegressionLoss::Mae => "l1",
+        }
+    }
     const METRIC: &'static str = "mae";
     const HIGHER_IS_BETTER: bool = false;
 
-    fn loss(output: Tensor<2>, targets: &[f32], device: &Device) -> Tensor<1> {
+    fn loss(output: Tensor<2>, targets: &[f32], device: &Device, kind: RegressionLoss) -> Tensor<1> {
         let y = Tensor::<2>::from_data(TensorData::new(targets.to_vec(), [targets.len(), 1]), device);
-        (output - y).powi_scalar(2).mean()
+        match kind {
+            RegressionLoss::Mse => (output - y).powi_scalar(2).mean(),
+            RegressionLoss::Mae => (output - y).abs().mean(),
+        }
     }
 
     fn metric_sum(outputs: &[f32], k: usize, targets: &[f32]) -> f64 {
@@ -35,11 +54,13 @@ impl Target for f32 {
 }
 
 impl Target for u16 {
-    const LOSS: &'static str = "cross-entropy";
+    fn loss_name(_: RegressionLoss) -> &'static str {
+        "cross-entropy"
+    }
     const METRIC: &'static str = "accuracy";
     const HIGHER_IS_BETTER: bool = true;
 
-    fn loss(output: Tensor<2>, targets: &[u16], device: &Device) -> Tensor<1> {
+    fn loss(output: Tensor<2>, targets: &[u16], device: &Device, _: RegressionLoss) -> Tensor<1> {
         let [n, k] = output.dims();
         let mut onehot = vec![0f32; n * k];
         for (row, &t) in targets.iter().enumerate() {
