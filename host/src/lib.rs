@@ -6,6 +6,7 @@ pub mod fsutil;
 pub mod nn;
 pub mod onnx;
 pub mod plot;
+pub mod qemu;
 pub mod quant;
 pub mod train;
 pub mod verify;

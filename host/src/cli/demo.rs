@@ -1,127 +1,217 @@
-//! `pilot demo`: the main job. At this stage of the product it exercises the `common` contract
-//! end to end on the shipped network shapes: it writes int8 model blobs (random weights, clearly
-//! labelled; training, the simulator and the firmware join in later stages), parses and
-//! validates them, plans their memory, preprocesses a synthetic camera frame both whole and row
-//! by row, and runs the reference interpreter.
+//! `pilot demo`: the main job, end to end, with no downloads and no data of the user's.
+//!
+//! 1. record driving data with the simulator's expert on a few tracks;
+//! 2. train PilotNet on it (float, burn);
+//! 3. quantize it to int8 and compare float and int8 on the validation frames;
+//! 4. export the int8 ONNX, the float ONNX and the firmware blob;
+//! 5. verify the `common` reference against tract on recorded frames (0 mismatching bytes);
+//! 6. build the firmware with the blob and run it in QEMU on recorded frames (0 mismatches);
+//! 7. drive tracks the network never saw, with the float network and the int8 reference;
+//! 8. print one summary table.
+//!
+//! Steps that need tools that are not installed (QEMU) say what to install and are skipped.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{ensure, Context};
+use anyhow::{Context, Result};
 use clap::Args;
-use common::format::owned::OwnedModel;
-use common::preprocess::{preprocess_frame, RowStream};
-use common::{Model, Shape};
+use common::preprocess::preprocess_frame;
+use common::Model;
 
-use crate::zoo;
+use super::quantize::{QuantizeArgs, QuantReport, RangeArg};
+use super::train::{load_driving, split_options, CommonArgs, DrivingArgs, TrainArgs, TrainTask};
+use crate::nn::driver::FloatDriver;
+use crate::onnx::int8;
+use crate::sim::drive::{drive, ModelDriver, Pilot};
+use crate::sim::record::{record, ImageFormat, RecordOptions};
+use crate::sim::track::Track;
+use crate::sim::vehicle::DEFAULT_SPEED;
+use crate::sim::world::World;
+use crate::train::checkpoint::{RunDir, State};
+use crate::verify::compare;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  pilot demo --out runs/demo")]
+#[command(after_help = "Examples:
+  pilot demo                      the whole pipeline (about 5 minutes on 2 cores)
+  pilot demo --quick              fewer tracks and epochs (about 2 minutes)
+  pilot demo --out runs/demo2 --epochs 12")]
 pub struct DemoArgs {
-    /// Where the blobs are written.
+    /// Where everything is written (replaced if it holds an earlier demo).
     #[arg(long, default_value = "runs/demo")]
     pub out: PathBuf,
-    /// Seed of the random weights.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Fewer tracks, epochs and frames: a quick look.
+    #[arg(long)]
+    pub quick: bool,
+    /// Training epochs (default 15, or 6 with --quick).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Training tracks, recorded with seeds 100, 101, ... (default 10, or 4 with --quick).
+    #[arg(long)]
+    pub tracks: Option<u64>,
+    /// Unseen tracks driven at the end, seeds 1, 2, ... (default 3, or 1 with --quick).
+    #[arg(long)]
+    pub drive_tracks: Option<u64>,
 }
 
-/// A 320x160 RGB888 frame that looks like the Udacity simulator's: sky, a grey road narrowing
-/// towards the horizon, grass on both sides.
-pub fn synthetic_road_frame(w: usize, h: usize) -> Vec<u8> {
-    let mut f = vec![0u8; w * h * 3];
-    let horizon = h * 2 / 5;
-    for y in 0..h {
-        for x in 0..w {
-            let px = if y < horizon {
-                [120 + (y * 80 / horizon) as u8, 160 + (y * 60 / horizon) as u8, 230]
-            } else {
-                let t = (y - horizon) as f64 / (h - horizon) as f64; // 0 at horizon, 1 at bottom
-                let half = 0.08 + 0.5 * t;
-                let u = (x as f64 / w as f64 - 0.5).abs();
-                if u < half * 0.03 / 0.5 + 0.004 {
-                    [230, 230, 230] // centre line
-                } else if u < half {
-                    [105, 105, 110]
-                } else {
-                    [40 + ((x * 7 + y * 13) % 30) as u8, 120, 40]
-                }
-            };
-            f[(y * w + x) * 3..][..3].copy_from_slice(&px);
+fn step(n: usize, what: &str) {
+    println!("\n== {n}/8 {what}");
+}
+
+struct Summary {
+    rows: Vec<(String, String)>,
+}
+
+impl Summary {
+    fn add(&mut self, k: &str, v: impl Into<String>) {
+        self.rows.push((k.into(), v.into()));
+    }
+}
+
+pub fn run(args: DemoArgs) -> Result<()> {
+    let started = Instant::now();
+    let out = args.out.clone();
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let (tracks, epochs, drive_tracks) = match args.quick {
+        true => (args.tracks.unwrap_or(4), args.epochs.unwrap_or(6), args.drive_tracks.unwrap_or(1)),
+        false => (args.tracks.unwrap_or(10), args.epochs.unwrap_or(15), args.drive_tracks.unwrap_or(3)),
+    };
+    let mut s = Summary { rows: Vec::new() };
+
+    step(1, "record driving data with the simulator's expert");
+    let recording = out.join("recording");
+    let rec = record(
+        &RecordOptions { out: recording.clone(), seeds: (100..100 + tracks).collect(), laps: 1.0, speed: DEFAULT_SPEED, format: ImageFormat::Jpeg, force: true },
+        |_, _| {},
+    )?;
+    println!("{} frames x 3 cameras from {tracks} tracks in {}", rec.rows, recording.display());
+    s.add("data", format!("{} simulator frames x 3 cameras, {tracks} tracks (seeds 100..{})", rec.rows, 100 + tracks - 1));
+
+    step(2, "train PilotNet (float)");
+    let run_dir = out.join("train");
+    let correction = crate::sim::steering_correction(DEFAULT_SPEED);
+    let common_args = CommonArgs {
+        data: vec![recording.clone()],
+        arch: Some("pilotnet".into()),
+        epochs,
+        batch: 64,
+        lr: 1e-3,
+        val_split: 0.2,
+        seed: 1,
+        out: run_dir.clone(),
+        resume: false,
+        patience: None,
+        max_examples: None,
+        no_augment: false,
+        quiet: false,
+    };
+    super::train::run(TrainArgs {
+        task: TrainTask::Driving(DrivingArgs { common: common_args, loss: Default::default(), side_correction: correction, keep_straight: 0.25 }),
+    })?;
+    let best: State = toml::from_str(&std::fs::read_to_string(run_dir.join("best.toml"))?)?;
+    s.add("training", format!("{epochs} epochs, best validation MAE {:.4} at epoch {}", best.best_metric, best.best_epoch));
+
+    step(3, "quantize to int8");
+    let int8_dir = out.join("int8");
+    super::quantize::run(QuantizeArgs {
+        model: run_dir.clone(),
+        calib: vec![],
+        samples: 300,
+        range: RangeArg::Minmax,
+        percentile: 99.99,
+        eval_samples: None,
+        out: int8_dir.clone(),
+    })?;
+    let q: QuantReport = toml::from_str(&std::fs::read_to_string(int8_dir.join("quant.toml"))?)?;
+    s.add("validation MAE", format!("float {:.4}, int8 {:.4} ({:+.1}%)", q.float, q.int8, 100.0 * (q.int8 / q.float - 1.0)));
+
+    step(4, "export int8 ONNX, float ONNX and the firmware blob");
+    let (onnx_path, float_path, blob_path) = (out.join("pilotnet.int8.onnx"), out.join("pilotnet.float.onnx"), out.join("pilotnet.pnn8"));
+    super::export::run(super::export::ExportArgs { model: int8_dir.clone(), onnx: Some(onnx_path.clone()), blob: Some(blob_path.clone()), float_onnx: Some(float_path.clone()) })?;
+    let blob = std::fs::read(&blob_path)?;
+    let model = Model::parse(&blob)?;
+    s.add("int8 model", format!("{} parameters, {} MACs, arena {} B, blob {} B", model.parameters(), model.macs(), model.plan().arena_bytes(), blob.len()));
+
+    // Validation frames: the recorded centre-camera frames the network was validated on.
+    let spec = RunDir::new(&run_dir).spec()?;
+    let data = load_driving(&[recording.clone()], &spec, correction, None, false)?;
+    let val = data.split(&split_options(0.2, 1))?.val;
+    let n_frames = if args.quick { 20 } else { 100 }.min(val.len());
+    let frames: Vec<&[u8]> = val.iter().take(n_frames).filter_map(|&i| data.frame(i, crate::data::Camera::Center)).collect();
+
+    step(5, "verify the reference (blob) against tract (ONNX), layer by layer");
+    let onnx = std::fs::read(&onnx_path)?;
+    let (_, outputs) = int8::export(&model)?;
+    let pp = model.def().input.preprocess.context("the model has no preprocessing")?;
+    let inputs = frames.iter().map(|f| {
+        let mut x = vec![0i8; model.input().shape.len()];
+        preprocess_frame(&pp, model.input().shape, f, &mut x).expect("recorded frames fit the model");
+        x
+    });
+    let cmp = compare(&model, &onnx, &outputs, inputs)?;
+    let compared: usize = cmp.layers.iter().map(|l| l.0).sum();
+    println!("{} frames, {compared} bytes compared over {} layers, {} mismatching", cmp.samples, cmp.layers.len(), cmp.mismatches());
+    s.add("reference vs tract", format!("{} mismatching bytes of {compared} ({} frames, every layer)", cmp.mismatches(), cmp.samples));
+    anyhow::ensure!(cmp.mismatches() == 0, "the reference and tract differ");
+
+    step(6, "the firmware in QEMU (Cortex-M4F, mps2-an386)");
+    firmware_step(&model, &blob_path, &frames, &out, &mut s)?;
+
+    step(7, "drive tracks the network never saw");
+    let mut float = FloatDriver::load(&RunDir::new(&run_dir))?;
+    let mut int8 = ModelDriver::new(&blob)?;
+    let (mut float_aut, mut int8_aut) = (Vec::new(), Vec::new());
+    for seed in 1..=drive_tracks {
+        let track = Track::generate(seed);
+        let world = World::new(&track, seed);
+        let f = drive(&track, Some(&world), &mut Pilot::Camera(&mut float), DEFAULT_SPEED, 1.0, |_| Ok(()))?;
+        let i = drive(&track, Some(&world), &mut Pilot::Camera(&mut int8), DEFAULT_SPEED, 1.0, |_| Ok(()))?;
+        println!("seed {seed} ({:.0} m): float {f}\n{:>20}int8  {i}", track.length(), "");
+        float_aut.push(f.autonomy());
+        int8_aut.push(i.autonomy());
+        if seed == 1 {
+            let png = crate::sim::draw::top_down(&world, &i);
+            png.save(out.join("drive-int8-seed1.png")).context("cannot write the drive picture")?;
         }
     }
-    f
-}
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    s.add("autonomy (unseen tracks)", format!("float {:.1}%, int8 reference {:.1}% (seeds 1..{drive_tracks}, 1 lap each)", mean(&float_aut), mean(&int8_aut)));
 
-pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    println!("pilot demo (foundation stage): the int8 contract on the shipped network shapes.");
-    println!("Weights are RANDOM: training, the simulator and the firmware arrive in later stages.\n");
-
-    let mut rows = Vec::new();
-    for owned in [zoo::pilotnet_random(args.seed), zoo::sign_cnn_random(args.seed)] {
-        rows.push(run_one(&owned, &args)?);
-    }
-    println!("summary");
-    println!("{:<10} {:>10} {:>12} {:>12} {:>14} {:>12}  {}", "model", "MACs", "arena B", "ping-pong B", "ref infer/s", "output[0]", "blob");
-    for r in rows {
-        println!("{:<10} {:>10} {:>12} {:>12} {:>14.1} {:>12}  {}", r.name, r.macs, r.arena, r.naive, r.per_second, r.first_output, r.blob.display());
+    step(8, "summary");
+    s.add("artefacts", format!("{} (ONNX, blob, training run, drive picture)", out.display()));
+    s.add("time", format!("{:.0} s", started.elapsed().as_secs_f64()));
+    let width = s.rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    for (k, v) in &s.rows {
+        println!("{k:<width$}  {v}");
     }
     Ok(())
 }
 
-struct Row {
-    name: String,
-    macs: u64,
-    arena: usize,
-    naive: usize,
-    per_second: f64,
-    first_output: i8,
-    blob: PathBuf,
-}
-
-fn run_one(owned: &OwnedModel, args: &DemoArgs) -> anyhow::Result<Row> {
-    let bytes = owned.to_bytes();
-    let path = args.out.join(format!("{}-random.pnn8", owned.name));
-    std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    let model = Model::parse(&bytes).context("the written blob does not parse")?;
-    print!("{}", super::report::describe(&model, bytes.len()));
-
-    let input_shape: Shape = model.input().shape;
-    let pp = model.def().input.preprocess.context("model has no preprocessing")?;
-    let frame = synthetic_road_frame(pp.frame_w as usize, pp.frame_h as usize);
-    let mut whole = vec![0i8; input_shape.len()];
-    preprocess_frame(&pp, input_shape, &frame, &mut whole)?;
-
-    // The camera's way: row by row, with a buffer of two interpolated rows.
-    let (nr, no) = RowStream::scratch_len(input_shape.w, input_shape.c);
-    let (mut rows, mut out_row) = (vec![0u16; nr], vec![0i8; no]);
-    let mut streamed = vec![0i8; input_shape.len()];
-    let mut stream = RowStream::new(pp, input_shape, &mut rows, &mut out_row)?;
-    let row_len = (input_shape.w * input_shape.c) as usize;
-    for row in frame.chunks(pp.row_bytes()) {
-        stream.push_row(row, |y, r| streamed[y as usize * row_len..][..row_len].copy_from_slice(r))?;
+/// Builds the firmware with the blob, runs it on the frames and compares its outputs with the
+/// reference; skipped with install instructions when tools are missing.
+fn firmware_step(model: &Model<'_>, blob_path: &Path, frames: &[&[u8]], out: &Path, s: &mut Summary) -> Result<()> {
+    let missing = crate::qemu::missing_tools();
+    if !missing.is_empty() {
+        println!("skipped: the firmware step needs: {}", missing.join("; "));
+        s.add("firmware in QEMU", format!("skipped (install: {})", missing.join("; ")));
+        return Ok(());
     }
-    ensure!(stream.done() && streamed == whole, "streamed preprocessing differs from whole-frame");
-    println!("preprocessing: {}x{} frame -> {}x{}x{}, whole-frame and row-streaming give the same bytes ({} scratch bytes)", pp.frame_w, pp.frame_h, input_shape.h, input_shape.w, input_shape.c, nr * 2 + no);
-
-    let mut arena = vec![0i8; model.plan().arena_bytes()];
-    let start = Instant::now();
-    let mut runs = 0;
-    let mut first_output = 0;
-    while runs < 3 || start.elapsed().as_secs_f64() < 0.5 {
-        first_output = common::run(&model, &whole, &mut arena)?[0];
-        runs += 1;
+    let elf = crate::qemu::build(blob_path, &out.join("firmware.elf"))?;
+    let pp = model.def().input.preprocess.context("the model has no preprocessing")?;
+    let mut expected: Vec<u8> = Vec::new();
+    let (mut input, mut arena) = (vec![0i8; model.input().shape.len()], vec![0i8; model.plan().arena_bytes()]);
+    for f in frames {
+        preprocess_frame(&pp, model.input().shape, f, &mut input)?;
+        expected.extend(common::i8_as_bytes(common::run(model, &input, &mut arena)?));
     }
-    let per_second = runs as f64 / start.elapsed().as_secs_f64();
-    println!("reference interpreter: {per_second:.1} inferences/s on this PC, output[0] = {first_output}\n");
-    Ok(Row {
-        name: owned.name.clone(),
-        macs: model.macs(),
-        arena: model.plan().arena_bytes(),
-        naive: model.plan().naive_ping_pong_bytes(),
-        per_second,
-        first_output,
-        blob: path,
-    })
+    let run = crate::qemu::run(&elf, &frames.concat(), &out.join("qemu"))?;
+    let mismatches = run.outputs.iter().zip(&expected).filter(|(a, b)| a != b).count() + run.outputs.len().abs_diff(expected.len());
+    if let Some(line) = run.summary() {
+        println!("{line}");
+    }
+    println!("{} frames through the firmware, {mismatches} output bytes differ from the reference", frames.len());
+    let instr = run.instructions_per_inference().map(|n| format!("{:.1} M instructions per inference", n as f64 / 1e6)).unwrap_or_default();
+    s.add("firmware in QEMU", format!("{mismatches} mismatching outputs on {} frames; {instr}", frames.len()));
+    anyhow::ensure!(mismatches == 0, "the firmware's outputs differ from the reference");
+    Ok(())
 }

@@ -56,12 +56,14 @@ fn driving_report(net: &crate::nn::net::Net, data: &DrivingData, rows: &[usize],
     let (mse, mae) = evaluate(net, data, rows, batch, RegressionLoss::Mse);
     let truth: Vec<f32> = rows.iter().map(|&i| data.rows()[i].steering).collect();
     let mean = truth.iter().sum::<f32>() / truth.len().max(1) as f32;
-    let mae_of = |p: f32| truth.iter().map(|t| (t - p).abs() as f64).sum::<f64>() / truth.len().max(1) as f64;
+    let n = truth.len().max(1) as f64;
+    let mae_of = |p: f32| truth.iter().map(|t| (t - p).abs() as f64).sum::<f64>() / n;
+    let mse_of = |p: f32| truth.iter().map(|t| ((t - p) as f64).powi(2)).sum::<f64>() / n;
     println!("{} frames", rows.len());
-    println!("{:<28} {:>8} {:>8}", "predictor", "MAE", "");
-    println!("{:<28} {:>8.4}   (MSE {mse:.4})", "network", mae);
-    println!("{:<28} {:>8.4}", "always 0", mae_of(0.0));
-    println!("{:<28} {:>8.4}", format!("always the mean ({mean:.3})"), mae_of(mean));
+    println!("{:<28} {:>8} {:>8}", "predictor", "MAE", "MSE");
+    println!("{:<28} {:>8.4} {:>8.4}", "network", mae, mse);
+    println!("{:<28} {:>8.4} {:>8.4}", "always 0", mae_of(0.0), mse_of(0.0));
+    println!("{:<28} {:>8.4} {:>8.4}", format!("always the mean ({mean:.3})"), mae_of(mean), mse_of(mean));
 }
 
 fn classification_report(net: &crate::nn::net::Net, data: &ClassificationData, rows: &[usize], batch: usize) {

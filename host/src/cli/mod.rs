@@ -10,6 +10,7 @@ pub mod bench;
 pub mod bench_train;
 pub mod train;
 pub mod verify;
+pub mod zoo;
 
 use clap::{Parser, Subcommand};
 
@@ -19,7 +20,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "Train camera-to-steering CNNs on the PC and run them int8 on a microcontroller",
     long_about = None,
-    after_help = "Examples:\n  pilot demo                      run the main job end to end\n  pilot report --blob models/pilotnet.pnn8   parameters, MACs, memory plan, chip fit"
+    after_help = "Examples:\n  pilot demo                                   the main job end to end\n  pilot sim record --seed 1 --laps 2 --out runs/sim-data\n  pilot train driving --data runs/sim-data --out runs/pilotnet\n  pilot quantize --model runs/pilotnet --out runs/pilotnet-int8\n  pilot export --model runs/pilotnet-int8 --onnx pilotnet.int8.onnx --blob pilotnet.pnn8\n  pilot sim drive --blob pilotnet.pnn8 --seeds 1,2,3\n  pilot report --blob models/pilotnet.pnn8     parameters, MACs, memory plan, chip fit"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -28,11 +29,13 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the main job: build the shipped network shapes, plan their memory, preprocess a
-    /// camera frame and run the int8 reference.
+    /// Run the main job: simulator data, PilotNet training, int8, ONNX, tract and firmware
+    /// checks, and driving unseen tracks.
     Demo(demo::DemoArgs),
     /// Describe a model blob: layers, parameters, MACs, memory plan, chip fit.
     Report(report::ReportArgs),
+    /// Write the shipped architectures with RANDOM weights (test vectors).
+    Zoo(zoo::ZooArgs),
     /// Train a network (driving, traffic signs, any image classification set).
     Train(train::TrainArgs),
     /// Post-training int8 quantization: calibrate, quantize, compare float and int8.
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Report(a) => report::run(a),
+        Command::Zoo(a) => zoo::run(a),
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Quantize(a) => quantize::run(a),

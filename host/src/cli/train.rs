@@ -145,7 +145,16 @@ pub fn load_classification(kind: DataKind, dirs: &[PathBuf], spec: &NetSpec, aug
 
 /// Loads driving recordings for `spec`.
 pub fn load_driving(dirs: &[PathBuf], spec: &NetSpec, side_correction: f32, max_rows: Option<usize>, progress: bool) -> Result<DrivingData> {
+    load_driving_with(dirs, spec, side_correction, true, max_rows, progress)
+}
+
+/// As [`load_driving`], with augmentation on or off.
+pub fn load_driving_with(dirs: &[PathBuf], spec: &NetSpec, side_correction: f32, augment: bool, max_rows: Option<usize>, progress: bool) -> Result<DrivingData> {
     let mut opts = DrivingOptions::new(spec.input_spec());
+    if !augment {
+        opts.augment = crate::data::DrivingAugment::none();
+        opts.side_cameras = false;
+    }
     opts.augment.steering_correction = side_correction;
     opts.max_rows = max_rows;
     opts.progress = progress;
@@ -197,7 +206,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         TrainTask::Driving(d) => {
             let c = &d.common;
             let spec = NetSpec::load(c.arch.as_deref().unwrap_or("pilotnet"))?;
-            let data = load_driving(&c.data, &spec, d.side_correction, None, !c.quiet)?;
+            let data = load_driving_with(&c.data, &spec, d.side_correction, !c.no_augment, None, !c.quiet)?;
             let mut split = data.split(&split_options(c.val_split, c.seed))?;
             limit(&mut split, c.max_examples, c.seed);
             println!("{} rows: {} for training, {} for validation", data.len(), split.train.len(), split.val.len());

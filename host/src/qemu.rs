@@ -1,0 +1,96 @@
+//! The firmware in QEMU, driven from the host: build it for a model blob, send camera frames
+//! through it, read back its outputs and its cost log. Needs `cargo` with the
+//! thumbv7em-none-eabihf target, `flip-link`, `qemu-system-arm` and `defmt-print`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// The firmware's cargo workspace (next to this crate in the repository).
+pub fn firmware_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware")
+}
+
+/// What is missing to build and run the firmware, as install instructions (empty: ready).
+pub fn missing_tools() -> Vec<&'static str> {
+    let on_path = |tool: &str| Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success());
+    let mut missing = Vec::new();
+    if !on_path("qemu-system-arm") {
+        missing.push("apt-get install qemu-system-arm");
+    }
+    if !on_path("flip-link") {
+        missing.push("cargo install flip-link --locked");
+    }
+    if !on_path("defmt-print") {
+        missing.push("cargo install defmt-print --locked");
+    }
+    let target = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    if !target.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("thumbv7em-none-eabihf")) {
+        missing.push("rustup target add thumbv7em-none-eabihf");
+    }
+    if !firmware_dir().join("Cargo.toml").exists() {
+        missing.push("the firmware sources (run from a clone of the repository)");
+    }
+    missing
+}
+
+/// Builds the QEMU firmware with `blob` embedded and copies the ELF to `dest`.
+pub fn build(blob: &Path, dest: &Path) -> Result<PathBuf> {
+    let dir = firmware_dir();
+    let blob = std::fs::canonicalize(blob).with_context(|| format!("cannot find {}", blob.display()))?;
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&dir)
+        .args(["build", "--release", "--bin", "qemu"])
+        .env("PILOT_MODEL", &blob)
+        .env_remove("PILOT_MODEL_UNCHECKED")
+        .output()
+        .context("cannot run cargo")?;
+    if !out.status.success() {
+        bail!("the firmware build failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let elf = dir.join("../target/thumbv7em-none-eabihf/release/qemu");
+    std::fs::copy(&elf, dest).with_context(|| format!("cannot copy {}", elf.display()))?;
+    Ok(dest.to_path_buf())
+}
+
+/// What one run of the firmware gave.
+pub struct FirmwareRun {
+    /// The int8 outputs of every frame, back to back.
+    pub outputs: Vec<u8>,
+    /// The decoded defmt log.
+    pub log: String,
+}
+
+impl FirmwareRun {
+    /// Instructions per inference from the log's summary line.
+    pub fn instructions_per_inference(&self) -> Option<u64> {
+        let line = self.log.lines().find(|l| l.contains("total:"))?;
+        line.split("total:").nth(1)?.split_whitespace().next()?.parse().ok()
+    }
+
+    /// The log's summary line.
+    pub fn summary(&self) -> Option<&str> {
+        self.log.lines().find(|l| l.contains("total:"))
+    }
+}
+
+/// Runs `elf` in QEMU on `frames` (raw frames back to back, the model's frame format), in a
+/// scratch folder `work`.
+pub fn run(elf: &Path, frames: &[u8], work: &Path) -> Result<FirmwareRun> {
+    std::fs::create_dir_all(work)?;
+    std::fs::write(work.join("frames.raw"), frames).context("cannot write the frames file")?;
+    let _ = std::fs::remove_file(work.join("outputs.i8"));
+    let out = Command::new(firmware_dir().join("qemu-run.sh"))
+        .current_dir(work)
+        .arg(std::fs::canonicalize(elf)?)
+        .args(["frames.raw", "outputs.i8"])
+        .output()
+        .context("cannot run firmware/qemu-run.sh")?;
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!("the firmware failed ({}):\n{log}", out.status);
+    }
+    let outputs = std::fs::read(work.join("outputs.i8")).context("the firmware wrote no outputs")?;
+    Ok(FirmwareRun { outputs, log })
+}
