@@ -19,9 +19,8 @@ use std::{env, fs};
 
 use common::Model;
 
-/// The driving model the firmware embeds when `PILOT_MODEL` is unset. Until a trained model
-/// ships this is a test vector with RANDOM weights.
-const DEFAULT_MODEL: &str = "../models/testvectors/pilotnet-random.pnn8";
+/// The driving model the firmware embeds when `PILOT_MODEL` is unset: the shipped PilotNet.
+const DEFAULT_MODEL: &str = "../models/pilotnet/pilotnet.pnn8";
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
