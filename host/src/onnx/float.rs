@@ -9,7 +9,7 @@ use common::Shape;
 use tract_onnx::pb::tensor_proto::DataType;
 
 use super::builder::{Attr, Graph};
-use crate::quant::graph::{FloatLayer, GraphLayer};
+use crate::quant::graph::{layer_names, to_oihw, FloatLayer, GraphLayer};
 
 fn pads(p: Pads) -> Attr {
     Attr::Ints(vec![p.top as i64, p.left as i64, p.bottom as i64, p.right as i64])
@@ -20,30 +20,11 @@ pub fn export(name: &str, input: Shape, scale_exp: i8, graph: &[GraphLayer]) -> 
     let mut g = Graph::new(name);
     g.input("input", DataType::Float, &[1, input.c as usize, input.h as usize, input.w as usize]);
     let mut x = "input".to_string();
-    let mut counts = std::collections::HashMap::<&str, usize>::new();
-    for l in graph {
-        let kind = match l.layer {
-            FloatLayer::Conv { .. } => "conv",
-            FloatLayer::Dense { .. } => "dense",
-            FloatLayer::MaxPool(_) | FloatLayer::AvgPool(_) => "pool",
-            FloatLayer::Flatten => "flatten",
-        };
-        let n = counts.entry(kind).or_insert(0);
-        *n += 1;
-        let name = format!("{kind}{n}");
+    for (l, name) in graph.iter().zip(layer_names(graph)) {
         x = match &l.layer {
             FloatLayer::Conv { w, b, out_c, kernel, stride, pads: p, relu } => {
                 let (o, ic, k) = (*out_c as usize, l.input.c as usize, *kernel as usize);
-                let mut oihw = vec![0f32; w.len()];
-                for oc in 0..o {
-                    for y in 0..k {
-                        for xx in 0..k {
-                            for ci in 0..ic {
-                                oihw[((oc * ic + ci) * k + y) * k + xx] = w[((oc * k + y) * k + xx) * ic + ci];
-                            }
-                        }
-                    }
-                }
+                let oihw = to_oihw(w, o, (k, k, ic));
                 let wn = g.f32s(&format!("{name}_weight"), &[o, ic, k, k], &oihw);
                 let bn = g.f32s(&format!("{name}_bias"), &[o], b);
                 let attrs = vec![

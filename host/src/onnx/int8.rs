@@ -14,6 +14,7 @@ use common::{bytes_as_i8, Model, Shape};
 use tract_onnx::pb::tensor_proto::DataType;
 
 use super::builder::{Attr, Graph};
+use crate::quant::graph::to_oihw;
 
 /// How an exported layer output is laid out, for comparing it with the reference (HWC).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,17 +57,7 @@ pub fn export(model: &Model<'_>) -> Result<(Vec<u8>, Vec<LayerOutput>)> {
                 let (xs, xz) = zp_tensor(&mut g, &format!("{name}_x"), x_q);
                 let (o, ic) = (c.out_channels as usize, model.tensor(i).shape.c as usize);
                 let (kh, kw) = (c.kernel_h as usize, c.kernel_w as usize);
-                let w = bytes_as_i8(c.weights);
-                let mut oihw = vec![0i8; w.len()];
-                for oc in 0..o {
-                    for y in 0..kh {
-                        for xx in 0..kw {
-                            for ci in 0..ic {
-                                oihw[((oc * ic + ci) * kh + y) * kw + xx] = w[((oc * kh + y) * kw + xx) * ic + ci];
-                            }
-                        }
-                    }
-                }
+                let oihw = to_oihw(bytes_as_i8(c.weights), o, (kh, kw, ic));
                 let attrs = vec![
                     ("kernel_shape", Attr::Ints(vec![kh as i64, kw as i64])),
                     ("strides", Attr::Ints(vec![c.stride_h as i64, c.stride_w as i64])),

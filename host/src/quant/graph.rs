@@ -32,6 +32,63 @@ pub struct GraphLayer {
     pub relu_moved_in: bool,
 }
 
+impl GraphLayer {
+    /// Short kind used in layer names: conv, dense, pool, flatten.
+    pub fn kind(&self) -> &'static str {
+        match self.layer {
+            FloatLayer::Conv { .. } => "conv",
+            FloatLayer::Dense { .. } => "dense",
+            FloatLayer::MaxPool(_) | FloatLayer::AvgPool(_) => "pool",
+            FloatLayer::Flatten => "flatten",
+        }
+    }
+}
+
+/// Names of the layers, numbered per kind (`conv1`, `conv2`, `pool1`, `dense1`, ...): the names
+/// the blob, both ONNX exports and every report use.
+pub fn layer_names(graph: &[GraphLayer]) -> Vec<String> {
+    let mut counts = std::collections::HashMap::<&str, usize>::new();
+    graph
+        .iter()
+        .map(|g| {
+            let n = counts.entry(g.kind()).or_insert(0);
+            *n += 1;
+            format!("{}{n}", g.kind())
+        })
+        .collect()
+}
+
+/// Conv weights OHWI (the chip) -> OIHW (burn, ONNX); `(kh, kw, ic)` are the kernel size and
+/// input channels. [`from_oihw`] is the inverse.
+pub fn to_oihw<T: Copy + Default>(w: &[T], o: usize, (kh, kw, ic): (usize, usize, usize)) -> Vec<T> {
+    let mut out = vec![T::default(); w.len()];
+    for oc in 0..o {
+        for y in 0..kh {
+            for x in 0..kw {
+                for c in 0..ic {
+                    out[((oc * ic + c) * kh + y) * kw + x] = w[((oc * kh + y) * kw + x) * ic + c];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Conv weights OIHW (burn, ONNX) -> OHWI (the chip).
+pub fn from_oihw<T: Copy + Default>(w: &[T], o: usize, (kh, kw, ic): (usize, usize, usize)) -> Vec<T> {
+    let mut out = vec![T::default(); w.len()];
+    for oc in 0..o {
+        for y in 0..kh {
+            for x in 0..kw {
+                for c in 0..ic {
+                    out[((oc * kh + y) * kw + x) * ic + c] = w[((oc * ic + c) * kh + y) * kw + x];
+                }
+            }
+        }
+    }
+    out
+}
+
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().expect("float parameters")
 }
@@ -47,16 +104,7 @@ pub fn extract(net: &Net, layers: &[ResolvedLayer]) -> Result<Vec<GraphLayer>> {
             (Block::Conv(c), Resolved::Conv2d { filters, kernel, stride, pads }) => {
                 let w = values(c.weight.val()); // [O, I, kh, kw]
                 let (o, ic, k) = (*filters as usize, spec.input.c as usize, *kernel as usize);
-                let mut ohwi = vec![0f32; w.len()];
-                for oc in 0..o {
-                    for ci in 0..ic {
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                ohwi[((oc * k + ky) * k + kx) * ic + ci] = w[((oc * ic + ci) * k + ky) * k + kx];
-                            }
-                        }
-                    }
-                }
+                let ohwi = from_oihw(&w, o, (k, k, ic));
                 let b = c.bias.as_ref().map(|b| values(b.val())).unwrap_or_else(|| vec![0.0; o]);
                 let layer = FloatLayer::Conv { w: ohwi, b, out_c: *filters, kernel: *kernel, stride: *stride, pads: *pads, relu: false };
                 out.push(GraphLayer { layer, input: spec.input, output: spec.output, block: i, relu_moved_in: false });

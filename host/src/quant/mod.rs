@@ -21,18 +21,8 @@ use graph::{FloatLayer, GraphLayer};
 pub fn build(name: &str, task: Task, input: InputSpec, graph: &[GraphLayer], observer: &Observer, method: RangeMethod) -> Result<OwnedModel> {
     let mut layers = Vec::new();
     let mut in_q = input.quant;
-    let mut counts = std::collections::HashMap::<&str, usize>::new();
-    for (l, g) in graph.iter().enumerate() {
+    for (l, (g, name)) in graph.iter().zip(graph::layer_names(graph)).enumerate() {
         let (lo, hi) = observer.range(l, method);
-        let kind = match g.layer {
-            FloatLayer::Conv { .. } => "conv",
-            FloatLayer::Dense { .. } => "dense",
-            FloatLayer::MaxPool(_) | FloatLayer::AvgPool(_) => "pool",
-            FloatLayer::Flatten => "flatten",
-        };
-        let n = counts.entry(kind).or_insert(0);
-        *n += 1;
-        let name = format!("{kind}{n}");
         let layer = match &g.layer {
             FloatLayer::Conv { w, b, out_c, kernel, stride, pads, relu } => {
                 let out_q = output_q(lo, hi, *relu);
