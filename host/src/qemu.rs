@@ -94,3 +94,41 @@ pub fn run(elf: &Path, frames: &[u8], work: &Path) -> Result<FirmwareRun> {
     let outputs = std::fs::read(work.join("outputs.i8")).context("the firmware wrote no outputs")?;
     Ok(FirmwareRun { outputs, log })
 }
+
+/// The firmware itself as a simulator driver: every frame goes through the firmware in QEMU
+/// (one run per frame, so each steering command comes from the chip's own preprocessing and
+/// kernels) and the int8 output is dequantized exactly as the int8 reference driver does.
+pub struct FirmwareDriver {
+    elf: PathBuf,
+    work: PathBuf,
+    quant: common::format::QParams,
+    /// Instructions per inference reported by the last run.
+    pub last_instructions: Option<u64>,
+}
+
+impl FirmwareDriver {
+    /// Builds the firmware for `blob` (a steering model taking RGB888 frames) in `work`.
+    pub fn new(blob_path: &Path, work: &Path) -> Result<FirmwareDriver> {
+        let missing = missing_tools();
+        if !missing.is_empty() {
+            bail!("the firmware driver needs: {}", missing.join("; "));
+        }
+        let bytes = std::fs::read(blob_path).with_context(|| format!("cannot read {}", blob_path.display()))?;
+        let model = common::Model::parse(&bytes).with_context(|| format!("{} is not a valid model blob", blob_path.display()))?;
+        let pp = model.def().input.preprocess.context("the model has no camera preprocessing")?;
+        anyhow::ensure!(pp.format == common::preprocess::PixelFormat::Rgb888, "the firmware driver sends RGB888 frames; this model takes {:?}", pp.format);
+        anyhow::ensure!(model.output().shape.len() == 1, "not a steering model (it has {} outputs)", model.output().shape.len());
+        std::fs::create_dir_all(work)?;
+        let elf = build(blob_path, &work.join("firmware.elf"))?;
+        Ok(FirmwareDriver { elf, work: work.to_path_buf(), quant: model.output().quant, last_instructions: None })
+    }
+}
+
+impl crate::sim::drive::Driver for FirmwareDriver {
+    fn steer(&mut self, frame: &crate::sim::render::Frame) -> Result<f32> {
+        let run = run(&self.elf, frame.rgb(), &self.work)?;
+        self.last_instructions = run.instructions_per_inference();
+        let q = *run.outputs.first().context("the firmware returned no output")? as i8;
+        Ok((q as i32 - self.quant.zero_point as i32) as f32 * 2f32.powi(self.quant.scale_exp as i32))
+    }
+}

@@ -121,3 +121,35 @@ fn record_train_quantize_export_tract_and_firmware_agree() {
     assert_eq!(fw.outputs, expected, "firmware vs reference");
     println!("{} frames: reference, tract and firmware agree; {}", frames.len(), fw.summary().unwrap_or(""));
 }
+
+/// Firmware in the loop: the QEMU firmware steering the simulated car makes exactly the int8
+/// reference's drive, step for step (the arithmetic is bit-exact, so every command is equal).
+#[test]
+fn firmware_in_the_loop_drives_like_the_int8_reference() {
+    use host::sim::drive::{drive, ModelDriver, Pilot};
+    use host::sim::track::Track;
+    use host::sim::world::World;
+
+    let blob_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/pilotnet/pilotnet.pnn8");
+    let blob = std::fs::read(&blob_path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut firmware = host::qemu::FirmwareDriver::new(&blob_path, dir.path()).unwrap();
+    let mut reference = ModelDriver::new(&blob).unwrap();
+    let track = Track::generate(3);
+    let world = World::new(&track, 3);
+    let mut steer = |pilot: &mut Pilot<'_>| {
+        let mut commands = Vec::new();
+        let report = drive(&track, Some(&world), pilot, 9.0, 0.04, |t| {
+            commands.push(t.steering);
+            Ok(())
+        })
+        .unwrap();
+        (commands, report.mean_abs_lateral)
+    };
+    let (fw, fw_err) = steer(&mut Pilot::Camera(&mut firmware));
+    let (re, re_err) = steer(&mut Pilot::Camera(&mut reference));
+    assert!(fw.len() >= 15, "{} frames", fw.len());
+    assert_eq!(fw, re, "the firmware's steering differs from the int8 reference's");
+    assert_eq!(fw_err, re_err);
+    assert!(firmware.last_instructions.is_some_and(|n| n > 1_000_000));
+}

@@ -6,7 +6,8 @@
 //! 4. export the int8 ONNX, the float ONNX and the firmware blob;
 //! 5. verify the `common` reference against tract on recorded frames (0 mismatching bytes);
 //! 6. build the firmware with the blob and run it in QEMU on recorded frames (0 mismatches);
-//! 7. drive tracks the network never saw, with the float network and the int8 reference;
+//! 7. drive tracks the network never saw, with the float network and the int8 reference, and
+//!    with the firmware in QEMU steering (its commands equal the int8 reference's);
 //! 8. print one summary table.
 //!
 //! Steps that need tools that are not installed (QEMU) say what to install and are skipped.
@@ -176,6 +177,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     s.add("autonomy (unseen tracks)", format!("float {:.1}%, int8 reference {:.1}% (seeds 1..{drive_tracks}, 1 lap each)", mean(&float_aut), mean(&int8_aut)));
+    firmware_drive(&blob, &blob_path, if args.quick { 0.1 } else { 0.5 }, &out, &mut s)?;
 
     step(8, "summary");
     s.add("artefacts", format!("{} (ONNX, blob, training run, drive picture)", out.display()));
@@ -184,6 +186,37 @@ pub fn run(args: DemoArgs) -> Result<()> {
     for (k, v) in &s.rows {
         println!("{k:<width$}  {v}");
     }
+    Ok(())
+}
+
+/// Firmware in the loop: the QEMU firmware steers seed 1's track; its commands must equal the
+/// int8 reference's at every step.
+fn firmware_drive(blob: &[u8], blob_path: &Path, laps: f64, out: &Path, s: &mut Summary) -> Result<()> {
+    if !crate::qemu::missing_tools().is_empty() {
+        s.add("firmware in the loop", "skipped (see the firmware step)");
+        return Ok(());
+    }
+    let track = Track::generate(1);
+    let world = World::new(&track, 1);
+    let mut firmware = crate::qemu::FirmwareDriver::new(blob_path, &out.join("qemu-loop"))?;
+    let mut reference = ModelDriver::new(blob)?;
+    let steer = |pilot: &mut Pilot<'_>| -> Result<(Vec<f32>, f64)> {
+        let mut commands = Vec::new();
+        let report = drive(&track, Some(&world), pilot, DEFAULT_SPEED, laps, |t| {
+            commands.push(t.steering);
+            Ok(())
+        })?;
+        Ok((commands, report.autonomy()))
+    };
+    let (fw, fw_aut) = steer(&mut Pilot::Camera(&mut firmware))?;
+    let (re, re_aut) = steer(&mut Pilot::Camera(&mut reference))?;
+    let same = fw == re;
+    println!("firmware in the loop, seed 1, {laps} lap: {} frames, autonomy {fw_aut:.1}% (int8 reference {re_aut:.1}%), steering {}", fw.len(), if same { "identical at every step" } else { "DIFFERENT" });
+    // The emulated instruction count at the chip's clock gives its frame rate (an estimate:
+    // a Cortex-M4 needs about one cycle per instruction on this code, more on flash wait states).
+    let fps = firmware.last_instructions.map(|n| format!("; STM32F411 at 100 MHz: about {:.1} frames/s", 100e6 / n as f64)).unwrap_or_default();
+    s.add("firmware in the loop", format!("{} frames of seed 1: steering {} to the int8 reference's, autonomy {fw_aut:.1}% vs {re_aut:.1}%{fps}", fw.len(), if same { "identical" } else { "NOT identical" }));
+    anyhow::ensure!(same, "the firmware's steering differs from the int8 reference's");
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::fsutil::atomic_write;
 use crate::sim::draw::{top_down, GifRecorder};
 use crate::nn::driver::FloatDriver;
+use crate::qemu::FirmwareDriver;
 use crate::sim::drive::{drive, Driver, ModelDriver, Pilot};
 use crate::train::checkpoint::RunDir;
 use crate::sim::metrics::{autonomy, Report};
@@ -112,8 +113,15 @@ then put back on the centre line, heading along the road, and drives on.
 Examples:
   pilot sim drive --blob models/pilotnet.pnn8 --seed 1 --laps 1 --png runs/lap.png --gif runs/lap.gif
   pilot sim drive --model runs/pilotnet --seeds 101,102,103 --laps 2
+  pilot sim drive --blob models/pilotnet/pilotnet.pnn8 --firmware qemu --seed 1 --laps 0.25
   pilot sim drive --driver expert --seed 1 --tracks 20
   pilot sim drive --blob runs/demo/pilotnet-random.pnn8 --seeds 4,5 --laps 0.5";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FirmwareKind {
+    /// The QEMU build (mps2-an386, Cortex-M4F; PILOT_QEMU_MACHINE=mps2-an500 for the M7).
+    Qemu,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DriverKind {
@@ -132,6 +140,10 @@ pub struct DriveArgs {
     /// A training run's folder (from `pilot train`): its best float checkpoint steers.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Run the --blob on the firmware itself: every frame goes through the Cortex-M4F build in
+    /// QEMU (one run per frame, ~0.2 s each for PilotNet).
+    #[arg(long, value_enum, requires = "blob")]
+    pub firmware: Option<FirmwareKind>,
     /// A built-in driver instead of a model.
     #[arg(long, value_enum)]
     pub driver: Option<DriverKind>,
@@ -211,14 +223,20 @@ fn run_drive(args: DriveArgs) -> anyhow::Result<()> {
         Some(path) => Some((path, std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)),
         None => None,
     };
-    let mut int8 = blob
-        .as_ref()
-        .map(|(path, bytes)| ModelDriver::new(bytes).with_context(|| path.display().to_string()))
-        .transpose()?;
+    let scratch = tempfile::tempdir()?;
+    let mut firmware = match (&args.firmware, &args.blob) {
+        (Some(FirmwareKind::Qemu), Some(path)) => Some(FirmwareDriver::new(path, scratch.path())?),
+        _ => None,
+    };
+    let mut int8 = match firmware {
+        Some(_) => None,
+        None => blob.as_ref().map(|(path, bytes)| ModelDriver::new(bytes).with_context(|| path.display().to_string())).transpose()?,
+    };
     let mut float = args.model.as_ref().map(|dir| FloatDriver::load(&RunDir::new(dir))).transpose()?;
-    let mut model: Option<&mut dyn Driver> = match (int8.as_mut(), float.as_mut()) {
-        (Some(d), _) => Some(d),
-        (_, Some(d)) => Some(d),
+    let mut model: Option<&mut dyn Driver> = match (firmware.as_mut(), int8.as_mut(), float.as_mut()) {
+        (Some(d), _, _) => Some(d),
+        (_, Some(d), _) => Some(d),
+        (_, _, Some(d)) => Some(d),
         _ => None,
     };
     let seeds = args.seeds.list();
