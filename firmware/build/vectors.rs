@@ -7,6 +7,8 @@ use std::fmt::Write;
 
 use common::interp::{input_slot, run_with, Reference};
 use common::preprocess::{preprocess_frame, ColorMode, PixelFormat, Preprocess, Rect};
+use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
+use common::format::{InputSpec, Pads, QParams, Task};
 use common::testing::{random_model, RandomModelOptions, Rng};
 use common::{Model, Shape};
 
@@ -35,9 +37,14 @@ fn model_cases(s: &mut String) {
     let wide = RandomModelOptions { max_hw: 16, max_channels: 16, max_conv_layers: 3, max_dense_layers: 2, ..Default::default() };
     let (mut max_arena, mut max_blob) = (0, 0);
     s.push_str("pub static MODEL_CASES: &[ModelCase] = &[\n");
-    for i in 0..SMALL_MODELS + WIDE_MODELS {
-        let opts = if i < SMALL_MODELS { RandomModelOptions::default() } else { wide.clone() };
-        let blob = random_model(&mut rng, &opts).to_bytes();
+    // The random models, then one past the optimized kernels' block sizes.
+    for i in 0..SMALL_MODELS + WIDE_MODELS + 1 {
+        let model = match i {
+            i if i < SMALL_MODELS => random_model(&mut rng, &RandomModelOptions::default()),
+            i if i < SMALL_MODELS + WIDE_MODELS => random_model(&mut rng, &wide),
+            _ => deep_model(&mut rng),
+        };
+        let blob = model.to_bytes();
         let model = Model::parse(&blob).expect("random_model writes valid models");
         let mut arena = vec![0i8; model.plan().arena_bytes()];
         let input = rng.i8s(model.input().shape.len());
@@ -56,6 +63,43 @@ fn model_cases(s: &mut String) {
     s.push_str("];\n");
     writeln!(s, "/// The largest arena any model case needs.\npub const MAX_ARENA_BYTES: usize = {max_arena};").unwrap();
     writeln!(s, "/// The largest model case blob.\npub const MAX_BLOB_BYTES: usize = {max_blob};").unwrap();
+}
+
+/// A model past every block size of the optimized kernels (`kernels::conv::K_BLOCK`,
+/// `OC_BLOCK`, `kernels::dense::IN_BLOCK`, `OUT_BLOCK`), which the small random models never
+/// reach: conv 3x3 over 40 channels (depth 360) to 70 channels with padding and stride 2, then
+/// dense 1120 -> 9 and 9 -> 131.
+fn deep_model(rng: &mut Rng) -> OwnedModel {
+    let q = |rng: &mut Rng| QParams { scale_exp: -4, zero_point: rng.i8() };
+    let conv = OwnedConv {
+        out_channels: 70,
+        kernel_h: 3,
+        kernel_w: 3,
+        stride_h: 2,
+        stride_w: 2,
+        pads: Pads { top: 1, left: 1, bottom: 1, right: 1 },
+        relu: true,
+        output: q(rng),
+        weights: rng.i8s(70 * 3 * 3 * 40),
+        bias: (0..70).map(|_| rng.range(-(1 << 16), 1 << 16) as i32).collect(),
+        multipliers: (0..70).map(|_| rng.range(1, 1 << 9) as i32).collect(),
+    };
+    let dense = |rng: &mut Rng, n_in: usize, outs: u16, relu: bool| OwnedDense {
+        out_features: outs,
+        relu,
+        output: q(rng),
+        weights: rng.i8s(outs as usize * n_in),
+        bias: (0..outs).map(|_| rng.range(-(1 << 16), 1 << 16) as i32).collect(),
+        multipliers: (0..outs).map(|_| rng.range(1, 1 << 9) as i32).collect(),
+    };
+    let layers = vec![
+        OwnedNode { name: "conv".into(), layer: OwnedLayer::Conv2d(conv) },
+        OwnedNode { name: "flatten".into(), layer: OwnedLayer::Flatten },
+        OwnedNode { name: "dense1".into(), layer: OwnedLayer::Dense(dense(rng, 4 * 4 * 70, 9, true)) },
+        OwnedNode { name: "dense2".into(), layer: OwnedLayer::Dense(dense(rng, 9, 131, false)) },
+    ];
+    let input = InputSpec { shape: Shape::new(7, 7, 40), quant: q(rng), preprocess: None };
+    OwnedModel { name: "deep".into(), task: Task::Regression, input, layers }
 }
 
 fn preprocess_cases(s: &mut String) {

@@ -1,0 +1,45 @@
+//! Optimized int8 kernels for ARMv7E-M (Cortex-M4F/M7), bit-exact with `common`'s reference.
+//!
+//! [`Dsp`] implements [`common::interp::Kernels`]: convolution and dense layers use the DSP
+//! instructions (`SXTB16` to widen int8 pairs, `SMLAD` for two multiply-accumulates per
+//! instruction, `SSAT` in the requantization); see [`conv`], [`dense`] and [`requant`] for the
+//! blocking and the arithmetic. Max pooling takes four channels per `SSUB8` + `SEL`.
+//! `no_std`, no heap; scratch buffers live on the stack (at most about 3 KB, during one layer).
+//!
+//! On the chip the innermost loops are hand-scheduled `asm!`; on any other architecture the
+//! very same algorithm runs with the instructions emulated in plain Rust ([`dsp`]), which is
+//! what the host property tests compare against the reference on every `cargo test`.
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod conv;
+pub mod dense;
+pub mod dsp;
+pub mod pool;
+pub mod requant;
+
+use common::format::{Conv2d, Dense, Pool};
+use common::interp::{Kernels, Tensor, TensorMut};
+
+/// The optimized kernel set. Average pooling (no shipped model uses it) runs the reference
+/// kernel.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dsp;
+
+impl Kernels for Dsp {
+    fn conv2d(&mut self, l: &Conv2d<'_>, i: Tensor<'_>, o: TensorMut<'_>) {
+        conv::conv2d(l, i, o)
+    }
+
+    fn dense(&mut self, l: &Dense<'_>, i: Tensor<'_>, o: TensorMut<'_>) {
+        dense::dense(l, i, o)
+    }
+
+    fn max_pool(&mut self, l: &Pool, i: Tensor<'_>, o: TensorMut<'_>) {
+        pool::max_pool(l, i, o)
+    }
+
+    fn avg_pool(&mut self, l: &Pool, i: Tensor<'_>, o: TensorMut<'_>) {
+        common::kernels::avg_pool(l, i, o)
+    }
+}

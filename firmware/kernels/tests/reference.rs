@@ -1,0 +1,243 @@
+//! The optimized kernels' portable path (the same blocking and arithmetic as the chip's asm,
+//! with the DSP instructions emulated) against `common`'s reference kernels, byte for byte,
+//! over random shapes, strides, paddings, zero points, multipliers and biases.
+
+use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
+use common::format::{InputSpec, Pads, Pool, QParams, Task, MAX_ABS_BIAS};
+use common::interp::{input_slot, run_with, Reference};
+use common::testing::{random_model, RandomModelOptions, Rng};
+use common::{Model, Shape};
+use kernels::Dsp;
+use proptest::prelude::*;
+
+/// Runs `blob` on `input` with both kernel sets and compares every layer's output.
+fn same_as_reference(blob: &[u8], input: &[i8]) -> Result<(), TestCaseError> {
+    let model = Model::parse(blob).expect("the tests write valid models");
+    let n = model.plan().arena_bytes();
+    let (mut ra, mut da) = (vec![0i8; n], vec![0i8; n]);
+    input_slot(&model, &mut ra).unwrap().copy_from_slice(input);
+    input_slot(&model, &mut da).unwrap().copy_from_slice(input);
+    let mut expected = Vec::new();
+    run_with(&model, &mut Reference, &mut ra, |_, out| expected.push(out.to_vec())).unwrap();
+    let mut got = Vec::new();
+    run_with(&model, &mut Dsp, &mut da, |_, out| got.push(out.to_vec())).unwrap();
+    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+        prop_assert_eq!(g, e, "layer {} ({}) differs", i, model.layers()[i].name);
+    }
+    Ok(())
+}
+
+fn one_layer(input: Shape, in_zp: i8, layer: OwnedLayer) -> Vec<u8> {
+    let model = OwnedModel {
+        name: "one".into(),
+        task: Task::Regression,
+        input: InputSpec { shape: input, quant: QParams { scale_exp: 0, zero_point: in_zp }, preprocess: None },
+        layers: vec![OwnedNode { name: "layer".into(), layer }],
+    };
+    model.to_bytes()
+}
+
+/// Multipliers from 1 to `i32::MAX`, spread over every magnitude (log-uniform), so that
+/// outputs range from "always the zero point" through useful scales to saturation; and powers
+/// of two, whose products land exactly on a rounding tie (`x.5`) for many accumulators.
+fn multiplier() -> impl Strategy<Value = i32> {
+    prop_oneof![
+        (0u32..31, any::<u32>()).prop_map(|(bits, r)| ((r >> (31 - bits)) as i32 | 1 << bits).max(1)),
+        (0u32..31).prop_map(|b| 1i32 << b),
+    ]
+}
+
+fn bias() -> impl Strategy<Value = i32> {
+    prop_oneof![-(1 << 14)..(1 << 14), -MAX_ABS_BIAS..=MAX_ABS_BIAS]
+}
+
+/// Deterministic pseudo-random bytes from a seed (cheaper to shrink than long vectors).
+fn bytes(seed: u64, n: usize) -> Vec<i8> {
+    Rng::new(seed).i8s(n)
+}
+
+#[derive(Debug, Clone)]
+struct ConvCase {
+    h: u16,
+    w: u16,
+    ic: u16,
+    oc: u16,
+    k: (u8, u8),
+    s: (u8, u8),
+    pads: Pads,
+    in_zp: i8,
+    out_zp: i8,
+    relu: bool,
+    mults: Vec<i32>,
+    biases: Vec<i32>,
+    seed: u64,
+}
+
+fn conv_case(max_hw: u16, max_ic: u16, max_oc: u16) -> impl Strategy<Value = ConvCase> {
+    (1..=5u8, 1..=5u8, 1..=3u8, 1..=3u8, 1..=max_ic, 1..=max_oc).prop_flat_map(move |(kh, kw, sh, sw, ic, oc)| {
+        let pad = |k: u8| 0..k; // 0..=k-1, as the format allows
+        (
+            (1..=max_hw, 1..=max_hw),
+            (pad(kh), pad(kw), pad(kh), pad(kw)),
+            (any::<i8>(), any::<i8>(), any::<bool>(), any::<u64>()),
+            proptest::collection::vec(multiplier(), oc as usize),
+            proptest::collection::vec(bias(), oc as usize),
+        )
+            .prop_map(move |((h, w), (pt, pl, pb, pr), (in_zp, out_zp, relu, seed), mults, biases)| ConvCase {
+                // The padded input must hold at least one window.
+                h: h.max(kh as u16),
+                w: w.max(kw as u16),
+                ic,
+                oc,
+                k: (kh, kw),
+                s: (sh, sw),
+                pads: Pads { top: pt, left: pl, bottom: pb, right: pr },
+                in_zp,
+                out_zp,
+                relu,
+                mults,
+                biases,
+                seed,
+            })
+    })
+}
+
+fn check_conv(c: ConvCase) -> Result<(), TestCaseError> {
+    let kdepth = c.k.0 as usize * c.k.1 as usize * c.ic as usize;
+    let weights = bytes(c.seed, c.oc as usize * kdepth);
+    let conv = OwnedConv {
+        out_channels: c.oc,
+        kernel_h: c.k.0,
+        kernel_w: c.k.1,
+        stride_h: c.s.0,
+        stride_w: c.s.1,
+        pads: c.pads,
+        relu: c.relu,
+        output: QParams { scale_exp: 0, zero_point: c.out_zp },
+        weights,
+        bias: c.biases,
+        multipliers: c.mults,
+    };
+    let shape = Shape::new(c.h, c.w, c.ic);
+    let blob = one_layer(shape, c.in_zp, OwnedLayer::Conv2d(conv));
+    same_as_reference(&blob, &bytes(c.seed ^ 1, shape.len()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    /// The requantization step alone, over the whole accumulator and multiplier range.
+    #[test]
+    fn requantize_is_bit_exact(acc in prop_oneof![any::<i32>(), -70_000..70_000], m in prop_oneof![multiplier(), 1..=i32::MAX], zp in any::<i8>(), relu in any::<bool>()) {
+        let lo = common::quant::lower_clamp(relu, zp);
+        prop_assert_eq!(kernels::requant::requantize(acc, m, zp as i32, lo as i32), common::quant::requantize(acc, m, zp, lo));
+    }
+
+    /// Small convolutions: every kernel size 1..5, stride 1..3, padding and zero point.
+    #[test]
+    fn conv_small(c in conv_case(10, 8, 9)) {
+        check_conv(c)?;
+    }
+
+    /// Max pooling with any window, stride and padding.
+    #[test]
+    fn max_pool(h in 1..=12u16, w in 1..=12u16, c in prop_oneof![1..=9u16, (1..=6u16).prop_map(|q| 4 * q)], k in (1..=3u8, 1..=3u8), s in (1..=3u8, 1..=3u8),
+                p in (0..3u8, 0..3u8, 0..3u8, 0..3u8), seed in any::<u64>()) {
+        let pads = Pads { top: p.0 % k.0, left: p.1 % k.1, bottom: p.2 % k.0, right: p.3 % k.1 };
+        let pool = Pool { kernel_h: k.0, kernel_w: k.1, stride_h: s.0, stride_w: s.1, pads };
+        let shape = Shape::new(h.max(k.0 as u16), w.max(k.1 as u16), c);
+        let blob = one_layer(shape, 0, OwnedLayer::MaxPool(pool));
+        same_as_reference(&blob, &bytes(seed, shape.len()))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Deep and wide convolutions: several depth blocks (`conv::K_BLOCK`) and channel blocks
+    /// (`conv::OC_BLOCK`).
+    #[test]
+    fn conv_deep(c in prop_oneof![conv_case(7, 64, 6), conv_case(5, 12, 140)]) {
+        check_conv(c)?;
+    }
+
+    /// Dense layers: every input length mod 4, several input and output blocks
+    /// (`dense::IN_BLOCK`, `dense::OUT_BLOCK`), odd and even output counts.
+    #[test]
+    fn dense(n_in in prop_oneof![1..=40u16, 1..=1200u16, 4090..=4100u16], outs in prop_oneof![1..=9u16, 60..=140u16], in_zp in any::<i8>(),
+             out_zp in any::<i8>(), relu in any::<bool>(), seed in any::<u64>(),
+             mults in proptest::collection::vec(multiplier(), 140), biases in proptest::collection::vec(bias(), 140)) {
+        let d = OwnedDense {
+            out_features: outs,
+            relu,
+            output: QParams { scale_exp: 0, zero_point: out_zp },
+            weights: bytes(seed, outs as usize * n_in as usize),
+            bias: biases[..outs as usize].to_vec(),
+            multipliers: mults[..outs as usize].to_vec(),
+        };
+        let blob = one_layer(Shape::flat(n_in), in_zp, OwnedLayer::Dense(d));
+        same_as_reference(&blob, &bytes(seed ^ 1, n_in as usize))?;
+    }
+}
+
+/// Requantization at and around every kind of rounding tie and the saturation edges.
+#[test]
+fn requantize_ties_and_edges() {
+    let mut n = 0;
+    for b in 0..31 {
+        let m = 1i32 << b;
+        // acc * 2^b has remainder 0x8000 exactly when acc = (2j + 1) * 2^(15 - b).
+        let unit = if b <= 15 { 1i64 << (15 - b) } else { 1 };
+        for j in -300i64..300 {
+            for d in [-1, 0, 1] {
+                let acc = ((2 * j + 1) * unit + d).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+                for zp in [-128i8, -1, 0, 5, 127] {
+                    for relu in [false, true] {
+                        let lo = common::quant::lower_clamp(relu, zp);
+                        assert_eq!(
+                            kernels::requant::requantize(acc, m, zp as i32, lo as i32),
+                            common::quant::requantize(acc, m, zp, lo),
+                            "acc {acc} m {m} zp {zp} relu {relu}"
+                        );
+                        n += 1;
+                    }
+                }
+            }
+        }
+    }
+    for acc in [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX] {
+        for m in [1, 2, 0xFFFF, 0x10000, 0x10001, i32::MAX] {
+            assert_eq!(kernels::requant::requantize(acc, m, 0, -128), common::quant::requantize(acc, m, 0, -128));
+        }
+    }
+    assert!(n > 500_000);
+}
+
+/// Whole random models (conv, pools, flatten, dense in sequence), layer by layer.
+#[test]
+fn random_models_match_layer_by_layer() {
+    let mut rng = Rng::new(0xD5B_0001);
+    let wide = RandomModelOptions { max_hw: 16, max_channels: 16, max_multiplier: i32::MAX, ..Default::default() };
+    for i in 0..400 {
+        let opts = if i % 2 == 0 { RandomModelOptions::default() } else { wide.clone() };
+        let blob = random_model(&mut rng, &opts).to_bytes();
+        let n = Model::parse(&blob).unwrap().input().shape.len();
+        let input = rng.i8s(n);
+        if let Err(e) = same_as_reference(&blob, &input) {
+            panic!("random model {i}: {e}");
+        }
+    }
+}
+
+/// The two shipped test-vector models, on a few random inputs.
+#[test]
+fn test_vector_models_match() {
+    for name in ["pilotnet-random.pnn8", "sign-cnn-random.pnn8"] {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/testvectors/");
+        let blob = std::fs::read(format!("{path}{name}")).unwrap();
+        let n = Model::parse(&blob).unwrap().input().shape.len();
+        for seed in 0..2 {
+            same_as_reference(&blob, &bytes(seed, n)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}
