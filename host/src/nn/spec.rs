@@ -38,6 +38,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("sign", include_str!("../../archs/sign.toml")),
     ("course-dense", include_str!("../../archs/course-dense.toml")),
     ("course-conv", include_str!("../../archs/course-conv.toml")),
+    ("cifar-vgg", include_str!("../../archs/cifar-vgg.toml")),
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
