@@ -143,6 +143,8 @@ where
     // Float vs int8 on the validation split.
     let mut val = split.val.clone();
     if let Some(n) = args.eval_samples {
+        // A random subset: the split is sorted, and image folders are sorted by class.
+        Rng::new(meta.seed ^ 0xE7A1).shuffle(&mut val);
         val.truncate(n);
     }
     let model = Model::parse(&blob)?;
