@@ -75,6 +75,37 @@ impl FirmwareRun {
     }
 }
 
+/// Runs `elf` without frames (it makes one synthetic frame on the chip) on `machine`
+/// (`mps2-an386` or `mps2-an500`) and returns the decoded log.
+pub fn run_synthetic(elf: &Path, machine: &str) -> Result<String> {
+    let out = Command::new(firmware_dir().join("qemu-run.sh"))
+        .arg(std::fs::canonicalize(elf)?)
+        .env("PILOT_QEMU_MACHINE", machine)
+        .output()
+        .context("cannot run firmware/qemu-run.sh")?;
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        bail!("the firmware failed on {machine} ({}):\n{log}", out.status);
+    }
+    Ok(log)
+}
+
+/// Section sizes of an ELF (`llvm-size -A` from rustup's llvm-tools), by section name.
+pub fn section_sizes(elf: &Path) -> Result<Vec<(String, u64)>> {
+    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().context("cannot run rustc")?;
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
+    let tool = Path::new(&sysroot).join("lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-size");
+    let out = Command::new(&tool).arg("-A").arg(elf).output().with_context(|| format!("cannot run {} (rustup component add llvm-tools)", tool.display()))?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (name, size) = (f.next()?, f.next()?.parse().ok()?);
+            name.starts_with('.').then(|| (name.to_string(), size))
+        })
+        .collect())
+}
+
 /// Runs `elf` in QEMU on `frames` (raw frames back to back, the model's frame format), in a
 /// scratch folder `work`.
 pub fn run(elf: &Path, frames: &[u8], work: &Path) -> Result<FirmwareRun> {

@@ -22,6 +22,8 @@ pub enum BenchCommand {
     Sim(SimBenchArgs),
     /// Training: images/s of PilotNet and the sign CNN, bare step and full epoch with data.
     Train(super::bench_train::TrainBenchArgs),
+    /// Firmware in QEMU: instructions per inference, per layer and per MAC, memory and flash.
+    Firmware(super::bench_firmware::FirmwareBenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -39,6 +41,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Sim(a) => bench_sim(a),
         BenchCommand::Train(a) => super::bench_train::run(a),
+        BenchCommand::Firmware(a) => super::bench_firmware::run(a),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod quantize;
 pub mod report;
 pub mod sim;
 pub mod bench;
+pub mod bench_firmware;
 pub mod bench_train;
 pub mod train;
 pub mod verify;

@@ -1,0 +1,73 @@
+//! `pilot bench firmware`: the firmware's cost in QEMU for each shipped model: instructions per
+//! inference, per layer and per MAC (SysTick under `-icount shift=0`), arena, stack high-water,
+//! flash and RAM, on the Cortex-M4F (mps2-an386) and Cortex-M7 (mps2-an500) machines.
+
+use std::path::PathBuf;
+
+use anyhow::{ensure, Context, Result};
+use clap::Args;
+use common::Model;
+
+use crate::qemu;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  pilot bench firmware\n  pilot bench firmware --models models/testvectors/pilotnet-random.pnn8")]
+pub struct FirmwareBenchArgs {
+    /// Model blobs (default: the shipped PilotNet and sign CNN).
+    #[arg(long, num_args = 1..)]
+    pub models: Vec<PathBuf>,
+    /// QEMU machines.
+    #[arg(long, num_args = 1.., default_values_t = ["mps2-an386".to_string(), "mps2-an500".to_string()])]
+    pub machines: Vec<String>,
+}
+
+/// The per-layer lines and the total of a firmware log.
+fn parse_log(log: &str) -> (Vec<String>, Option<String>) {
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines.iter().position(|l| l.contains("per layer (last frame)"));
+    let total = lines.iter().find(|l| l.contains("total:")).map(|l| l.trim_start_matches("INFO").trim().to_string());
+    let layers = match start {
+        Some(s) => lines[s + 1..].iter().take_while(|l| !l.contains("total:")).map(|l| l.trim_start_matches("INFO").trim().to_string()).collect(),
+        None => vec![],
+    };
+    (layers, total)
+}
+
+pub fn run(args: FirmwareBenchArgs) -> Result<()> {
+    let missing = qemu::missing_tools();
+    ensure!(missing.is_empty(), "the firmware benchmark needs: {}", missing.join("; "));
+    let root = std::fs::canonicalize(qemu::firmware_dir().join(".."))?;
+    let models = if args.models.is_empty() { vec![root.join("models/pilotnet/pilotnet.pnn8"), root.join("models/sign/sign.pnn8")] } else { args.models.clone() };
+    let work = tempfile::tempdir()?;
+    for path in &models {
+        let blob = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let model = Model::parse(&blob).with_context(|| format!("{} is not a valid model blob", path.display()))?;
+        println!("\n{} ({}): {} MACs, blob {} B, arena {} B", model.name(), path.display(), model.macs(), blob.len(), model.plan().arena_bytes());
+        let elf = qemu::build(path, &work.path().join(format!("{}.elf", model.name())))?;
+        let sections = qemu::section_sizes(&elf)?;
+        let size = |names: &[&str]| -> u64 { sections.iter().filter(|(n, _)| names.contains(&n.as_str())).map(|(_, s)| s).sum() };
+        let (text, rodata, data, bss) = (size(&[".vector_table", ".text"]), size(&[".rodata"]), size(&[".data"]), size(&[".bss", ".uninit"]));
+        println!(
+            "flash {} B (code {} B, read-only data {} B of which the blob {} B, data {} B); static RAM {} B (arena and buffers)",
+            text + rodata + data,
+            text,
+            rodata,
+            blob.len(),
+            data,
+            data + bss
+        );
+        for (i, machine) in args.machines.iter().enumerate() {
+            let log = qemu::run_synthetic(&elf, machine)?;
+            let (layers, total) = parse_log(&log);
+            if i == 0 {
+                println!("per layer on {machine} (name op MACs instructions instructions/MAC):");
+                for l in &layers {
+                    println!("  {l}");
+                }
+            }
+            println!("{machine}: {}", total.unwrap_or_else(|| "no total in the log".into()));
+        }
+    }
+    println!("\nAnchor (TensorFlow Lite Micro + CMSIS-NN on mps2-an386, from the issue): PilotNet 55.3 M instructions, sign CNN 9.9 M.");
+    Ok(())
+}
