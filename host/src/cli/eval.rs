@@ -9,7 +9,7 @@ use super::train::{load_classification, load_driving, split_options, DataKind};
 use crate::data::{ClassificationData, DrivingData, Examples};
 use crate::train::checkpoint::RunDir;
 use crate::train::target::argmax;
-use crate::train::{evaluate, infer_device, RegressionLoss};
+use crate::train::{evaluate, for_each_batch, infer_device, RegressionLoss};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -92,16 +92,10 @@ fn classification_report(net: &crate::nn::net::Net, data: &ClassificationData, r
 
 /// Arg-max class of each example.
 pub fn predict_classes(net: &crate::nn::net::Net, data: &ClassificationData, rows: &[usize], batch: usize) -> Vec<usize> {
-    let device = infer_device();
-    let n_in = data.input().shape.len();
     let mut out = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(batch.max(1)) {
-        let (mut x, mut y) = (vec![0i8; chunk.len() * n_in], vec![0u16; chunk.len()]);
-        data.fill_batch(chunk, 0, false, &mut x, &mut y);
-        let logits = net.forward(crate::nn::net::input_batch(&x, data.input().shape, data.input().quant.scale_exp, &device));
+    for_each_batch(net, data, rows, batch, |logits, _| {
         let k = logits.dims()[1];
-        let v: Vec<f32> = logits.into_data().try_to_vec::<f32>().unwrap_or_default();
-        out.extend(v.chunks(k).map(argmax));
-    }
+        out.extend(logits.into_data().try_to_vec::<f32>().unwrap_or_default().chunks(k).map(argmax));
+    });
     out
 }

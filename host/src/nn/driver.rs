@@ -38,20 +38,16 @@ impl Driver for FloatDriver {
     }
 }
 
-/// The network's outputs (first value of each) on examples `rows` of `data`, unaugmented.
-pub fn predict<D: crate::data::Examples>(net: &Net, data: &D, rows: &[usize], batch: usize) -> Vec<f32> {
-    let device = infer_device();
-    let n_in = data.input().shape.len();
+/// The network's first output for each of examples `rows` of `data`, as recorded.
+pub fn predict<D>(net: &Net, data: &D, rows: &[usize], batch: usize) -> Vec<f32>
+where
+    D: crate::data::Examples,
+    D::Target: crate::train::Target,
+{
     let mut out = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(batch.max(1)) {
-        let mut x = vec![0i8; chunk.len() * n_in];
-        for (k, &i) in chunk.iter().enumerate() {
-            data.example(i, &mut crate::data::Rng::new(0), false, &mut x[k * n_in..(k + 1) * n_in]);
-        }
-        let t = net.forward(input_batch(&x, data.input().shape, data.input().quant.scale_exp, &device));
+    crate::train::for_each_batch(net, data, rows, batch, |t, _| {
         let k = t.dims()[1];
-        let v: Vec<f32> = t.into_data().try_to_vec::<f32>().unwrap_or_default();
-        out.extend(v.chunks(k).map(|r| r[0]));
-    }
+        out.extend(t.into_data().try_to_vec::<f32>().unwrap_or_default().chunks(k).map(|r| r[0]));
+    });
     out
 }

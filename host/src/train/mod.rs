@@ -203,16 +203,28 @@ where
         return (f64::NAN, f64::NAN);
     }
     let device = infer_device();
+    let (mut loss_sum, mut metric_sum) = (0.0, 0.0);
+    for_each_batch(net, data, rows, batch, |out, y| {
+        let k = out.dims()[1];
+        loss_sum += D::Target::loss(out.clone(), y, &device, loss).into_scalar::<f32>() as f64 * y.len() as f64;
+        metric_sum += D::Target::metric_sum(&out.into_data().try_to_vec::<f32>().unwrap_or_default(), k, y);
+    });
+    (loss_sum / rows.len() as f64, metric_sum / rows.len() as f64)
+}
+
+/// Runs `net` on examples `rows` of `data` as recorded (no augmentation), batch by batch on the
+/// inference device, calling `each(outputs [n, k], targets)` for every batch.
+pub fn for_each_batch<D>(net: &Net, data: &D, rows: &[usize], batch: usize, mut each: impl FnMut(burn::tensor::Tensor<2>, &[D::Target]))
+where
+    D: Examples,
+    D::Target: Target,
+{
+    let device = infer_device();
     let net = net.clone().fork(&device);
     let n_in = data.input().shape.len();
-    let (mut loss_sum, mut metric_sum) = (0.0, 0.0);
     for chunk in rows.chunks(batch.max(1)) {
         let (mut x, mut y) = (vec![0i8; chunk.len() * n_in], vec![D::Target::default(); chunk.len()]);
         data.fill_batch(chunk, 0, false, &mut x, &mut y);
-        let out = net.forward(input_batch(&x, data.input().shape, data.input().quant.scale_exp, &device));
-        let k = out.dims()[1];
-        loss_sum += D::Target::loss(out.clone(), &y, &device, loss).into_scalar::<f32>() as f64 * y.len() as f64;
-        metric_sum += D::Target::metric_sum(&out.into_data().try_to_vec::<f32>().unwrap_or_default(), k, &y);
+        each(net.forward(input_batch(&x, data.input().shape, data.input().quant.scale_exp, &device)), &y);
     }
-    (loss_sum / rows.len() as f64, metric_sum / rows.len() as f64)
 }
