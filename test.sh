@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: host tests, the no_std build of `common`, the firmware's
-# on-target tests in QEMU and the end-to-end tests. On a fresh Debian machine it first installs
-# what is missing (QEMU from apt, flip-link and defmt-print with cargo, the thumbv7em target).
+# on-target tests in QEMU, the build of the Black Pill board binary and the end-to-end tests.
+# On a fresh Debian machine it first installs what is missing (QEMU from apt, flip-link and
+# defmt-print with cargo, the thumbv7em target).
 #
 #   ./test.sh            everything
 #   ./test.sh --no-install   fail instead of installing missing tools
@@ -51,6 +52,9 @@ cargo build --release -p common --target thumbv7em-none-eabihf
 
 log "firmware on-target tests in QEMU (cd firmware && cargo test --release)"
 (cd firmware && cargo test --release) 2>&1 | tee -a "$results"
+
+log "Black Pill board binary builds (cd firmware && cargo build --release -p blackpill; running it needs the board)"
+(cd firmware && cargo build --release -p blackpill)
 
 log "end to end: firmware in QEMU against the host reference (cargo test --release -p e2e)"
 cargo test --release -p e2e 2>&1 | tee -a "$results"

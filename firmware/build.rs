@@ -2,7 +2,8 @@
 //!
 //! 1. Reads the model blob named by `PILOT_MODEL` (default: the PilotNet test vector), parses
 //!    it with `common` and writes `model.rs` into `OUT_DIR`: the blob (`include_bytes!`), the
-//!    exact arena size from `common`'s memory plan and the preprocessing scratch sizes.
+//!    exact arena size from `common`'s row-band memory plan (preprocessing's row buffers
+//!    included) and the sizes of those buffers.
 //! 2. Writes `memory.x` with the reference chip's flash and RAM, and fails the build with the
 //!    number of missing bytes when arena + buffers + a minimum stack exceed the chip's RAM (the
 //!    linker then also refuses a flash or RAM overflow, naming the bytes it lacks).
@@ -17,6 +18,8 @@ mod vectors;
 use std::path::{Path, PathBuf};
 use std::{env, fs};
 
+use common::plan::BandPlan;
+use common::preprocess::RowStream;
 use common::Model;
 
 /// The driving model the firmware embeds when `PILOT_MODEL` is unset: the shipped PilotNet.
@@ -61,10 +64,13 @@ fn main() {
 /// Static buffers the firmware needs for the embedded model, in bytes.
 #[derive(Debug, Default)]
 pub struct Sizes {
-    /// The activation arena of `common`'s memory plan.
-    pub plan_arena: usize,
-    /// The model input (the arena's first slot, where preprocessing writes).
-    pub input: usize,
+    /// The activation arena of `common`'s row-band plan, preprocessing's row buffers included.
+    pub arena: usize,
+    /// The whole-tensor plan's arena (input and largest activation held at once), for comparison.
+    pub whole_arena: usize,
+    /// Preprocessing's row buffers (`RowStream::buffer_bytes`), in the arena while a frame
+    /// streams in (layout in `src/model.rs`).
+    pub scratch: usize,
     /// One camera row as it arrives.
     pub frame_row: usize,
     /// `RowStream`'s two interpolated rows, in u16s.
@@ -76,26 +82,21 @@ pub struct Sizes {
 impl Sizes {
     fn of(model: &Model<'_>) -> Sizes {
         let input = model.input().shape;
-        let (interp_u16s, out_row, frame_row) = match model.def().input.preprocess {
+        let (interp_u16s, out_row, frame_row, scratch) = match model.def().input.preprocess {
             Some(pp) => {
-                let (rows, out) = common::preprocess::RowStream::scratch_len(input.w, input.c);
-                (rows, out, pp.row_bytes())
+                let (rows, out) = RowStream::scratch_len(input.w, input.c);
+                (rows, out, pp.row_bytes(), RowStream::buffer_bytes(&pp, input))
             }
-            None => (0, 0, 0),
+            None => (0, 0, 0, 0),
         };
-        Sizes { plan_arena: model.plan().arena_bytes(), input: input.len(), frame_row, interp_u16s, out_row }
-    }
-
-    /// While a frame comes in, the arena holds the model input and, above it, the row
-    /// buffers (the layers' slots are free then): the bytes that takes. Layout in
-    /// `src/model.rs`.
-    pub fn preprocessing(&self) -> usize {
-        self.input.next_multiple_of(2) + 2 * self.interp_u16s + self.out_row + self.frame_row
-    }
-
-    /// The arena: the plan's, or more if preprocessing needs more.
-    pub fn arena(&self) -> usize {
-        self.plan_arena.max(self.preprocessing())
+        Sizes {
+            arena: BandPlan::new(model, scratch).arena_bytes(),
+            whole_arena: model.plan().arena_bytes(),
+            scratch,
+            frame_row,
+            interp_u16s,
+            out_row,
+        }
     }
 }
 
@@ -106,21 +107,21 @@ fn model_rs(path: &Path, s: &Sizes) -> String {
          pub const MODEL_PATH: &str = {path:?};\n\
          /// The model blob, in flash.\n\
          pub static BLOB: &[u8] = include_bytes!({path:?});\n\
-         /// The arena: `common`'s memory plan, or the preprocessing buffers if larger.\n\
+         /// The arena of `common`'s row-band plan (`BandPlan::new(model, SCRATCH_BYTES)`).\n\
          pub const ARENA_BYTES: usize = {};\n\
-         /// The exact arena of `common`'s memory plan.\n\
-         pub const PLAN_ARENA_BYTES: usize = {};\n\
-         /// Bytes of the model input.\n\
-         pub const INPUT_BYTES: usize = {};\n\
+         /// The arena the whole-tensor plan would need, for comparison.\n\
+         pub const WHOLE_ARENA_BYTES: usize = {};\n\
+         /// Bytes of preprocessing's row buffers, in the arena while a frame streams in.\n\
+         pub const SCRATCH_BYTES: usize = {};\n\
          /// Bytes in one camera row (0: the model has no preprocessing).\n\
          pub const FRAME_ROW_BYTES: usize = {};\n\
          /// u16s in `RowStream`'s two interpolated rows.\n\
          pub const INTERP_U16S: usize = {};\n\
          /// Bytes in `RowStream`'s output row.\n\
          pub const OUT_ROW_BYTES: usize = {};\n",
-        s.arena(),
-        s.plan_arena,
-        s.input,
+        s.arena,
+        s.whole_arena,
+        s.scratch,
         s.frame_row,
         s.interp_u16s,
         s.out_row

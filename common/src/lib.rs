@@ -6,10 +6,12 @@
 //!
 //! - [`format`]: the versioned model blob (header + postcard payload), parsed zero-copy and fully
 //!   validated into a [`Model`].
-//! - [`plan`]: the activation arena layout and its exact peak size.
+//! - [`plan`]: the activation arena layout and its exact peak size, for whole tensors and for
+//!   row bands (the first layers computed row by row as the input streams in).
 //! - [`quant`]: the one requantization rule every kernel uses.
 //! - [`kernels`]: plain scalar reference kernels (the oracle).
-//! - [`interp`]: runs a parsed model through any set of kernels (reference or optimized).
+//! - [`interp`]: runs a parsed model through any set of kernels (reference or optimized), on a
+//!   whole input or row by row.
 //! - [`preprocess`]: camera frame -> crop -> resize -> colour -> int8 input, whole-frame and
 //!   row-streaming.
 #![cfg_attr(not(feature = "std"), no_std)]

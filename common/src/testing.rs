@@ -55,6 +55,10 @@ pub struct RandomModelOptions {
     pub max_channels: u16,
     pub max_conv_layers: usize,
     pub max_dense_layers: usize,
+    /// Largest conv and pool kernel side (kept at most 2 above the input's side).
+    pub max_kernel: u8,
+    /// Largest conv and pool stride.
+    pub max_stride: u8,
     /// Largest multiplier (`m / 2^16` is the effective scale).
     pub max_multiplier: i32,
     pub allow_avg_pool: bool,
@@ -67,6 +71,8 @@ impl Default for RandomModelOptions {
             max_channels: 6,
             max_conv_layers: 3,
             max_dense_layers: 2,
+            max_kernel: 3,
+            max_stride: 2,
             max_multiplier: 1 << 17,
             allow_avg_pool: true,
         }
@@ -99,8 +105,9 @@ pub fn random_model(rng: &mut Rng, o: &RandomModelOptions) -> OwnedModel {
     let name = |kind: &str, layers: &Vec<OwnedNode>| -> String { format!("{kind}{}", layers.len() + 1) };
     let n_conv = rng.range(0, o.max_conv_layers as i64);
     for _ in 0..n_conv {
-        let k = (rng.range(1, 3.min(shape.h as i64 + 2)) as u8, rng.range(1, 3.min(shape.w as i64 + 2)) as u8);
-        let s = (rng.range(1, 2) as u8, rng.range(1, 2) as u8);
+        let kmax = o.max_kernel as i64;
+        let k = (rng.range(1, kmax.min(shape.h as i64 + 2)) as u8, rng.range(1, kmax.min(shape.w as i64 + 2)) as u8);
+        let s = (rng.range(1, o.max_stride as i64) as u8, rng.range(1, o.max_stride as i64) as u8);
         let mut pads = random_pads(rng, k);
         // Keep the padded input at least as large as the kernel.
         if (shape.h as u32 + pads.top as u32 + pads.bottom as u32) < k.0 as u32

@@ -1,7 +1,7 @@
 //! Ending the program with a status the host sees: QEMU exits with the semihosting exit code,
 //! and the runner (qemu-run.sh) returns it.
 
-use cortex_m_rt::{exception, ExceptionFrame};
+use cortex_m_rt::ExceptionFrame;
 
 /// Exit status of a run that worked.
 pub const SUCCESS: i32 = 0;
@@ -15,10 +15,27 @@ pub fn exit(code: i32) -> ! {
     semihosting::process::exit(code)
 }
 
-/// panic-probe ends a panic in a HardFault (after printing it through defmt); a real fault
-/// ends here too. Either way the run must fail visibly instead of hanging until the timeout.
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+/// What the HardFault handler of [`crate::qemu_runtime!`] does. panic-probe ends a panic in a
+/// HardFault (after printing it through defmt); a real fault ends here too. Either way the run
+/// must fail visibly instead of hanging until the timeout.
+pub fn hard_fault(frame: &ExceptionFrame) -> ! {
     defmt::error!("HardFault at pc {=u32:#010x}", frame.pc());
     exit(FAULT)
+}
+
+/// Links what a program running in QEMU needs: the defmt logger over semihosting, the panic
+/// handler (panic-probe) and a HardFault handler that exits with [`FAULT`]. Invoke it once in
+/// each QEMU binary and on-target test. They live in the binaries, not in this library, so a
+/// board binary can link the library with its own logger and handlers.
+#[macro_export]
+macro_rules! qemu_runtime {
+    () => {
+        use defmt_semihosting as _;
+        use panic_probe as _;
+
+        #[cortex_m_rt::exception]
+        unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+            $crate::exit::hard_fault(frame)
+        }
+    };
 }

@@ -3,7 +3,7 @@
 #![no_std]
 #![no_main]
 
-use firmware as _; // logger, panic handler, exit on fault
+firmware::qemu_runtime!(); // logger, panic handler, exit on fault
 
 include!(concat!(env!("OUT_DIR"), "/vectors.rs"));
 
@@ -32,7 +32,8 @@ mod tests {
     #[test]
     fn the_embedded_model_parses() {
         let model = defmt::unwrap!(firmware::model::parse());
-        defmt::assert_eq!(model.plan().arena_bytes(), firmware::model::ARENA_BYTES);
+        let plan = common::plan::BandPlan::new(&model, firmware::model::SCRATCH_BYTES);
+        defmt::assert_eq!(plan.arena_bytes(), firmware::model::ARENA_BYTES);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 #![no_std]
 #![no_main]
 
-use firmware as _; // logger, panic handler, exit on fault
+firmware::qemu_runtime!(); // logger, panic handler, exit on fault
 
 include!(concat!(env!("OUT_DIR"), "/vectors.rs"));
 

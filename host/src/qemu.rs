@@ -37,11 +37,24 @@ pub fn missing_tools() -> Vec<&'static str> {
 
 /// Builds the QEMU firmware with `blob` embedded and copies the ELF to `dest`.
 pub fn build(blob: &Path, dest: &Path) -> Result<PathBuf> {
+    build_elf(blob, &["--bin", "qemu"], "qemu", dest)
+}
+
+/// Builds the Black Pill board binary (camera, servo, the network) with `blob` embedded and
+/// copies the ELF to `dest`. It runs on the board only; this is for its flash and RAM use.
+pub fn build_board(blob: &Path, dest: &Path) -> Result<PathBuf> {
+    build_elf(blob, &["-p", "blackpill"], "blackpill", dest)
+}
+
+/// `cargo build --release SELECT` in the firmware workspace with `blob` embedded; copies the
+/// binary `name` to `dest`.
+fn build_elf(blob: &Path, select: &[&str], name: &str, dest: &Path) -> Result<PathBuf> {
     let dir = firmware_dir();
     let blob = std::fs::canonicalize(blob).with_context(|| format!("cannot find {}", blob.display()))?;
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(&dir)
-        .args(["build", "--release", "--bin", "qemu"])
+        .args(["build", "--release"])
+        .args(select)
         .env("PILOT_MODEL", &blob)
         .env_remove("PILOT_MODEL_UNCHECKED")
         .output()
@@ -49,7 +62,7 @@ pub fn build(blob: &Path, dest: &Path) -> Result<PathBuf> {
     if !out.status.success() {
         bail!("the firmware build failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
-    let elf = dir.join("../target/thumbv7em-none-eabihf/release/qemu");
+    let elf = dir.join("../target/thumbv7em-none-eabihf/release").join(name);
     std::fs::copy(&elf, dest).with_context(|| format!("cannot copy {}", elf.display()))?;
     Ok(dest.to_path_buf())
 }

@@ -334,6 +334,11 @@ impl<'a> Model<'a> {
         self.tensors[i]
     }
 
+    /// Every tensor (entries past `layers().len()` are unused).
+    pub(crate) fn tensors(&self) -> &[TensorInfo; MAX_LAYERS + 1] {
+        &self.tensors
+    }
+
     pub fn input(&self) -> TensorInfo {
         self.tensors[0]
     }

@@ -177,6 +177,37 @@ impl Preprocess {
         self.row_bytes() * self.frame_h as usize
     }
 
+    /// The same preprocessing for a camera whose frames are `frame_w` x `frame_h` in `format`
+    /// (a real camera feeding a model trained on other frames). The camera is taken to see
+    /// the same width of the scene with square pixels: this spec's frame, scaled by
+    /// `frame_w / self.frame_w`, is the camera frame's middle band (cut or extended equally
+    /// at top and bottom), and the crop keeps its place in that band. Resize and colour stay,
+    /// so the network gets an input of the same shape and meaning. `None` when the crop
+    /// leaves the camera frame.
+    pub fn for_frame(&self, frame_w: u16, frame_h: u16, format: PixelFormat) -> Option<Preprocess> {
+        if self.frame_w == 0 {
+            return None;
+        }
+        let scale = |v: u16| v as i64 * frame_w as i64 / self.frame_w as i64;
+        let top = (frame_h as i64 - scale(self.frame_h)) / 2;
+        let c = self.crop;
+        let (x0, x1) = (scale(c.x), scale(c.x + c.w));
+        let (y0, y1) = (top + scale(c.y), top + scale(c.y + c.h));
+        let pp = Preprocess {
+            frame_w,
+            frame_h,
+            format,
+            crop: Rect {
+                x: u16::try_from(x0).ok()?,
+                y: u16::try_from(y0).ok()?,
+                w: u16::try_from(x1 - x0).ok()?,
+                h: u16::try_from(y1 - y0).ok()?,
+            },
+            color: self.color,
+        };
+        pp.crop_fits_frame().then_some(pp)
+    }
+
     fn check(&self, out: Shape) -> Result<(), PreprocessError> {
         if !self.crop_fits_frame() || out.h == 0 || out.w == 0 || out.c != self.color.channels() {
             return Err(PreprocessError::BadSpec);

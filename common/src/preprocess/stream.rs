@@ -27,6 +27,15 @@ impl<'s> RowStream<'s> {
         (2 * 3 * out_w as usize, out_w as usize * channels as usize)
     }
 
+    /// Bytes of row buffers a camera pipeline holds while a frame streams in: the scratch of
+    /// [`RowStream::scratch_len`] (the u16 rows first, so a word-aligned buffer aligns them)
+    /// and one camera row as it arrives. The row-band plan keeps them in the arena
+    /// ([`crate::plan::BandPlan::scratch`]).
+    pub fn buffer_bytes(pp: &Preprocess, out: Shape) -> usize {
+        let (rows, out_row) = Self::scratch_len(out.w, out.c);
+        2 * rows + out_row + pp.row_bytes()
+    }
+
     pub fn new(
         pp: Preprocess,
         out: Shape,

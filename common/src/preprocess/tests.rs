@@ -166,3 +166,40 @@ fn streaming_equals_whole_frame_at_camera_size() {
     preprocess_frame(&pp, out, &frame, &mut whole).unwrap();
     assert_eq!(streamed(&pp, out, &frame).unwrap(), whole);
 }
+
+/// PilotNet's spec, for the simulator's 320x160 RGB888 frames.
+fn pilotnet_spec() -> Preprocess {
+    Preprocess { frame_w: 320, frame_h: 160, format: PixelFormat::Rgb888, crop: Rect { x: 0, y: 60, w: 320, h: 75 }, color: ColorMode::Yuv }
+}
+
+#[test]
+fn for_frame_places_the_crop_in_the_cameras_middle_band() {
+    let pp = pilotnet_spec();
+    let same = pp.for_frame(320, 160, PixelFormat::Rgb888).unwrap();
+    assert_eq!(same, pp, "the same frame: the same spec");
+    let qvga = pp.for_frame(320, 240, PixelFormat::Rgb565Be).unwrap();
+    assert_eq!(qvga.crop, Rect { x: 0, y: 100, w: 320, h: 75 }, "40 rows more above and below");
+    assert_eq!((qvga.frame_w, qvga.frame_h, qvga.format, qvga.color), (320, 240, PixelFormat::Rgb565Be, ColorMode::Yuv));
+    let vga = pp.for_frame(640, 480, PixelFormat::Rgb565Le).unwrap();
+    assert_eq!(vga.crop, Rect { x: 0, y: 200, w: 640, h: 150 }, "twice the pixels per degree");
+    let short = pp.for_frame(320, 110, PixelFormat::Rgb888).unwrap();
+    assert_eq!(short.crop, Rect { x: 0, y: 35, w: 320, h: 75 }, "a shorter frame that still holds the crop");
+    assert_eq!(pp.for_frame(320, 100, PixelFormat::Rgb888), None, "the crop's bottom rows are not seen");
+    assert_eq!(pp.for_frame(1, 240, PixelFormat::Rgb888), None, "the crop vanishes");
+}
+
+#[test]
+fn for_frame_gives_the_models_input_from_the_cameras_frame() {
+    // A 320x240 RGB565 camera frame whose middle band is a 320x160 frame: the camera spec on
+    // the whole frame gives exactly what the model's spec gives on the band.
+    let pp = Preprocess { format: PixelFormat::Rgb565Be, ..pilotnet_spec() };
+    let cam = pp.for_frame(320, 240, PixelFormat::Rgb565Be).unwrap();
+    let frame = crate::testing::Rng::new(3).bytes(cam.frame_bytes());
+    let band = &frame[40 * cam.row_bytes()..200 * cam.row_bytes()];
+    let out = Shape::new(66, 200, 3);
+    let (mut from_band, mut from_frame) = (vec![0i8; out.len()], vec![0i8; out.len()]);
+    preprocess_frame(&pp, out, band, &mut from_band).unwrap();
+    preprocess_frame(&cam, out, &frame, &mut from_frame).unwrap();
+    assert_eq!(from_frame, from_band);
+    assert_eq!(streamed(&cam, out, &frame).unwrap(), from_band);
+}

@@ -3,26 +3,30 @@
 //! `qemu FRAMES OUTPUTS` (semihosting arguments; `cargo run --release -- FRAMES OUTPUTS`):
 //! FRAMES holds raw camera frames back to back in the model's pixel format (RGB888 320x160
 //! for PilotNet). Each frame is read one row per semihosting call, as a camera delivers it,
-//! and preprocessed on the fly (`common`'s `RowStream`) into the arena's input slot; the
+//! and preprocessed on the fly (`common`'s `RowStream`); every model-input row goes straight
+//! into the first layers, which run in row bands (`common::interp::Stream`), so neither the
+//! input nor the early activations are ever held whole. After the last row the rest of the
 //! network runs and its int8 outputs are appended to OUTPUTS. Without arguments it runs one
 //! synthetic road frame made on the chip, to show the cost profile.
 //!
-//! For each inference it logs the instructions per layer and in total (SysTick under
-//! `-icount shift=0`), the stack high-water mark and the arena bytes; at the end a per-layer
-//! table with instructions per MAC. Exit status: 0 done, 1 reported error (bad model blob, bad
-//! file), 101 panic or fault.
+//! For each inference it logs the instructions per layer (a banded layer's rows summed) and
+//! in total (SysTick under `-icount shift=0`), the stack high-water mark and the arena bytes;
+//! at the end a per-layer table with instructions per MAC. Exit status: 0 done, 1 reported
+//! error (bad model blob, bad file), 101 panic or fault.
 #![no_std]
 #![no_main]
 
 use common::format::MAX_LAYERS;
-use common::interp::run_with;
+use common::interp::{Kernels, Stream};
 use common::preprocess::{Preprocess, RowStream};
-use common::{Model, Shape};
+use common::Model;
 use cortex_m_rt::entry;
 use firmware::cost::{Clock, INSTRUCTIONS_PER_TICK};
 use firmware::hostio::{self, Read, Write};
 use firmware::{exit, kernels, model, stack};
 use semihosting::fs::File;
+
+firmware::qemu_runtime!();
 
 /// An error already reported through defmt.
 struct Reported;
@@ -50,7 +54,9 @@ fn run() -> Result<(), Reported> {
 
     defmt::info!("model blob {=str} ({=usize} B in flash)", model::MODEL_PATH, model::BLOB.len());
     let t = clock.now();
-    let model = model::parse().map_err(|e| {
+    // Borrowed where `parse` returned it: moving the ~2.3 KB model out would take a second copy.
+    let parsed = model::parse();
+    let model = parsed.as_ref().map_err(|e| {
         defmt::error!("model blob rejected by the parser: {}", e);
         Reported
     })?;
@@ -62,6 +68,15 @@ fn run() -> Result<(), Reported> {
         model::ARENA_BYTES,
         clock.instructions_since(t)
     );
+    serve(model, &clock)
+}
+
+/// Streams every frame through the parsed model.
+// Never inlined: its locals (the stream, the file handles, the per-layer table) are then not on
+// the stack while `model::parse` runs, so the high-water mark is the larger of the two, not
+// their sum.
+#[inline(never)]
+fn serve(model: &Model<'_>, clock: &Clock) -> Result<(), Reported> {
     let Some(pp) = model.def().input.preprocess else {
         defmt::error!("the model has no preprocessing spec: this application takes camera frames");
         return Err(Reported);
@@ -70,10 +85,19 @@ fn run() -> Result<(), Reported> {
         defmt::error!("the arena is already taken");
         return Err(Reported);
     };
-    if model.plan().slot(0).offset != 0 || model.input().shape.len() != model::INPUT_BYTES {
-        defmt::error!("the model input is not where build.rs planned it");
+    let mut stream = Stream::new(model, model::SCRATCH_BYTES);
+    let plan = *stream.plan();
+    if plan.arena_bytes() > arena.len() || plan.scratch().len as usize != model::SCRATCH_BYTES {
+        defmt::error!("the memory plan differs from the one build.rs sized the arena for");
         return Err(Reported);
     }
+    defmt::info!(
+        "row bands: the first {=usize} layers row by row; arena {=usize} B with {=usize} B of preprocessing row buffers (whole tensors: {=usize} B)",
+        plan.banded_layers(),
+        plan.arena_bytes(),
+        model::SCRATCH_BYTES,
+        model::WHOLE_ARENA_BYTES
+    );
 
     let args = hostio::args().map_err(|e| {
         defmt::error!("{=str}", e);
@@ -102,23 +126,12 @@ fn run() -> Result<(), Reported> {
         Source::Synthetic => 1,
     };
     let mut kernels = kernels::active();
-    let mut layer_instr = [0u32; MAX_LAYERS];
+    let mut layer_ticks = [0u64; MAX_LAYERS];
     let mut total = 0u64;
     for frame in 0..frames {
-        let t0 = clock.now();
-        let pre_ticks = load_frame(&pp, model.input().shape, &mut source, arena, &clock)?;
-        let t1 = clock.now();
-        let mut last = t1;
-        let out = run_with(&model, &mut kernels, arena, |i, _| {
-            let now = clock.now();
-            layer_instr[i] = ((now - last) * INSTRUCTIONS_PER_TICK) as u32;
-            last = now;
-        })
-        .map_err(|e| {
-            defmt::error!("inference failed: {}", e);
-            Reported
-        })?;
-        let inference = clock.instructions_since(t1);
+        layer_ticks.fill(0);
+        let (out, ticks) = infer_frame(&pp, model, &mut stream, &mut kernels, &mut source, arena, clock, &mut layer_ticks)?;
+        let inference = ticks.network * INSTRUCTIONS_PER_TICK;
         total += inference;
         if let Some((file, path)) = sink.as_mut() {
             file.write_all(common::i8_as_bytes(out)).map_err(|e| {
@@ -130,15 +143,15 @@ fn run() -> Result<(), Reported> {
             "frame {=u32}: inference {=u64} instructions, preprocessing {=u64} (+ reading rows {=u64}), stack high-water {=usize} B, arena {=usize} B, per layer {}, output {}",
             frame,
             inference,
-            pre_ticks * INSTRUCTIONS_PER_TICK,
-            (t1 - t0 - pre_ticks) * INSTRUCTIONS_PER_TICK,
+            (ticks.total - ticks.read - ticks.network) * INSTRUCTIONS_PER_TICK,
+            ticks.read * INSTRUCTIONS_PER_TICK,
             stack::high_water(),
             model::ARENA_BYTES,
-            &layer_instr[..model.layers().len()],
+            &layer_instr(&layer_ticks)[..model.layers().len()],
             &out[..out.len().min(8)]
         );
     }
-    summary(&model, &layer_instr, total, frames);
+    summary(model, &layer_instr(&layer_ticks), total, frames);
     Ok(())
 }
 
@@ -159,21 +172,48 @@ fn open_frames(path: &hostio::Path, pp: &Preprocess) -> Result<Source, Reported>
     Ok(Source::File { file, frames: (len / frame_bytes) as u32 })
 }
 
-/// Takes one frame row by row into the arena's input slot; returns the ticks spent
-/// preprocessing (reading the rows excluded).
-fn load_frame(pp: &Preprocess, shape: Shape, source: &mut Source, arena: &mut [i8], clock: &Clock) -> Result<u64, Reported> {
-    let Some(b) = model::FrameBuffers::split(arena) else {
+/// Ticks of one frame.
+struct FrameTicks {
+    /// Reading the camera rows (semihosting).
+    read: u64,
+    /// The network: row bands and the layers after them.
+    network: u64,
+    /// Everything, preprocessing included.
+    total: u64,
+}
+
+/// Streams one frame: reads each camera row, preprocesses it (`RowStream`) and pushes every
+/// model-input row it completes into the row bands at once; after the last row runs the rest
+/// of the network. Adds each layer's ticks to `layer_ticks` and returns the output.
+#[allow(clippy::too_many_arguments)]
+fn infer_frame<'a, K: Kernels>(
+    pp: &Preprocess,
+    model: &Model<'_>,
+    stream: &mut Stream<'_, '_>,
+    kernels: &mut K,
+    source: &mut Source,
+    arena: &'a mut [i8],
+    clock: &Clock,
+    layer_ticks: &mut [u64; MAX_LAYERS],
+) -> Result<(&'a [i8], FrameTicks), Reported> {
+    let t0 = clock.now();
+    let scratch = stream.plan().scratch();
+    let buffers = arena.split_at_mut_checked(scratch.offset as usize).and_then(|(bands, rest)| {
+        let b = model::FrameBuffers::split(rest.get_mut(..scratch.len as usize)?)?;
+        Some((bands, b))
+    });
+    let Some((bands, b)) = buffers else {
         defmt::error!("the arena is smaller than build.rs planned");
         return Err(Reported);
     };
-    let mut stream = RowStream::new(*pp, shape, b.interp, b.out_row).map_err(|e| {
+    let mut rows = RowStream::new(*pp, model.input().shape, b.interp, b.out_row).map_err(|e| {
         defmt::error!("preprocessing: {}", e);
         Reported
     })?;
-    let (input, row) = (b.input, &mut b.frame_row[..pp.row_bytes()]);
-    let row_len = shape.w as usize * shape.c as usize;
-    let mut ticks = 0;
+    let row = &mut b.frame_row[..pp.row_bytes()];
+    let (mut read, mut network, mut failed) = (0, 0, None);
     for y in 0..pp.frame_h {
+        let t = clock.now();
         match source {
             Source::File { file, .. } => file.read_exact(row).map_err(|_| {
                 defmt::error!("cannot read frame row {=u16}", y);
@@ -181,16 +221,49 @@ fn load_frame(pp: &Preprocess, shape: Shape, source: &mut Source, arena: &mut [i
             })?,
             Source::Synthetic => synthetic_row(pp, y, row),
         }
-        let t = clock.now();
-        stream
-            .push_row(row, |oy, out| input[oy as usize * row_len..][..row_len].copy_from_slice(out))
-            .map_err(|e| {
-                defmt::error!("preprocessing: {}", e);
-                Reported
-            })?;
-        ticks += clock.now() - t;
+        read += clock.now() - t;
+        rows.push_row(row, |_, input_row| {
+            let start = clock.now();
+            // A layer is charged from the previous layer's row (or this input row) to its own.
+            let mut last = start;
+            let pushed = stream.push_row(kernels, bands, input_row, |i, _, _| {
+                let now = clock.now();
+                layer_ticks[i] += now - last;
+                last = now;
+            });
+            if let Err(e) = pushed {
+                failed.get_or_insert(e);
+            }
+            network += clock.now() - start;
+        })
+        .map_err(|e| {
+            defmt::error!("preprocessing: {}", e);
+            Reported
+        })?;
+        if let Some(e) = failed {
+            defmt::error!("inference failed: {}", e);
+            return Err(Reported);
+        }
     }
-    Ok(ticks)
+    let start = clock.now();
+    let mut last = start;
+    let out = stream
+        .finish(kernels, arena, |i, _, _| {
+            let now = clock.now();
+            layer_ticks[i] += now - last;
+            last = now;
+        })
+        .map_err(|e| {
+            defmt::error!("inference failed: {}", e);
+            Reported
+        })?;
+    let end = clock.now();
+    Ok((out, FrameTicks { read, network: network + end - start, total: end - t0 }))
+}
+
+/// Ticks per layer as instructions.
+fn layer_instr(ticks: &[u64; MAX_LAYERS]) -> [u32; MAX_LAYERS] {
+    ticks.map(|t| (t * INSTRUCTIONS_PER_TICK) as u32)
 }
 
 /// Row `y` of a road-like frame: sky, then a grey road widening towards the bottom between

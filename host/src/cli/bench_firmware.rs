@@ -1,13 +1,15 @@
 //! `pilot bench firmware`: the firmware's cost in QEMU for each shipped model: instructions per
 //! inference, per layer and per MAC (SysTick under `-icount shift=0`), arena, stack high-water,
-//! flash and RAM, on the Cortex-M4F (mps2-an386) and Cortex-M7 (mps2-an500) machines.
+//! flash and RAM, on the Cortex-M4F (mps2-an386) and Cortex-M7 (mps2-an500) machines; and the
+//! flash and RAM of the Black Pill board binary built for the same model.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Context, Result};
 use clap::Args;
 use common::Model;
 
+use crate::cli::report::CHIPS;
 use crate::qemu;
 
 #[derive(Args, Debug)]
@@ -33,6 +35,26 @@ fn parse_log(log: &str) -> (Vec<String>, Option<String>) {
     (layers, total)
 }
 
+/// Prints an ELF's flash and static RAM use, and the stack that leaves on the reference chip
+/// (the STM32F411CEUx, the first of `pilot report`'s chips).
+fn print_memory(what: &str, elf: &Path, blob_bytes: usize) -> Result<()> {
+    let ram = CHIPS[0].ram as u64;
+    let sections = qemu::section_sizes(elf)?;
+    let size = |names: &[&str]| -> u64 { sections.iter().filter(|(n, _)| names.contains(&n.as_str())).map(|(_, s)| s).sum() };
+    let (text, rodata, data, bss) = (size(&[".vector_table", ".text"]), size(&[".rodata"]), size(&[".data"]), size(&[".bss", ".uninit"]));
+    println!(
+        "{what}: flash {} B (code {} B, read-only data {} B of which the blob {blob_bytes} B, data {} B); static RAM {} B (arena and buffers), leaving {} B of the {} B RAM for the stack",
+        text + rodata + data,
+        text,
+        rodata,
+        data,
+        data + bss,
+        ram.saturating_sub(data + bss),
+        ram
+    );
+    Ok(())
+}
+
 pub fn run(args: FirmwareBenchArgs) -> Result<()> {
     let missing = qemu::missing_tools();
     ensure!(missing.is_empty(), "the firmware benchmark needs: {}", missing.join("; "));
@@ -42,20 +64,26 @@ pub fn run(args: FirmwareBenchArgs) -> Result<()> {
     for path in &models {
         let blob = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let model = Model::parse(&blob).with_context(|| format!("{} is not a valid model blob", path.display()))?;
-        println!("\n{} ({}): {} MACs, blob {} B, arena {} B", model.name(), path.display(), model.macs(), blob.len(), model.plan().arena_bytes());
-        let elf = qemu::build(path, &work.path().join(format!("{}.elf", model.name())))?;
-        let sections = qemu::section_sizes(&elf)?;
-        let size = |names: &[&str]| -> u64 { sections.iter().filter(|(n, _)| names.contains(&n.as_str())).map(|(_, s)| s).sum() };
-        let (text, rodata, data, bss) = (size(&[".vector_table", ".text"]), size(&[".rodata"]), size(&[".data"]), size(&[".bss", ".uninit"]));
+        let bands = super::report::band_plan(&model);
         println!(
-            "flash {} B (code {} B, read-only data {} B of which the blob {} B, data {} B); static RAM {} B (arena and buffers)",
-            text + rodata + data,
-            text,
-            rodata,
+            "\n{} ({}): {} MACs, blob {} B, arena {} B (row bands over the first {} layers, {} B of preprocessing row buffers included; whole tensors {} B)",
+            model.name(),
+            path.display(),
+            model.macs(),
             blob.len(),
-            data,
-            data + bss
+            bands.arena_bytes(),
+            bands.banded_layers(),
+            bands.scratch().len,
+            model.plan().arena_bytes()
         );
+        let elf = qemu::build(path, &work.path().join(format!("{}.elf", model.name())))?;
+        print_memory("QEMU application", &elf, blob.len())?;
+        if model.output().shape.len() == 1 {
+            let board = qemu::build_board(path, &work.path().join(format!("{}-blackpill.elf", model.name())))?;
+            print_memory("Black Pill binary (with camera, servo and HAL)", &board, blob.len())?;
+        } else {
+            println!("Black Pill binary: not built (it steers with one-output models)");
+        }
         for (i, machine) in args.machines.iter().enumerate() {
             let log = qemu::run_synthetic(&elf, machine)?;
             let (layers, total) = parse_log(&log);

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use common::format::Layer;
+use common::plan::BandPlan;
+use common::preprocess::RowStream;
 use common::Model;
 
 #[derive(Args, Debug)]
@@ -36,53 +38,83 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The report as text: one row per layer, then totals, the memory plan and the chip fit.
+/// The report as text: one row per tensor, then totals, the two memory plans and the chip fit.
 pub fn describe(model: &Model<'_>, blob_bytes: usize) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let input = model.input();
     let _ = writeln!(s, "model {:?}: input {}x{}x{} (scale 2^{}, zero point {})", model.name(), input.shape.h, input.shape.w, input.shape.c, input.quant.scale_exp, input.quant.zero_point);
-    let _ = writeln!(s, "{:<10} {:<8} {:>14} {:>9} {:>12} {:>18}", "layer", "op", "output", "params", "MACs", "arena slot");
-    let plan = model.plan();
+    let _ = writeln!(s, "{:<10} {:<8} {:>14} {:>9} {:>12} {:>18} {:>24}", "layer", "op", "output", "params", "MACs", "whole-tensor slot", "row-band slot");
+    let (plan, bands) = (model.plan(), band_plan(model));
+    let slots = |i: usize| {
+        let (whole, band) = (plan.slot(i), bands.slot(i));
+        let mut banded = format!("{}..{}", band.offset, band.end());
+        if bands.is_window(i) {
+            let t = model.tensor(i).shape;
+            let _ = write!(banded, " ({} rows)", band.len as usize / (t.w as usize * t.c as usize));
+        }
+        (format!("{}..{}", whole.offset, whole.end()), banded)
+    };
+    let shape = |i: usize| {
+        let t = model.tensor(i).shape;
+        format!("{}x{}x{}", t.h, t.w, t.c)
+    };
+    let (whole, band) = slots(0);
+    let _ = writeln!(s, "{:<10} {:<8} {:>14} {:>9} {:>12} {whole:>18} {band:>24}", "(input)", "", shape(0), "", "");
     for (i, node) in model.layers().iter().enumerate() {
-        let t = model.tensor(i + 1);
         let params = match node.layer {
             Layer::Conv2d(c) => c.weights.len() + c.bias.len() / 4,
             Layer::Dense(d) => d.weights.len() + d.bias.len() / 4,
             _ => 0,
         };
-        let slot = plan.slot(i + 1);
-        let _ = writeln!(
-            s,
-            "{:<10} {:<8} {:>14} {:>9} {:>12} {:>18}",
-            node.name,
-            node.layer.op_name(),
-            format!("{}x{}x{}", t.shape.h, t.shape.w, t.shape.c),
-            params,
-            node.layer.macs(model.tensor(i).shape, t.shape),
-            format!("{}..{}", slot.offset, slot.end()),
-        );
+        let (whole, band) = slots(i + 1);
+        let macs = node.layer.macs(model.tensor(i).shape, model.tensor(i + 1).shape);
+        let _ = writeln!(s, "{:<10} {:<8} {:>14} {:>9} {:>12} {whole:>18} {band:>24}", node.name, node.layer.op_name(), shape(i + 1), params, macs);
     }
     let _ = writeln!(s, "parameters {}   MACs {}   blob (flash for weights and tables) {} bytes", model.parameters(), model.macs(), blob_bytes);
     let _ = writeln!(
         s,
-        "arena {} bytes (naive ping-pong {} bytes, {:.0}% of it)",
+        "arena, whole tensors: {} bytes (naive ping-pong {} bytes, {:.0}% of it)",
         plan.arena_bytes(),
         plan.naive_ping_pong_bytes(),
         100.0 * plan.arena_bytes() as f64 / plan.naive_ping_pong_bytes() as f64
     );
+    let scratch = bands.scratch();
+    let banded = match bands.banded_layers() {
+        0 => "no layer in row bands (whole tensors are smallest)".to_string(),
+        k => format!("{}..{} computed row by row", model.layers()[0].name, model.layers()[k - 1].name),
+    };
+    let _ = writeln!(
+        s,
+        "arena, row bands (what the firmware uses): {} bytes ({:.0}% of whole tensors): {banded}; preprocessing row buffers {} bytes at {}..{} while rows stream in",
+        bands.arena_bytes(),
+        100.0 * bands.arena_bytes() as f64 / plan.arena_bytes() as f64,
+        scratch.len,
+        scratch.offset,
+        scratch.end()
+    );
     for chip in CHIPS {
-        let fits = blob_bytes <= chip.flash && plan.arena_bytes() <= chip.ram;
+        let fits = blob_bytes <= chip.flash && bands.arena_bytes() <= chip.ram;
         let _ = writeln!(
             s,
-            "  {:<14} flash {:>4} KB, RAM {:>4} KB: {} (weights {:.0}% of flash, arena {:.0}% of RAM; code and stack not included)",
+            "  {:<14} flash {:>4} KB, RAM {:>4} KB: {} (weights {:.0}% of flash, row-band arena {:.0}% of RAM; code and stack not included)",
             chip.name,
             chip.flash / 1024,
             chip.ram / 1024,
             if fits { "fits" } else { "DOES NOT FIT" },
             100.0 * blob_bytes as f64 / chip.flash as f64,
-            100.0 * plan.arena_bytes() as f64 / chip.ram as f64
+            100.0 * bands.arena_bytes() as f64 / chip.ram as f64
         );
     }
     s
+}
+
+/// The row-band plan the firmware builds for `model`: its scratch holds preprocessing's row
+/// buffers (none without a preprocessing spec).
+pub fn band_plan(model: &Model<'_>) -> BandPlan {
+    let scratch = match model.def().input.preprocess {
+        Some(pp) => RowStream::buffer_bytes(&pp, model.input().shape),
+        None => 0,
+    };
+    BandPlan::new(model, scratch)
 }

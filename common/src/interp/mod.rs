@@ -1,13 +1,20 @@
-//! Runs a parsed model layer by layer through the arena plan, with pluggable kernels.
+//! Runs a parsed model through an arena plan, with pluggable kernels.
 //!
-//! The reference kernels ([`Reference`]) are the oracle; the firmware plugs in its optimized
-//! kernels through the same [`Kernels`] trait, so both walk the same plan.
+//! Two ways in: [`run`] / [`run_with`] take the whole input and walk the whole-tensor
+//! [`crate::Plan`] layer by layer; [`Stream`] takes the input row by row (as preprocessing emits
+//! it) and walks the row-band [`crate::plan::BandPlan`] in far less memory. Both give the same
+//! bytes. The reference kernels ([`Reference`]) are the oracle; the firmware plugs in its
+//! optimized kernels through the same [`Kernels`] trait, so both walk the same plans.
+
+mod stream;
 
 use core::fmt;
 
 use crate::format::{Conv2d, Dense, Layer, Model, Pool, TensorInfo};
 use crate::kernels;
 use crate::plan::Slot;
+
+pub use stream::Stream;
 
 /// A read-only activation tensor.
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +63,10 @@ impl Kernels for Reference {
 pub enum RunError {
     ArenaTooSmall { needed: usize, got: usize },
     InputLength { expected: usize, got: usize },
+    /// A row pushed to a [`Stream`] has the wrong length.
+    RowLength { expected: usize, got: usize },
+    /// A [`Stream`] got more input rows than the model has, or finished with fewer.
+    RowCount { expected: u16, got: u16 },
 }
 
 impl fmt::Display for RunError {
@@ -66,6 +77,12 @@ impl fmt::Display for RunError {
             }
             RunError::InputLength { expected, got } => {
                 write!(f, "input has {got} values, the model takes {expected}")
+            }
+            RunError::RowLength { expected, got } => {
+                write!(f, "input row has {got} values, the model's rows have {expected}")
+            }
+            RunError::RowCount { expected, got } => {
+                write!(f, "{got} input rows streamed, the model takes {expected}")
             }
         }
     }
@@ -95,7 +112,10 @@ pub fn input_slot<'ar>(model: &Model<'_>, arena: &'ar mut [i8]) -> Result<&'ar m
 }
 
 fn check_arena(model: &Model<'_>, arena: &[i8]) -> Result<(), RunError> {
-    let needed = model.plan().arena_bytes();
+    check_len(arena, model.plan().arena_bytes())
+}
+
+fn check_len(arena: &[i8], needed: usize) -> Result<(), RunError> {
     if arena.len() < needed {
         return Err(RunError::ArenaTooSmall { needed, got: arena.len() });
     }
@@ -108,7 +128,7 @@ pub fn run_with<'ar, K, F>(
     model: &Model<'_>,
     kernels: &mut K,
     arena: &'ar mut [i8],
-    mut after_layer: F,
+    after_layer: F,
 ) -> Result<&'ar [i8], RunError>
 where
     K: Kernels + ?Sized,
@@ -116,25 +136,48 @@ where
 {
     check_arena(model, arena)?;
     let plan = model.plan();
-    for (i, node) in model.layers().iter().enumerate() {
-        let (in_slot, out_slot) = (plan.slot(i), plan.slot(i + 1));
-        let (in_info, out_info) = (model.tensor(i), model.tensor(i + 1));
+    Ok(run_whole(model, kernels, arena, 0, |i| plan.slot(i), after_layer))
+}
+
+/// Runs layers `first..` on whole tensors, tensor `i` at `slot(i)` (disjoint for each layer's
+/// input and output, except flatten's), calling `after_layer(i, output_of_layer_i)` after
+/// each; returns the final output.
+fn run_whole<'ar, K, F>(
+    model: &Model<'_>,
+    kernels: &mut K,
+    arena: &'ar mut [i8],
+    first: usize,
+    slot: impl Fn(usize) -> Slot,
+    mut after_layer: F,
+) -> &'ar [i8]
+where
+    K: Kernels + ?Sized,
+    F: FnMut(usize, &[i8]),
+{
+    let layers = model.layers();
+    for (i, node) in layers.iter().enumerate().skip(first) {
+        let (in_slot, out_slot) = (slot(i), slot(i + 1));
         if !matches!(node.layer, Layer::Flatten) {
             let (input, output) = split(arena, in_slot, out_slot);
-            let input = Tensor { data: input, info: in_info };
-            let output = TensorMut { data: output, info: out_info };
-            match &node.layer {
-                Layer::Conv2d(l) => kernels.conv2d(l, input, output),
-                Layer::Dense(l) => kernels.dense(l, input, output),
-                Layer::MaxPool(l) => kernels.max_pool(l, input, output),
-                Layer::AvgPool(l) => kernels.avg_pool(l, input, output),
-                Layer::Flatten => unreachable!(),
-            }
+            let input = Tensor { data: input, info: model.tensor(i) };
+            let output = TensorMut { data: output, info: model.tensor(i + 1) };
+            apply(kernels, &node.layer, input, output);
         }
         after_layer(i, &arena[out_slot.range()]);
     }
-    let last = plan.slot(model.layers().len());
-    Ok(&arena[last.range()])
+    &arena[slot(layers.len()).range()]
+}
+
+/// Runs one layer. Flatten moves no bytes (the plans give its output its input's slot), so
+/// callers never pass it.
+fn apply<K: Kernels + ?Sized>(kernels: &mut K, layer: &Layer<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
+    match layer {
+        Layer::Conv2d(l) => kernels.conv2d(l, input, output),
+        Layer::Dense(l) => kernels.dense(l, input, output),
+        Layer::MaxPool(l) => kernels.max_pool(l, input, output),
+        Layer::AvgPool(l) => kernels.avg_pool(l, input, output),
+        Layer::Flatten => {}
+    }
 }
 
 /// Borrows two disjoint slots of the arena, the first shared, the second mutable.
