@@ -9,6 +9,7 @@ pub mod plot;
 pub mod qemu;
 pub mod quant;
 pub mod train;
+pub mod transfer;
 pub mod verify;
 pub mod data;
 pub mod sim;

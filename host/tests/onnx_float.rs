@@ -52,7 +52,7 @@ fn tract_runs_the_float_export_like_burn() {
     let device = infer_device();
     let net = Net::new(&spec.resolve().unwrap(), &device);
     let g = graph::extract(&net, &spec.resolve().unwrap()).unwrap();
-    let onnx = float::export("small", spec.input_shape(), -7, &g).unwrap();
+    let onnx = float::export(&spec, &g).unwrap();
     let s = spec.input_shape();
     let dims = [1, s.c as usize, s.h as usize, s.w as usize];
     for seed in 0..5u32 {

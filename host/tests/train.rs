@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use host::data::{ClassificationData, ClassificationOptions, Examples, ImageAugment, SplitOptions};
+use host::data::{ClassificationData, ClassificationOptions, ImageAugment, SplitOptions};
 use host::nn::spec::NetSpec;
 use host::train::checkpoint::{Meta, RunDir};
 use host::train::history::History;
@@ -62,7 +62,7 @@ fn load(root: &Path, spec: &NetSpec) -> ClassificationData {
 }
 
 fn options(epochs: usize, resume: bool) -> FitOptions {
-    FitOptions { epochs, batch: 16, lr: 3e-3, seed: 7, patience: None, resume, progress: false, loss: Default::default() }
+    FitOptions { epochs, batch: 16, lr: 3e-3, seed: 7, resume, progress: false, ..FitOptions::default() }
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::data::{Balance, Examples};
 use crate::nn::net::Net;
 use crate::nn::spec::NetSpec;
 use crate::train::checkpoint::{Meta, RunDir};
-use crate::train::{fit, train_device, FitOptions, RegressionLoss};
+use crate::train::{fit, train_device, FitOptions};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -65,7 +65,7 @@ where
     D::Target: crate::train::Target,
 {
     let dir = tempfile::tempdir()?;
-    let opts = FitOptions { epochs: 1, batch, lr: 1e-4, seed: 1, patience: None, resume: false, progress: false, loss: RegressionLoss::Mse };
+    let opts = FitOptions { epochs: 1, batch, lr: 1e-4, progress: false, ..FitOptions::default() };
     let report = fit(spec, data, |_| rows.clone(), &[], &RunDir::new(dir.path()), &Meta::default(), &opts)?;
     Ok(report.history.epochs[0].images_per_second)
 }

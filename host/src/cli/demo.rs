@@ -21,7 +21,7 @@ use common::preprocess::preprocess_frame;
 use common::Model;
 
 use super::quantize::{QuantizeArgs, QuantReport, RangeArg};
-use super::train::{load_driving, split_options, CommonArgs, DrivingArgs, TrainArgs, TrainTask};
+use super::train::{TransferArgs, load_driving, split_options, CommonArgs, DrivingArgs, TrainArgs, TrainTask};
 use crate::nn::driver::FloatDriver;
 use crate::onnx::int8;
 use crate::sim::drive::{drive, ModelDriver, Pilot};
@@ -105,6 +105,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         max_examples: None,
         no_augment: false,
         quiet: false,
+        transfer: TransferArgs::none(),
     };
     super::train::run(TrainArgs {
         task: TrainTask::Driving(DrivingArgs { common: common_args, loss: Default::default(), side_correction: correction, keep_straight: 0.25 }),

@@ -14,10 +14,12 @@ use crate::train::checkpoint::RunDir;
 use crate::train::infer_device;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Example:
-  pilot export --model runs/sign-int8 --onnx models/sign.int8.onnx --blob models/sign.pnn8 --float-onnx models/sign.float.onnx")]
+#[command(after_help = "Examples:
+  pilot export --model runs/sign-int8 --onnx models/sign.int8.onnx --blob models/sign.pnn8 --float-onnx models/sign.float.onnx
+  pilot export --model runs/cifar --float-onnx cifar.float.onnx     # a training run: float only")]
 pub struct ExportArgs {
     /// A quantized model: the folder `pilot quantize` wrote (holding model.pnn8), or a blob.
+    /// With only --float-onnx, a training run folder works too.
     #[arg(long)]
     pub model: PathBuf,
     /// Where to write the int8 ONNX model.
@@ -41,10 +43,21 @@ pub fn blob_path(model: &std::path::Path) -> PathBuf {
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
+    anyhow::ensure!(args.onnx.is_some() || args.blob.is_some() || args.float_onnx.is_some(), "nothing to do: give --onnx, --blob and/or --float-onnx");
+    // A training run (float only): just the float ONNX, e.g. as a transfer-learning backbone.
+    let training_run = RunDir::new(&args.model);
+    if args.model.is_dir() && training_run.arch_path().exists() && !blob_path(&args.model).exists() {
+        anyhow::ensure!(
+            args.onnx.is_none() && args.blob.is_none(),
+            "{} is a float training run: quantize it first (`pilot quantize --model {} --out DIR`) for --onnx and --blob; --float-onnx works on it directly",
+            args.model.display(),
+            args.model.display()
+        );
+        return write_float(&training_run, args.float_onnx.as_deref().expect("checked above"));
+    }
     let src = blob_path(&args.model);
     let bytes = std::fs::read(&src).with_context(|| format!("cannot read {}", src.display()))?;
     let model = Model::parse(&bytes).with_context(|| format!("{} is not a valid model blob", src.display()))?;
-    anyhow::ensure!(args.onnx.is_some() || args.blob.is_some() || args.float_onnx.is_some(), "nothing to do: give --onnx, --blob and/or --float-onnx");
     if let Some(path) = &args.onnx {
         let (onnx, _) = int8::export(&model)?;
         atomic_write(path, &onnx)?;
@@ -52,19 +65,24 @@ pub fn run(args: ExportArgs) -> Result<()> {
     }
     if let Some(path) = &args.float_onnx {
         let report = args.model.join("quant.toml");
-        let text = std::fs::read_to_string(&report).with_context(|| format!("cannot read {} (the float export needs the folder `pilot quantize` wrote)", report.display()))?;
+        let text = std::fs::read_to_string(&report).with_context(|| format!("cannot read {} (the float export needs the folder `pilot quantize` wrote, or a training run)", report.display()))?;
         let report: QuantReport = toml::from_str(&text).with_context(|| format!("{} is not valid", report.display()))?;
-        let run = RunDir::new(&report.float_run);
-        let spec = run.spec()?;
-        let net = run.load_best(&infer_device())?;
-        let graph = graph::extract(&net, &spec.resolve()?)?;
-        let onnx = float::export(&spec.name, spec.input_shape(), spec.input.scale_exp, &graph)?;
-        atomic_write(path, &onnx)?;
-        println!("float ONNX: {} ({} bytes)", path.display(), onnx.len());
+        write_float(&RunDir::new(&report.float_run), path)?;
     }
     if let Some(path) = &args.blob {
         atomic_write(path, &bytes)?;
         println!("firmware blob: {} ({} bytes)", path.display(), bytes.len());
     }
+    Ok(())
+}
+
+/// The float network of a training run as ONNX.
+fn write_float(run: &RunDir, path: &std::path::Path) -> Result<()> {
+    let spec = run.spec()?;
+    let net = run.load_best(&infer_device())?;
+    let graph = graph::extract(&net, &spec.resolve()?)?;
+    let onnx = float::export(&spec, &graph)?;
+    atomic_write(path, &onnx)?;
+    println!("float ONNX: {} ({} bytes)", path.display(), onnx.len());
     Ok(())
 }

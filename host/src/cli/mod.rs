@@ -10,6 +10,7 @@ pub mod bench;
 pub mod bench_firmware;
 pub mod bench_train;
 pub mod train;
+pub mod transfer_compare;
 pub mod verify;
 pub mod zoo;
 
@@ -21,7 +22,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "Train camera-to-steering CNNs on the PC and run them int8 on a microcontroller",
     long_about = None,
-    after_help = "Examples:\n  pilot demo                                   the main job end to end\n  pilot sim record --seed 1 --laps 2 --out runs/sim-data\n  pilot train driving --data runs/sim-data --out runs/pilotnet\n  pilot quantize --model runs/pilotnet --out runs/pilotnet-int8\n  pilot export --model runs/pilotnet-int8 --onnx pilotnet.int8.onnx --blob pilotnet.pnn8\n  pilot sim drive --blob pilotnet.pnn8 --seeds 1,2,3\n  pilot report --blob models/pilotnet.pnn8     parameters, MACs, memory plan, chip fit"
+    after_help = "Examples:\n  pilot demo                                   the main job end to end\n  pilot sim record --seed 1 --laps 2 --out runs/sim-data\n  pilot train driving --data runs/sim-data --out runs/pilotnet\n  pilot train signs --data GTSRB/ --init runs/cifar --mode feature-extraction --out runs/sign-fe\n  pilot transfer-compare --from runs/cifar --data GTSRB/ --samples 2000 --out runs/transfer\n  pilot quantize --model runs/pilotnet --out runs/pilotnet-int8\n  pilot export --model runs/pilotnet-int8 --onnx pilotnet.int8.onnx --blob pilotnet.pnn8\n  pilot sim drive --blob pilotnet.pnn8 --seeds 1,2,3\n  pilot report --blob models/pilotnet.pnn8     parameters, MACs, memory plan, chip fit"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -45,6 +46,9 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Check that the reference (blob) and tract (ONNX) agree byte for byte, layer by layer.
     Verify(verify::VerifyArgs),
+    /// Transfer learning lab: feature extraction, fine-tuning and training from scratch, each
+    /// with 1- and 2-dense heads, on the same data; one table.
+    TransferCompare(transfer_compare::CompareArgs),
     /// A trained model's metrics: MAE against the trivial baselines, or accuracy and confusions.
     Eval(eval::EvalArgs),
     /// Driving simulator: record training data, drive and score a model.
@@ -60,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Zoo(a) => zoo::run(a),
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::TransferCompare(a) => transfer_compare::run(a),
         Command::Quantize(a) => quantize::run(a),
         Command::Export(a) => export::run(a),
         Command::Verify(a) => verify::run(a),

@@ -8,14 +8,18 @@ use clap::{Args, Subcommand, ValueEnum};
 use crate::data::{Balance, CifarPart, ClassificationData, ClassificationOptions, DrivingData, DrivingOptions, Examples, Split, SplitOptions};
 use crate::nn::spec::NetSpec;
 use crate::train::checkpoint::{Meta, RunDir};
-use crate::train::{fit, FitOptions, FitReport, RegressionLoss};
+use crate::nn::spec::TaskKind;
+use crate::train::{fit, FitOptions, FitReport, RegressionLoss, Target};
+use crate::transfer::{self, features, Backbone, Mode, TransferOptions};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   pilot train driving --data recordings/ --arch pilotnet --epochs 10 --out runs/pilotnet
   pilot train signs --data GTSRB/ --arch sign --epochs 15 --out runs/sign
   pilot train classify --data cifar10/train --arch course-conv --epochs 10 --out runs/cifar
-  pilot train driving --data recordings/ --out runs/pilotnet --resume    # continue after Ctrl-C")]
+  pilot train driving --data recordings/ --out runs/pilotnet --resume    # continue after Ctrl-C
+  pilot train signs --data GTSRB/ --init runs/cifar --mode feature-extraction --head \"dense 128, dense N\" --out runs/sign-fe
+  pilot train signs --data GTSRB/ --init cifar.float.onnx --mode fine-tune --backbone-lr-scale 0.1 --out runs/sign-ft")]
 pub struct TrainArgs {
     #[command(subcommand)]
     pub task: TrainTask,
@@ -69,6 +73,55 @@ pub struct CommonArgs {
     /// Hide progress bars.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+}
+
+/// Transfer learning: start from another trained network.
+#[derive(Args, Debug, Clone)]
+pub struct TransferArgs {
+    /// Reuse this network's layers up to --cut: a training run folder, or a float ONNX file
+    /// written by `pilot export --float-onnx`. Its input (size, colour) is the new network's.
+    #[arg(long, value_name = "SOURCE", conflicts_with = "arch")]
+    pub init: Option<PathBuf>,
+    /// feature-extraction: train only a new head on cached backbone features;
+    /// fine-tune: train everything from the backbone's weights; scratch: the same network
+    /// from random weights.
+    #[arg(long, value_enum, default_value_t = Mode::FeatureExtraction, requires = "init")]
+    pub mode: Mode,
+    /// The backbone's layer to cut after (conv1, pool2, flatten1, dense1, ...; `pilot report`
+    /// lists them). Default: the last flatten.
+    #[arg(long, requires = "init")]
+    pub cut: Option<String>,
+    /// The new head after the cut: dense layers (ReLU between them) and dropout; N is the
+    /// class count (1 for steering).
+    #[arg(long, default_value = "dense 128, dense N", requires = "init")]
+    pub head: String,
+    /// fine-tune: the backbone learns at this times --lr (1 = the same rate).
+    #[arg(long, default_value_t = 1.0, requires = "init")]
+    pub backbone_lr_scale: f64,
+    /// Where bottleneck features are cached (default: $PILOT_CACHE_DIR/features, else
+    /// ~/.cache/pilot/features).
+    #[arg(long, requires = "init")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compute bottleneck features without reading or writing the cache.
+    #[arg(long, requires = "init")]
+    pub no_cache: bool,
+}
+
+impl TransferArgs {
+    /// No transfer: train the architecture from random weights.
+    pub fn none() -> TransferArgs {
+        TransferArgs {
+            init: None,
+            mode: Mode::FeatureExtraction,
+            cut: None,
+            head: String::new(),
+            backbone_lr_scale: 1.0,
+            cache_dir: None,
+            no_cache: false,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -124,6 +177,16 @@ impl DataKind {
             DataKind::Images
         }
     }
+
+    /// As [`Self::detect_classify`], also recognising the GTSRB official layout.
+    pub fn detect(dir: &Path) -> DataKind {
+        let gtsrb = dir.join("Final_Training").join("Images").is_dir() || dir.join("00000").join("GT-00000.csv").is_file();
+        if gtsrb {
+            DataKind::Gtsrb
+        } else {
+            DataKind::detect_classify(dir)
+        }
+    }
 }
 
 /// Loads a classification set of `kind` for `spec`.
@@ -138,7 +201,7 @@ pub fn load_classification(kind: DataKind, dirs: &[PathBuf], spec: &NetSpec, aug
         DataKind::Gtsrb => ClassificationData::gtsrb(dir, &opts),
         DataKind::Images => ClassificationData::image_folder(dir, &opts),
         DataKind::Cifar => ClassificationData::cifar10(dir, CifarPart::Train, &opts),
-        DataKind::Driving => unreachable!("driving data is not a classification set"),
+        DataKind::Driving => bail!("driving data is not a classification set"),
     }
     .with_context(|| format!("cannot load {}", dir.display()))
 }
@@ -170,11 +233,12 @@ fn meta(c: &CommonArgs, kind: DataKind, classes: Vec<String>) -> Meta {
         lr: c.lr,
         seed: c.seed,
         val_split: c.val_split,
+        transfer: None,
     }
 }
 
 fn fit_options(c: &CommonArgs) -> FitOptions {
-    FitOptions { epochs: c.epochs, batch: c.batch, lr: c.lr, seed: c.seed, patience: c.patience, resume: c.resume, progress: !c.quiet, loss: RegressionLoss::Mse }
+    FitOptions { epochs: c.epochs, batch: c.batch, lr: c.lr, seed: c.seed, patience: c.patience, resume: c.resume, progress: !c.quiet, ..FitOptions::default() }
 }
 
 pub fn split_options(val_split: f32, seed: u64) -> SplitOptions {
@@ -205,15 +269,30 @@ pub fn run(args: TrainArgs) -> Result<()> {
     match args.task {
         TrainTask::Driving(d) => {
             let c = &d.common;
-            let spec = NetSpec::load(c.arch.as_deref().unwrap_or("pilotnet"))?;
+            let backbone = c.transfer.init.as_deref().map(Backbone::load).transpose()?;
+            let spec = match &backbone {
+                Some(b) => b.spec.clone(),
+                None => NetSpec::load(c.arch.as_deref().unwrap_or("pilotnet"))?,
+            };
             let data = load_driving_with(&c.data, &spec, d.side_correction, !c.no_augment, None, !c.quiet)?;
             let mut split = data.split(&split_options(c.val_split, c.seed))?;
             limit(&mut split, c.max_examples, c.seed);
             println!("{} rows: {} for training, {} for validation", data.len(), split.train.len(), split.val.len());
             let balance = Balance { keep_straight: d.keep_straight, ..Balance::default() };
             let run = RunDir::new(&c.out);
-            let report = fit(&spec, &data, |rng| data.epoch(&split.train, &balance, rng), &split.val, &run, &meta(c, DataKind::Driving, vec![]), &FitOptions { loss: d.loss, ..fit_options(c) })?;
-            print_report(&report, &run, "mae");
+            let meta = meta(c, DataKind::Driving, vec![]);
+            let opts = FitOptions { loss: d.loss, ..fit_options(c) };
+            let epoch_rows = |rng: &mut crate::data::Rng| data.epoch(&split.train, &balance, rng);
+            match &backbone {
+                Some(b) => {
+                    let task = transfer::Task { data: &data, kind: TaskKind::Regression, outputs: 1, train: &split.train, val: &split.val };
+                    transfer_run(b, &task, epoch_rows, &run, meta, c, opts)?;
+                }
+                None => {
+                    let report = fit(&spec, &data, epoch_rows, &split.val, &run, &meta, &opts)?;
+                    print_report(&report, &run, "mae");
+                }
+            }
             let net = run.load_best(&crate::train::infer_device())?;
             let predicted = crate::nn::driver::predict(&net, &data, &split.val, c.batch);
             let truth: Vec<f32> = split.val.iter().map(|&i| data.rows()[i].steering).collect();
@@ -230,27 +309,78 @@ pub fn run(args: TrainArgs) -> Result<()> {
 }
 
 fn classify(c: &CommonArgs, kind: DataKind, default_arch: &str) -> Result<()> {
-    let spec = NetSpec::load(c.arch.as_deref().unwrap_or(default_arch))?;
+    let backbone = c.transfer.init.as_deref().map(Backbone::load).transpose()?;
+    let spec = match &backbone {
+        Some(b) => b.spec.clone(),
+        None => NetSpec::load(c.arch.as_deref().unwrap_or(default_arch))?,
+    };
     let data = load_classification(kind, &c.data, &spec, !c.no_augment, !c.quiet)?;
     let spec = spec.with_classes(data.num_classes() as u16);
     let mut split = data.split(&split_options(c.val_split, c.seed))?;
     limit(&mut split, c.max_examples, c.seed);
     println!("{} images of {} classes: {} for training, {} for validation", data.len(), data.num_classes(), split.train.len(), split.val.len());
     let run = RunDir::new(&c.out);
-    let train = split.train.clone();
-    let report = fit(
-        &spec,
-        &data,
-        move |rng| {
-            let mut rows = train.clone();
-            rng.shuffle(&mut rows);
-            rows
-        },
-        &split.val,
-        &run,
-        &meta(c, kind, data.class_names().to_vec()),
-        &fit_options(c),
-    )?;
-    print_report(&report, &run, "accuracy");
+    let meta = meta(c, kind, data.class_names().to_vec());
+    let epoch_rows = shuffled(split.train.clone());
+    match &backbone {
+        Some(b) => {
+            let task = transfer::Task { data: &data, kind: TaskKind::Classification, outputs: data.num_classes() as u16, train: &split.train, val: &split.val };
+            transfer_run(b, &task, epoch_rows, &run, meta, c, fit_options(c))
+        }
+        None => {
+            let report = fit(&spec, &data, epoch_rows, &split.val, &run, &meta, &fit_options(c))?;
+            print_report(&report, &run, "accuracy");
+            Ok(())
+        }
+    }
+}
+
+/// Each epoch: `rows`, shuffled.
+pub fn shuffled(rows: Vec<usize>) -> impl FnMut(&mut crate::data::Rng) -> Vec<usize> {
+    move |rng| {
+        let mut rows = rows.clone();
+        rng.shuffle(&mut rows);
+        rows
+    }
+}
+
+/// `pilot train ... --init SOURCE`: one transfer run, and what it did.
+fn transfer_run<D>(
+    backbone: &Backbone,
+    task: &transfer::Task<'_, D>,
+    epoch_rows: impl FnMut(&mut crate::data::Rng) -> Vec<usize>,
+    run: &RunDir,
+    mut meta: Meta,
+    c: &CommonArgs,
+    fit: FitOptions,
+) -> Result<()>
+where
+    D: crate::data::Examples,
+    D::Target: Target,
+{
+    let t = &c.transfer;
+    let opts = TransferOptions {
+        mode: t.mode,
+        cut: t.cut.clone(),
+        head: t.head.parse()?,
+        backbone_lr_scale: t.backbone_lr_scale,
+        cache: features::cache_for(t.cache_dir.as_deref(), t.no_cache),
+        fit,
+    };
+    let cut = backbone.cut(t.cut.as_deref())?;
+    meta.transfer = Some(format!("{} from {}, cut after {}, head \"{}\"", t.mode.name(), backbone.origin.display(), cut.name, opts.head.text));
+    let o = transfer::train(backbone, task, epoch_rows, run, &meta, &opts)?;
+    println!(
+        "{}: best validation {} {:.4} at epoch {}; {} of {} parameters trained; training {:.1} s{}; model in {}",
+        t.mode.name(),
+        D::Target::METRIC,
+        o.metric,
+        o.best_epoch,
+        o.trainable_params,
+        o.total_params,
+        o.train_seconds,
+        if t.mode == Mode::FeatureExtraction { format!(", features {:.1} s", o.feature_seconds) } else { String::new() },
+        run.dir.display()
+    );
     Ok(())
 }

@@ -142,9 +142,15 @@ fn image(act: Act) -> Tensor<4> {
 
 /// `n` HWC int8 inputs (concatenated) -> the float NCHW batch the network sees.
 pub fn input_batch(inputs: &[i8], shape: Shape, scale_exp: i8, device: &Device) -> Tensor<4> {
+    let n = inputs.len() / shape.len();
+    let (h, w, c) = (shape.h as usize, shape.w as usize, shape.c as usize);
+    Tensor::from_data(TensorData::new(input_values(inputs, shape, scale_exp), [n, c, h, w]), device)
+}
+
+/// `n` HWC int8 inputs (concatenated) -> their float values `q * 2^scale_exp`, NCHW.
+pub fn input_values(inputs: &[i8], shape: Shape, scale_exp: i8) -> Vec<f32> {
     let (h, w, c) = (shape.h as usize, shape.w as usize, shape.c as usize);
     let per = h * w * c;
-    let n = inputs.len() / per;
     let scale = (scale_exp as f32).exp2();
     let mut data = vec![0f32; inputs.len()];
     for (img, out) in inputs.chunks_exact(per).zip(data.chunks_exact_mut(per)) {
@@ -154,5 +160,5 @@ pub fn input_batch(inputs: &[i8], shape: Shape, scale_exp: i8, device: &Device) 
             }
         }
     }
-    Tensor::from_data(TensorData::new(data, [n, c, h, w]), device)
+    data
 }

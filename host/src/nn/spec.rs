@@ -255,7 +255,7 @@ impl NetSpec {
         let mut out = Vec::new();
         for (i, l) in self.layers.iter().enumerate() {
             let here = || format!("layer {} ({})", i + 1, l.kind());
-            let (layer, next) = resolve_one(l, shape).with_context(here)?;
+            let (layer, next) = resolve_layer(l, shape).with_context(here)?;
             out.push(ResolvedLayer { layer: layer.clone(), input: shape, output: next });
             if let Some(Activation::Relu) = l.activation() {
                 out.push(ResolvedLayer { layer: Resolved::Relu, input: next, output: next });
@@ -304,7 +304,8 @@ fn window(n: u16, k: u8, s: u8, before: u8, after: u8) -> Result<u16> {
     Ok(((padded - k as u32) / s as u32 + 1) as u16)
 }
 
-fn resolve_one(l: &LayerSpec, s: Shape) -> Result<(Resolved, Shape)> {
+/// Resolves one layer on an input of shape `s`: explicit sizes and the output shape.
+pub fn resolve_layer(l: &LayerSpec, s: Shape) -> Result<(Resolved, Shape)> {
     Ok(match l {
         LayerSpec::Conv2d { filters, kernel, stride, padding, .. } => {
             ensure!(*filters > 0 && *kernel > 0 && *stride > 0, "filters, kernel and stride must be positive");

@@ -2,6 +2,8 @@
 //! `MaxPool`/`AveragePool`, `Transpose` + `Flatten`, `Gemm`. Input `input` is float
 //! `[1, C, H, W]` holding `x = q * 2^scale_exp` of the int8 preprocessing output; output
 //! `output` is `[1, N]`. Layer outputs are named like the int8 export's (`conv1`, `dense1`, ...).
+//! The metadata `pilot.arch` holds the architecture (TOML), so that the file can serve as the
+//! backbone of transfer learning ([`super::import`]).
 
 use anyhow::Result;
 use common::format::Pads;
@@ -9,14 +11,17 @@ use common::Shape;
 use tract_onnx::pb::tensor_proto::DataType;
 
 use super::builder::{Attr, Graph};
+use crate::nn::spec::NetSpec;
 use crate::quant::graph::{layer_names, to_oihw, FloatLayer, GraphLayer};
 
 fn pads(p: Pads) -> Attr {
     Attr::Ints(vec![p.top as i64, p.left as i64, p.bottom as i64, p.right as i64])
 }
 
-/// The float ONNX bytes, with metadata describing the input.
-pub fn export(name: &str, input: Shape, scale_exp: i8, graph: &[GraphLayer]) -> Result<Vec<u8>> {
+/// The float ONNX bytes of `graph` (extracted from a network of architecture `spec`), with
+/// metadata describing the input and the architecture.
+pub fn export(spec: &NetSpec, graph: &[GraphLayer]) -> Result<Vec<u8>> {
+    let (name, input, scale_exp): (&str, Shape, i8) = (&spec.name, spec.input_shape(), spec.input.scale_exp);
     let mut g = Graph::new(name);
     g.input("input", DataType::Float, &[1, input.c as usize, input.h as usize, input.w as usize]);
     let mut x = "input".to_string();
@@ -64,6 +69,10 @@ pub fn export(name: &str, input: Shape, scale_exp: i8, graph: &[GraphLayer]) -> 
     g.node("Identity", "output", &[&x], "output", vec![]);
     g.output("output", DataType::Float, &[1, out]);
     let doc = format!("{name}: float network exported by pilot (batch-norm folded). Input x = (v - 128) * 2^{scale_exp}, NCHW.");
-    let meta = vec![("pilot.input_scale_exp".to_string(), scale_exp.to_string()), ("pilot.input_layout".to_string(), "float NCHW".to_string())];
+    let meta = vec![
+        ("pilot.input_scale_exp".to_string(), scale_exp.to_string()),
+        ("pilot.input_layout".to_string(), "float NCHW".to_string()),
+        ("pilot.arch".to_string(), spec.to_toml()),
+    ];
     Ok(g.into_model(&doc, &meta))
 }

@@ -1,7 +1,9 @@
-//! ONNX: the int8 export in QOperator form ([`int8`]), the float export ([`float`]), and
-//! running exported models in tract ([`run`]).
+//! ONNX: the int8 export in QOperator form ([`int8`]), the float export ([`float`]), reading a
+//! float network back for transfer learning ([`import`]), and running exported models in tract
+//! ([`run`]).
 
 pub mod builder;
 pub mod float;
+pub mod import;
 pub mod int8;
 pub mod run;

@@ -40,6 +40,9 @@ pub struct Meta {
     pub lr: f64,
     pub seed: u64,
     pub val_split: f32,
+    /// For a transferred network: from what, how, and where it was cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<String>,
 }
 
 /// Where training stopped: the last finished epoch (1-based) and the best so far.

@@ -9,7 +9,8 @@ use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
-use burn::module::Module;
+use burn::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
+use burn::module::{Module, ParamGroup};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Bytes, Device};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -33,6 +34,34 @@ pub struct FitOptions {
     pub resume: bool,
     pub progress: bool,
     pub loss: RegressionLoss,
+    /// Start from these weights instead of random ones (fine-tuning a transferred network).
+    pub init: Option<Net>,
+    /// Train the first blocks at a scaled learning rate (fine-tuning a transferred backbone).
+    pub backbone_lr: Option<BackboneLr>,
+}
+
+impl Default for FitOptions {
+    fn default() -> FitOptions {
+        FitOptions {
+            epochs: 10,
+            batch: 64,
+            lr: 1e-3,
+            seed: 1,
+            patience: None,
+            resume: false,
+            progress: true,
+            loss: RegressionLoss::Mse,
+            init: None,
+            backbone_lr: None,
+        }
+    }
+}
+
+/// Blocks `0..blocks` learn at `scale` times the learning rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BackboneLr {
+    pub blocks: usize,
+    pub scale: f64,
 }
 
 /// What a finished run reports.
@@ -84,8 +113,19 @@ where
     } else {
         run.start(spec, meta)?;
         let worst = if D::Target::HIGHER_IS_BETTER { f64::NEG_INFINITY } else { f64::INFINITY };
-        (Net::new(&layers, &device), State { best_metric: worst, ..State::default() }, History::default())
+        let net = match &opts.init {
+            Some(init) => {
+                ensure!(init.blocks.len() == layers.len(), "the initial weights have {} blocks, the network {}", init.blocks.len(), layers.len());
+                // Weights loaded for inference do not track gradients: fine-tuning trains
+                // every layer, so enable them all (and dropout's training mode); `train()`
+                // makes that take effect on the autodiff device.
+                init.clone().fork(&device).unfreeze().train()
+            }
+            None => Net::new(&layers, &device),
+        };
+        (net, State { best_metric: worst, ..State::default() }, History::default())
     };
+    let lr = learning_rates(&net, opts);
     let outputs = layers.last().map(|l| l.output.c as usize).unwrap_or(1);
     let mut stopped_early = false;
 
@@ -122,7 +162,7 @@ where
                 let loss_value: f64 = loss.clone().into_scalar::<f32>() as f64;
                 ensure!(loss_value.is_finite(), "the loss became {loss_value} at epoch {epoch}: lower the learning rate");
                 let grads = GradientsParams::from_grads(loss.backward(), &current);
-                slot = Some(optim.step(opts.lr, current, grads));
+                slot = Some(optim.step(lr.clone(), current, grads));
                 let out: Vec<f32> = out.into_data().try_to_vec::<f32>().unwrap_or_default();
                 loss_sum += loss_value * y.len() as f64;
                 metric_sum += D::Target::metric_sum(&out, outputs, &y);
@@ -177,6 +217,18 @@ where
         }
     }
     Ok(FitReport { history, best_epoch: state.best_epoch, best_metric: state.best_metric, stopped_early })
+}
+
+/// One learning rate, or a scaled one for the backbone's parameters. (Scaling the gradients
+/// instead would do nothing: Adam's step does not depend on their scale.)
+fn learning_rates(net: &Net, opts: &FitOptions) -> ModuleLearningRate {
+    match opts.backbone_lr {
+        None => opts.lr.into(),
+        Some(BackboneLr { blocks, scale }) => {
+            let backbone = Net { blocks: net.blocks[..blocks.min(net.blocks.len())].to_vec() };
+            ModuleLrScheduler::new(opts.lr).with_group(ParamGroup::ids_from_module(backbone), opts.lr * scale).step()
+        }
+    }
 }
 
 fn epoch_bar(opts: &FitOptions, epoch: usize, n: usize) -> ProgressBar {

@@ -1,0 +1,193 @@
+//! `pilot transfer-compare`: the transfer-learning lab. Trains feature extraction, fine-tuning
+//! and training from scratch, each with every head, on the same split of the new data, and
+//! prints one table.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{ensure, Context, Result};
+use clap::Args;
+
+use super::train::{load_classification, shuffled, split_options, DataKind};
+use crate::fsutil::atomic_write;
+use crate::nn::spec::TaskKind;
+use crate::train::checkpoint::{Meta, RunDir};
+use crate::train::FitOptions;
+use crate::transfer::{self, features, Backbone, Head, Lookup, Mode, Outcome, TransferOptions};
+use crate::data::Examples;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example (the course's lab: features learnt on CIFAR-10 reused for traffic signs,
+with only 2,000 training images):
+  pilot train classify --data cifar10/ --arch cifar-vgg --epochs 10 --out runs/cifar-vgg
+  pilot transfer-compare --from runs/cifar-vgg --data GTSRB/ --samples 2000 --out runs/transfer
+  pilot export --model runs/cifar-vgg --float-onnx cifar-vgg.onnx
+  pilot transfer-compare --from cifar-vgg.onnx --data GTSRB/ --samples 2000 --out runs/transfer-onnx
+
+Each run is kept in OUT/MODE-HEAD/ (a normal training run: eval, quantize and export work on it);
+the table is also written to OUT/compare.md and OUT/compare.csv.")]
+pub struct CompareArgs {
+    /// The network to transfer from: a training run folder, or a float ONNX file written by
+    /// `pilot export --float-onnx`.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The new task's images: GTSRB (official layout), one folder per class, or CIFAR-10
+    /// binary batches.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Train on this many images, drawn at random from the training split (default: all).
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// The heads to compare (repeat the flag); N is the class count.
+    #[arg(long = "head", default_values = ["dense N", "dense 128, dense N"])]
+    pub heads: Vec<String>,
+    /// The modes to compare.
+    #[arg(long, value_enum, num_args = 1.., value_delimiter = ',', default_values_t = [Mode::FeatureExtraction, Mode::FineTune, Mode::Scratch])]
+    pub modes: Vec<Mode>,
+    /// The backbone's layer to cut after (default: the last flatten).
+    #[arg(long)]
+    pub cut: Option<String>,
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Fine-tuning: the backbone learns at this times --lr.
+    #[arg(long, default_value_t = 0.1)]
+    pub backbone_lr_scale: f64,
+    #[arg(long, default_value_t = 0.2)]
+    pub val_split: f32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Augment the images for fine-tuning and scratch (feature extraction never sees
+    /// augmented images: its features are computed once). Off by default, as in the lab.
+    #[arg(long)]
+    pub augment: bool,
+    /// Where bottleneck features are cached (default: $PILOT_CACHE_DIR/features, else
+    /// ~/.cache/pilot/features).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not read or write the feature cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Output folder: one run per mode and head, and the table.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Hide progress bars and per-epoch lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// One line of the table.
+struct Row {
+    mode: Mode,
+    head: Head,
+    outcome: Outcome,
+    run: PathBuf,
+}
+
+pub fn run(args: CompareArgs) -> Result<()> {
+    let heads: Vec<Head> = args.heads.iter().map(|h| h.parse()).collect::<Result<_>>()?;
+    ensure!(!heads.is_empty() && !args.modes.is_empty(), "nothing to compare: give at least one --head and one mode");
+    let backbone = Backbone::load(&args.from)?;
+    let cut = backbone.cut(args.cut.as_deref())?;
+    let kind = DataKind::detect(&args.data);
+    let data = load_classification(kind, std::slice::from_ref(&args.data), &backbone.spec, args.augment, !args.quiet)?;
+    let mut split = data.split(&split_options(args.val_split, args.seed))?;
+    if let Some(n) = args.samples {
+        crate::data::Rng::keyed(args.seed, 0x11A1).shuffle(&mut split.train);
+        split.train.truncate(n);
+        split.train.sort_unstable();
+    }
+    println!(
+        "transfer from {} ({}, cut after {}: {} features) to {} ({} classes): {} training images, {} validation images",
+        args.from.display(),
+        backbone.spec.name,
+        cut.name,
+        cut.shape.len(),
+        args.data.display(),
+        data.num_classes(),
+        split.train.len(),
+        split.val.len()
+    );
+    let task = transfer::Task { data: &data, kind: TaskKind::Classification, outputs: data.num_classes() as u16, train: &split.train, val: &split.val };
+    let cache = features::cache_for(args.cache_dir.as_deref(), args.no_cache);
+    let mut rows = Vec::new();
+    for &mode in &args.modes {
+        for head in &heads {
+            let dir = args.out.join(format!("{}-{}dense", mode.slug(), head.dense_layers()));
+            println!("\n== {} with head \"{}\" -> {}", mode.name(), head.text, dir.display());
+            let opts = TransferOptions {
+                mode,
+                cut: Some(cut.name.clone()),
+                head: head.clone(),
+                backbone_lr_scale: args.backbone_lr_scale,
+                cache: cache.clone(),
+                fit: FitOptions { epochs: args.epochs, batch: args.batch, lr: args.lr, seed: args.seed, progress: !args.quiet, ..FitOptions::default() },
+            };
+            let meta = Meta {
+                classes: data.class_names().to_vec(),
+                data: vec![args.data.display().to_string()],
+                data_kind: kind.name().into(),
+                batch: args.batch,
+                lr: args.lr,
+                seed: args.seed,
+                val_split: args.val_split,
+                transfer: Some(format!("{} from {}, cut after {}, head \"{}\"", mode.name(), args.from.display(), cut.name, head.text)),
+            };
+            let run = RunDir::new(&dir);
+            let outcome = transfer::train(&backbone, &task, shuffled(split.train.clone()), &run, &meta, &opts)?;
+            println!("{}: validation accuracy {:.4} (epoch {})", mode.name(), outcome.metric, outcome.best_epoch);
+            rows.push(Row { mode, head: head.clone(), outcome, run: dir });
+        }
+    }
+
+    let (md, csv) = table(&rows, &args, &backbone, &cut.name, split.train.len(), split.val.len(), data.len());
+    println!("\n{md}");
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    atomic_write(&args.out.join("compare.md"), md.as_bytes())?;
+    atomic_write(&args.out.join("compare.csv"), csv.as_bytes())?;
+    println!("table written to {} and compare.csv", args.out.join("compare.md").display());
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn table(rows: &[Row], args: &CompareArgs, backbone: &Backbone, cut: &str, train: usize, val: usize, all: usize) -> (String, String) {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "Transfer from `{}` ({}, cut after `{cut}`) to `{}`: {train} training images, {val} validation images (of {all}), {} epochs, batch {}, lr {}{}, augmentation {}.\n",
+        args.from.display(),
+        backbone.spec.name,
+        args.data.display(),
+        args.epochs,
+        args.batch,
+        args.lr,
+        if args.modes.contains(&Mode::FineTune) { format!(" (backbone x{} when fine-tuning)", args.backbone_lr_scale) } else { String::new() },
+        if args.augment { "on for fine-tune and scratch" } else { "off" },
+    );
+    md.push_str("| mode | head | val accuracy | best epoch | training s | features s | trainable params | total params |\n");
+    md.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+    let mut csv = String::from("mode,head,val_accuracy,best_epoch,train_seconds,feature_seconds,feature_cache,trainable_params,total_params,run\n");
+    for r in rows {
+        let o = &r.outcome;
+        let features = match o.cache {
+            Some(Lookup::Hit) => format!("{:.1} (cached)", o.feature_seconds),
+            Some(Lookup::Miss) => format!("{:.1}", o.feature_seconds),
+            None => "-".into(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.4} | {} | {:.1} | {features} | {} | {} |",
+            r.mode.name(), r.head.text, o.metric, o.best_epoch, o.train_seconds, o.trainable_params, o.total_params
+        );
+        let cache = match o.cache { Some(Lookup::Hit) => "hit", Some(Lookup::Miss) => "miss", None => "" };
+        let _ = writeln!(
+            csv,
+            "{},\"{}\",{:.6},{},{:.2},{:.2},{cache},{},{},{}",
+            r.mode.slug(), r.head.text, o.metric, o.best_epoch, o.train_seconds, o.feature_seconds, o.trainable_params, o.total_params, r.run.display()
+        );
+    }
+    (md, csv)
+}

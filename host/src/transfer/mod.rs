@@ -1,0 +1,183 @@
+//! Transfer learning: reuse a trained network's early layers (the backbone) for a new task, in
+//! the three ways the course's lesson compares:
+//!
+//! - **feature extraction**: the backbone is frozen; its output at the cut (the "bottleneck"
+//!   features) is computed once per example and cached on disk, and only a new head is trained
+//!   on it, which takes seconds;
+//! - **fine-tuning**: the backbone's weights plus a new head, everything trained, the backbone
+//!   optionally at a lower learning rate;
+//! - **scratch**: the same network from random weights, for comparison.
+//!
+//! Every mode writes a normal training run (`arch.toml`, `model.bpk`, `history.csv`), so the
+//! transferred network quantizes, exports and runs on the chip like any other.
+
+pub mod backbone;
+pub mod features;
+mod hash;
+pub mod head;
+pub mod head_train;
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::module::Module;
+
+use crate::data::{Examples, Rng};
+use crate::nn::net::Net;
+use crate::nn::spec::{NetSpec, TaskKind};
+use crate::train::checkpoint::{Meta, RunDir, State};
+use crate::train::{fit, train_device, BackboneLr, FitOptions, Target};
+pub use backbone::{Backbone, Cut};
+pub use features::{BurnExtractor, Cache, Extractor, Features, Lookup, TractExtractor};
+pub use head::Head;
+use head_train::{train_head, HeadOptions};
+
+/// How the backbone is reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Frozen backbone; a new head trained on cached bottleneck features.
+    FeatureExtraction,
+    /// The backbone's weights and a new head, all trained.
+    FineTune,
+    /// The same network from random weights.
+    Scratch,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::FeatureExtraction => "feature extraction",
+            Mode::FineTune => "fine-tune",
+            Mode::Scratch => "scratch",
+        }
+    }
+
+    /// For folder names.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Mode::FeatureExtraction => "feature-extraction",
+            Mode::FineTune => "fine-tune",
+            Mode::Scratch => "scratch",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TransferOptions {
+    pub mode: Mode,
+    /// The layer to cut after (default: the last flatten).
+    pub cut: Option<String>,
+    pub head: Head,
+    /// Fine-tuning: the backbone learns at this times the learning rate.
+    pub backbone_lr_scale: f64,
+    /// Where bottleneck features are cached (`None`: not cached).
+    pub cache: Option<Cache>,
+    /// Epochs, batch, learning rate, seed, patience, progress, loss.
+    pub fit: FitOptions,
+}
+
+/// What a transfer run reports.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub spec: NetSpec,
+    pub cut: Cut,
+    /// Best validation metric and its epoch.
+    pub metric: f64,
+    pub best_epoch: usize,
+    /// Seconds of training (of the head alone, in feature extraction).
+    pub train_seconds: f64,
+    /// Seconds spent computing (or reading) bottleneck features; 0 in the other modes.
+    pub feature_seconds: f64,
+    /// Whether the training features came from the cache (feature extraction only).
+    pub cache: Option<Lookup>,
+    pub trainable_params: usize,
+    pub total_params: usize,
+}
+
+/// The data a transfer run trains on.
+pub struct Task<'a, D> {
+    pub data: &'a D,
+    pub kind: TaskKind,
+    /// Classes, or 1 for steering.
+    pub outputs: u16,
+    /// The training examples as recorded (feature extraction uses these, unaugmented).
+    pub train: &'a [usize],
+    pub val: &'a [usize],
+}
+
+/// Trains the backbone's network with a new head on `task` in `opts.mode`, into `run`.
+/// `epoch_rows` gives each epoch's examples for the modes that train the whole network.
+pub fn train<D>(backbone: &Backbone, task: &Task<'_, D>, epoch_rows: impl FnMut(&mut Rng) -> Vec<usize>, run: &RunDir, meta: &Meta, opts: &TransferOptions) -> Result<Outcome>
+where
+    D: Examples,
+    D::Target: Target,
+{
+    let cut = backbone.cut(opts.cut.as_deref())?;
+    let name = format!("{}-{}", backbone.spec.name, opts.mode.slug());
+    let spec = head::network(backbone, &cut, &opts.head, task.kind, task.outputs, &name)?;
+    let total_params = Net::new(&spec.resolve()?, &crate::train::infer_device()).num_params();
+    let outcome = |metric, best_epoch, train_seconds, feature_seconds, cache, trainable_params| Outcome {
+        spec: spec.clone(),
+        cut: cut.clone(),
+        metric,
+        best_epoch,
+        train_seconds,
+        feature_seconds,
+        cache,
+        trainable_params,
+        total_params,
+    };
+    match opts.mode {
+        Mode::Scratch | Mode::FineTune => {
+            let fit_opts = match opts.mode {
+                Mode::FineTune => FitOptions {
+                    init: Some(head::assemble(backbone, &cut, &spec, &train_device())?),
+                    backbone_lr: (opts.backbone_lr_scale != 1.0).then_some(BackboneLr { blocks: cut.blocks, scale: opts.backbone_lr_scale }),
+                    ..opts.fit.clone()
+                },
+                _ => FitOptions { init: None, backbone_lr: None, ..opts.fit.clone() },
+            };
+            let started = Instant::now();
+            let report = fit(&spec, task.data, epoch_rows, task.val, run, meta, &fit_opts)?;
+            Ok(outcome(report.best_metric, report.best_epoch, started.elapsed().as_secs_f64(), 0.0, None, total_params))
+        }
+        Mode::FeatureExtraction => {
+            let started = Instant::now();
+            let mut extractor: Box<dyn Extractor> = match TractExtractor::new(backbone, &cut)? {
+                Some(t) => Box::new(t),
+                None => Box::new(BurnExtractor::new(backbone, &cut)),
+            };
+            let (cache, progress) = (opts.cache.as_ref(), opts.fit.progress);
+            let job = features::Job { backbone, cut: &cut, extractor: extractor.as_mut(), cache, progress, label: "training" };
+            let (train_f, train_y, lookup) = features::features(task.data, task.train, job)?;
+            let job = features::Job { backbone, cut: &cut, extractor: extractor.as_mut(), cache, progress, label: "validation" };
+            let (val_f, val_y, _) = features::features(task.data, task.val, job)?;
+            let feature_seconds = started.elapsed().as_secs_f64();
+            if opts.fit.progress {
+                let how = match (lookup, &opts.cache) {
+                    (Lookup::Hit, Some(c)) => format!("read from the cache {}", c.dir.display()),
+                    (Lookup::Miss, Some(c)) => format!("computed and cached in {}", c.dir.display()),
+                    (_, None) => "computed (cache off)".into(),
+                };
+                eprintln!("bottleneck features at {} ({} values each) for {} + {} examples: {how} in {feature_seconds:.1} s", cut.name, cut.shape.len(), task.train.len(), task.val.len());
+            }
+
+            let fresh = head::assemble(backbone, &cut, &spec, &train_device())?;
+            let head_net = Net { blocks: fresh.blocks[cut.blocks..].to_vec() };
+            let trainable = head_net.num_params();
+            let started = Instant::now();
+            let head_opts = HeadOptions { epochs: opts.fit.epochs, batch: opts.fit.batch, lr: opts.fit.lr, seed: opts.fit.seed, loss: opts.fit.loss, verbose: opts.fit.progress };
+            let report = train_head(head_net, cut.shape, (&train_f, &train_y), (&val_f, &val_y), &head_opts)?;
+            let train_seconds = started.elapsed().as_secs_f64();
+
+            // The frozen backbone, unchanged, with the best head.
+            let net = Net { blocks: backbone.net.blocks[..cut.blocks].iter().cloned().chain(report.head.blocks.iter().cloned()).collect() };
+            run.start(&spec, meta)?;
+            let state = State { epoch: report.history.epochs.len(), best_epoch: report.best_epoch, best_metric: report.best_metric, stale_epochs: 0 };
+            run.save_best(&net, &state)?;
+            crate::fsutil::atomic_write(&run.history_path(), report.history.to_csv().as_bytes())?;
+            crate::plot::history(&report.history, D::Target::loss_name(opts.fit.loss), D::Target::METRIC, &run.dir)?;
+            Ok(outcome(report.best_metric, report.best_epoch, train_seconds, feature_seconds, Some(lookup), trainable))
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Transfer learning: an ONNX backbone gives the checkpoint's features, the feature cache hits
+//! and misses when it must, feature extraction leaves the backbone untouched, and fine-tuning's
+//! backbone learning rate applies to the backbone only.
+
+use std::path::Path;
+
+use burn::tensor::Tensor;
+use host::data::{ClassificationData, ClassificationOptions, Examples, ImageAugment, SplitOptions};
+use host::nn::net::{Block, Net};
+use host::nn::spec::{NetSpec, TaskKind};
+use host::onnx::float;
+use host::quant::graph;
+use host::train::checkpoint::{Meta, RunDir, State};
+use host::train::{infer_device, FitOptions};
+use host::transfer::features::{self, Job};
+use host::transfer::{self, head, Backbone, BurnExtractor, Cache, Extractor, Lookup, Mode, TractExtractor, TransferOptions};
+
+/// Every kind of layer the ONNX import reads: same and valid padding, stride, a ReLU after a
+/// max-pool (moved into the conv on export), flatten, dropout, two dense layers.
+const WIDE: &str = r#"
+name = "wide"
+task = "classification"
+[input]
+height = 12
+width = 10
+color = "rgb"
+scale_exp = -7
+[[layers]]
+type = "conv2d"
+filters = 5
+kernel = 3
+stride = 2
+padding = "same"
+activation = "relu"
+[[layers]]
+type = "conv2d"
+filters = 6
+kernel = 3
+[[layers]]
+type = "maxpool"
+size = 2
+[[layers]]
+type = "relu"
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "dropout"
+rate = 0.3
+[[layers]]
+type = "dense"
+units = 7
+activation = "relu"
+[[layers]]
+type = "dense"
+units = 3
+"#;
+
+/// A small backbone for the 8x8 two-class images below.
+const TINY: &str = r#"
+name = "tiny"
+task = "classification"
+[input]
+height = 8
+width = 8
+color = "rgb"
+scale_exp = -7
+[[layers]]
+type = "conv2d"
+filters = 4
+kernel = 3
+activation = "relu"
+[[layers]]
+type = "maxpool"
+size = 2
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "dense"
+units = 5
+activation = "relu"
+[[layers]]
+type = "dense"
+units = 3
+"#;
+
+/// Saves `net` as a training run in `dir`.
+fn save_run(dir: &Path, spec: &NetSpec, net: &Net) -> RunDir {
+    let run = RunDir::new(dir);
+    run.start(spec, &Meta::default()).unwrap();
+    run.save_best(net, &State::default()).unwrap();
+    run
+}
+
+fn inputs(n: usize, len: usize, seed: u32) -> Vec<i8> {
+    (0..(n * len) as u32).map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 24) as i8).collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn onnx_backbone_gives_the_checkpoint_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = NetSpec::parse(WIDE).unwrap();
+    let net = Net::new(&spec.resolve().unwrap(), &infer_device());
+    save_run(&dir.path().join("run"), &spec, &net);
+    let onnx = float::export(&spec, &graph::extract(&net, &spec.resolve().unwrap()).unwrap()).unwrap();
+    std::fs::write(dir.path().join("wide.onnx"), &onnx).unwrap();
+
+    let from_run = Backbone::load(&dir.path().join("run")).unwrap();
+    let from_onnx = Backbone::load(&dir.path().join("wide.onnx")).unwrap();
+    assert_eq!(from_run.layer_names().unwrap(), ["conv1", "conv2", "pool1", "flatten1", "dense1", "dense2"]);
+    assert_eq!(from_onnx.layer_names().unwrap(), from_run.layer_names().unwrap());
+    assert_ne!(from_run.digest, from_onnx.digest);
+
+    let n = 6;
+    let x = inputs(n, spec.input_shape().len(), 1);
+    // The whole imported network computes what the original does (weights and their layouts).
+    let s = spec.input_shape();
+    let batch = host::nn::net::input_batch(&x, s, -7, &infer_device());
+    let want: Vec<f32> = net.forward(batch.clone()).into_data().try_to_vec().unwrap();
+    let got: Vec<f32> = from_onnx.net.forward(batch).into_data().try_to_vec().unwrap();
+    assert!(max_diff(&want, &got) < 1e-4, "imported network: {}", max_diff(&want, &got));
+
+    for name in ["conv1", "pool1", "flatten1", "dense1"] {
+        let cut = from_run.cut(Some(name)).unwrap();
+        let onnx_cut = from_onnx.cut(Some(name)).unwrap();
+        assert_eq!((&onnx_cut.name, onnx_cut.shape), (&cut.name, cut.shape));
+        let burn = BurnExtractor::new(&from_run, &cut).run(&x, n).unwrap();
+        let mut tract = TractExtractor::new(&from_onnx, &onnx_cut).unwrap().expect("an ONNX backbone runs in tract");
+        assert_eq!(tract.engine(), "tract");
+        let tract = tract.run(&x, n).unwrap();
+        assert_eq!(burn.len(), n * cut.shape.len(), "{name}");
+        let scale = burn.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
+        assert!(max_diff(&burn, &tract) <= 1e-5 * scale.max(1.0), "{name}: burn and tract features differ by {}", max_diff(&burn, &tract));
+        assert!(burn.iter().any(|&v| v != 0.0), "{name}: features are not all zero");
+    }
+    assert!(TractExtractor::new(&from_run, &from_run.cut(None).unwrap()).unwrap().is_none(), "a checkpoint runs in burn");
+    assert_eq!(from_run.cut(None).unwrap().name, "flatten1", "the default cut is the last flatten");
+    let err = from_run.cut(Some("conv2")).unwrap_err().to_string();
+    assert!(err.contains("pool1"), "conv2's ReLU sits after the pool: {err}");
+    assert!(from_run.cut(Some("dense2")).is_err(), "nothing left after the last layer");
+    let err = from_run.cut(Some("conv9")).unwrap_err().to_string();
+    assert!(err.contains("conv1, conv2, pool1"), "lists the layers: {err}");
+}
+
+#[test]
+fn onnx_without_pilot_metadata_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.onnx");
+    std::fs::write(&path, b"not onnx at all").unwrap();
+    let err = format!("{:#}", Backbone::load(&path).err().unwrap());
+    assert!(err.contains("x.onnx"), "{err}");
+    let missing = format!("{:#}", Backbone::load(&dir.path().join("missing")).err().unwrap());
+    assert!(missing.contains("missing"), "{missing}");
+}
+
+/// Three classes of 8x8 images: a bright bar at the top, in the middle or at the bottom.
+fn write_images(root: &Path, per_class: usize) {
+    let mut state = 99u32;
+    let mut noise = move || {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (state >> 24) % 40
+    };
+    for (class, name) in ["a-top", "b-middle", "c-bottom"].iter().enumerate() {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..per_class {
+            let mut img = image::RgbImage::new(8, 8);
+            for (x, y, p) in img.enumerate_pixels_mut() {
+                let bar = (y as usize * 3 / 8) == class;
+                let v = if bar { 200 } else { 40 } + noise();
+                *p = image::Rgb([v as u8, (v / 2) as u8, x as u8 * 10]);
+            }
+            img.save(dir.join(format!("{i:03}.png"))).unwrap();
+        }
+    }
+}
+
+fn tiny_data(root: &Path, spec: &NetSpec) -> ClassificationData {
+    write_images(root, 30);
+    let mut opts = ClassificationOptions::new(spec.input_spec());
+    opts.progress = false;
+    opts.augment = ImageAugment::none();
+    ClassificationData::image_folder(root, &opts).unwrap()
+}
+
+/// Counts how many examples the backbone really ran on.
+struct Counting<'a> {
+    inner: &'a mut dyn Extractor,
+    examples: usize,
+}
+
+impl Extractor for Counting<'_> {
+    fn engine(&self) -> &'static str {
+        self.inner.engine()
+    }
+    fn run(&mut self, inputs: &[i8], n: usize) -> anyhow::Result<Vec<f32>> {
+        self.examples += n;
+        self.inner.run(inputs, n)
+    }
+}
+
+#[test]
+fn feature_cache_hits_and_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = NetSpec::parse(TINY).unwrap();
+    let data = tiny_data(&dir.path().join("data"), &spec);
+    save_run(&dir.path().join("run"), &spec, &Net::new(&spec.resolve().unwrap(), &infer_device()));
+    let backbone = Backbone::load(&dir.path().join("run")).unwrap();
+    let cache = Cache::new(dir.path().join("cache"));
+    let rows: Vec<usize> = (0..data.len()).step_by(2).collect();
+
+    let run = |rows: &[usize], cut_name: &str, cache: Option<&Cache>| {
+        let cut = backbone.cut(Some(cut_name)).unwrap();
+        let mut burn = BurnExtractor::new(&backbone, &cut);
+        let mut counting = Counting { inner: &mut burn, examples: 0 };
+        let job = Job { backbone: &backbone, cut: &cut, extractor: &mut counting, cache, progress: false, label: "test" };
+        let (f, y, lookup) = features::features(&data, rows, job).unwrap();
+        (f, y, lookup, counting.examples)
+    };
+
+    let (first, labels, lookup, ran) = run(&rows, "flatten1", Some(&cache));
+    assert_eq!((lookup, ran), (Lookup::Miss, rows.len()), "first time: computed");
+    assert_eq!(labels, rows.iter().map(|&r| data.labels()[r]).collect::<Vec<_>>());
+    assert_eq!((first.rows, first.dim), (rows.len(), 3 * 3 * 4));
+    let files = || std::fs::read_dir(dir.path().join("cache")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(files(), 1);
+
+    let (again, _, lookup, ran) = run(&rows, "flatten1", Some(&cache));
+    assert_eq!((lookup, ran), (Lookup::Hit, 0), "second time: read, the backbone does not run");
+    assert_eq!(again, first);
+
+    let (_, _, lookup, _) = run(&rows[1..], "flatten1", Some(&cache));
+    assert_eq!(lookup, Lookup::Miss, "other examples, other key");
+    let (other, _, lookup, _) = run(&rows, "pool1", Some(&cache));
+    assert_eq!(lookup, Lookup::Miss, "another cut, another key");
+    assert_eq!(other.dim, 3 * 3 * 4);
+    assert_eq!(files(), 3);
+
+    // A damaged file is reported, recomputed and rewritten; never a panic or wrong features.
+    for entry in std::fs::read_dir(dir.path().join("cache")).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+    }
+    let (fixed, _, lookup, ran) = run(&rows, "flatten1", Some(&cache));
+    assert_eq!((lookup, ran), (Lookup::Miss, rows.len()));
+    assert_eq!(fixed, first);
+    assert_eq!(run(&rows, "flatten1", Some(&cache)).2, Lookup::Hit);
+
+    // Without a cache, always computed and nothing written.
+    let (_, _, lookup, ran) = run(&rows, "flatten1", None);
+    assert_eq!((lookup, ran), (Lookup::Miss, rows.len()));
+    assert_eq!(files(), 3);
+}
+
+fn param_values(blocks: &[Block]) -> Vec<Vec<f32>> {
+    fn v<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec().unwrap()
+    }
+    let mut out = Vec::new();
+    for b in blocks {
+        match b {
+            Block::Conv(c) => {
+                out.push(v(c.weight.val()));
+                out.extend(c.bias.as_ref().map(|b| v(b.val())));
+            }
+            Block::Dense(d) => {
+                out.push(v(d.weight.val()));
+                out.extend(d.bias.as_ref().map(|b| v(b.val())));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A tiny backbone trained on the images, and the data split.
+struct Setup {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    backbone: Backbone,
+    data: ClassificationData,
+    train: Vec<usize>,
+    val: Vec<usize>,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let spec = NetSpec::parse(TINY).unwrap();
+    let data = tiny_data(&root.join("data"), &spec);
+    let split = data.split(&SplitOptions { val_fraction: 0.25, seed: 1, ..SplitOptions::default() }).unwrap();
+    save_run(&root.join("backbone"), &spec, &Net::new(&spec.resolve().unwrap(), &infer_device()));
+    let backbone = Backbone::load(&root.join("backbone")).unwrap();
+    Setup { _dir: dir, root, backbone, data, train: split.train, val: split.val }
+}
+
+fn options(mode: Mode, epochs: usize, scale: f64, cache: &Path) -> TransferOptions {
+    TransferOptions {
+        mode,
+        cut: None,
+        head: "dense 8, dense N".parse().unwrap(),
+        backbone_lr_scale: scale,
+        cache: Some(Cache::new(cache)),
+        fit: FitOptions { epochs, batch: 16, lr: 1e-2, seed: 3, progress: false, ..FitOptions::default() },
+    }
+}
+
+#[test]
+fn feature_extraction_keeps_the_backbone_frozen_and_learns_the_head() {
+    let s = setup();
+    let task = transfer::Task { data: &s.data, kind: TaskKind::Classification, outputs: 3, train: &s.train, val: &s.val };
+    let run = RunDir::new(s.root.join("fe"));
+    let opts = options(Mode::FeatureExtraction, 25, 1.0, &s.root.join("cache"));
+    let train = s.train.clone();
+    let o = transfer::train(&s.backbone, &task, move |_| train.clone(), &run, &Meta::default(), &opts).unwrap();
+    assert_eq!(o.cut.name, "flatten1");
+    assert_eq!(o.cache, Some(Lookup::Miss));
+    assert_eq!(o.trainable_params, (36 * 8 + 8) + (8 * 3 + 3), "only the head trains");
+    assert_eq!(o.total_params, (4 * 27 + 4) + o.trainable_params);
+    assert!(o.metric > 0.9, "a head on the features separates three bars: accuracy {}", o.metric);
+
+    // What was written is a normal run: the frozen layers are the backbone's, bit for bit.
+    let saved = run.load_best(&infer_device()).unwrap();
+    let cut = o.cut.blocks;
+    assert_eq!(param_values(&saved.blocks[..cut]), param_values(&s.backbone.net.blocks[..cut]));
+    let (_, acc) = host::train::evaluate(&saved, &s.data, &s.val, 16, Default::default());
+    assert!((acc - o.metric).abs() < 1e-9, "the saved network scores what training reported: {acc} vs {}", o.metric);
+
+    // A second head reads the cached features.
+    let task2 = transfer::Task { data: &s.data, kind: TaskKind::Classification, outputs: 3, train: &s.train, val: &s.val };
+    let mut opts = opts.clone();
+    opts.head = "dense N".parse().unwrap();
+    let train = s.train.clone();
+    let o2 = transfer::train(&s.backbone, &task2, move |_| train.clone(), &RunDir::new(s.root.join("fe1")), &Meta::default(), &opts).unwrap();
+    assert_eq!(o2.cache, Some(Lookup::Hit));
+    assert_eq!(o2.trainable_params, 36 * 3 + 3);
+}
+
+#[test]
+fn fine_tuning_scales_only_the_backbone_learning_rate() {
+    let s = setup();
+    let task = transfer::Task { data: &s.data, kind: TaskKind::Classification, outputs: 3, train: &s.train, val: &s.val };
+    let cut = s.backbone.cut(None).unwrap();
+    let before = param_values(&s.backbone.net.blocks[..cut.blocks]);
+    for (scale, name) in [(0.0, "frozen"), (1.0, "free")] {
+        let run = RunDir::new(s.root.join(name));
+        let train = s.train.clone();
+        let o = transfer::train(&s.backbone, &task, move |_| train.clone(), &run, &Meta::default(), &options(Mode::FineTune, 2, scale, &s.root.join("cache"))).unwrap();
+        assert_eq!(o.trainable_params, o.total_params);
+        let saved = run.load_best(&infer_device()).unwrap();
+        let after = param_values(&saved.blocks[..cut.blocks]);
+        let head_spec = head::network(&s.backbone, &cut, &"dense 8, dense N".parse().unwrap(), TaskKind::Classification, 3, "x").unwrap();
+        assert_eq!(saved.blocks.len(), head_spec.resolve().unwrap().len());
+        if scale == 0.0 {
+            assert_eq!(after, before, "backbone learning rate 0: the backbone keeps its weights");
+        } else {
+            assert_ne!(after, before, "backbone learning rate 1: the backbone learns");
+        }
+    }
+}
