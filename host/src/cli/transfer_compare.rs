@@ -47,8 +47,15 @@ pub struct CompareArgs {
     /// The backbone's layer to cut after (default: the last flatten).
     #[arg(long)]
     pub cut: Option<String>,
+    /// Epochs for fine-tuning and scratch.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
+    /// Epochs for a head on bottleneck features (each takes a fraction of a second).
+    #[arg(long, default_value_t = 50)]
+    pub head_epochs: usize,
+    /// Stop a run after this many epochs without a better validation accuracy.
+    #[arg(long)]
+    pub patience: Option<usize>,
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -124,7 +131,15 @@ pub fn run(args: CompareArgs) -> Result<()> {
                 head: head.clone(),
                 backbone_lr_scale: args.backbone_lr_scale,
                 cache: cache.clone(),
-                fit: FitOptions { epochs: args.epochs, batch: args.batch, lr: args.lr, seed: args.seed, progress: !args.quiet, ..FitOptions::default() },
+                fit: FitOptions {
+                    epochs: if mode == Mode::FeatureExtraction { args.head_epochs } else { args.epochs },
+                    batch: args.batch,
+                    lr: args.lr,
+                    seed: args.seed,
+                    patience: args.patience,
+                    progress: !args.quiet,
+                    ..FitOptions::default()
+                },
             };
             let meta = Meta {
                 classes: data.class_names().to_vec(),
@@ -157,19 +172,21 @@ fn table(rows: &[Row], args: &CompareArgs, backbone: &Backbone, cut: &str, train
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "Transfer from `{}` ({}, cut after `{cut}`) to `{}`: {train} training images, {val} validation images (of {all}), {} epochs, batch {}, lr {}{}, augmentation {}.\n",
+        "Transfer from `{}` ({}, cut after `{cut}`) to `{}`: {train} training images, {val} validation images (of {all}), {} epochs ({} for a head on features){}, batch {}, lr {}{}, augmentation {}.\n",
         args.from.display(),
         backbone.spec.name,
         args.data.display(),
         args.epochs,
+        args.head_epochs,
+        args.patience.map(|p| format!(", early stop after {p} epochs without progress")).unwrap_or_default(),
         args.batch,
         args.lr,
         if args.modes.contains(&Mode::FineTune) { format!(" (backbone x{} when fine-tuning)", args.backbone_lr_scale) } else { String::new() },
         if args.augment { "on for fine-tune and scratch" } else { "off" },
     );
-    md.push_str("| mode | head | val accuracy | best epoch | training s | features s | trainable params | total params |\n");
+    md.push_str("| mode | head | val accuracy | best epoch / epochs | training s | features s | trainable params | total params |\n");
     md.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
-    let mut csv = String::from("mode,head,val_accuracy,best_epoch,train_seconds,feature_seconds,feature_cache,trainable_params,total_params,run\n");
+    let mut csv = String::from("mode,head,val_accuracy,best_epoch,epochs,train_seconds,feature_seconds,feature_cache,trainable_params,total_params,run\n");
     for r in rows {
         let o = &r.outcome;
         let features = match o.cache {
@@ -179,14 +196,14 @@ fn table(rows: &[Row], args: &CompareArgs, backbone: &Backbone, cut: &str, train
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {:.4} | {} | {:.1} | {features} | {} | {} |",
-            r.mode.name(), r.head.text, o.metric, o.best_epoch, o.train_seconds, o.trainable_params, o.total_params
+            "| {} | {} | {:.4} | {} / {} | {:.1} | {features} | {} | {} |",
+            r.mode.name(), r.head.text, o.metric, o.best_epoch, o.epochs, o.train_seconds, o.trainable_params, o.total_params
         );
         let cache = match o.cache { Some(Lookup::Hit) => "hit", Some(Lookup::Miss) => "miss", None => "" };
         let _ = writeln!(
             csv,
-            "{},\"{}\",{:.6},{},{:.2},{:.2},{cache},{},{},{}",
-            r.mode.slug(), r.head.text, o.metric, o.best_epoch, o.train_seconds, o.feature_seconds, o.trainable_params, o.total_params, r.run.display()
+            "{},\"{}\",{:.6},{},{},{:.2},{:.2},{cache},{},{},{}",
+            r.mode.slug(), r.head.text, o.metric, o.best_epoch, o.epochs, o.train_seconds, o.feature_seconds, o.trainable_params, o.total_params, r.run.display()
         );
     }
     (md, csv)

@@ -22,6 +22,8 @@ pub struct HeadOptions {
     pub lr: f64,
     pub seed: u64,
     pub loss: RegressionLoss,
+    /// Stop after this many epochs without a better validation metric.
+    pub patience: Option<usize>,
     /// Print one line per epoch.
     pub verbose: bool,
 }
@@ -104,6 +106,12 @@ pub fn train_head<T: Target>(head: Net, shape: Shape, train: (&Features, &[T]), 
             );
         }
         history.epochs.push(record);
+        if opts.patience.is_some_and(|p| epoch - best_epoch >= p) {
+            if opts.verbose {
+                eprintln!("early stop: no better validation {} for {} epochs", T::METRIC, epoch - best_epoch);
+            }
+            break;
+        }
     }
     Ok(HeadReport { head: best.fork(&infer_device()), history, best_epoch, best_metric })
 }

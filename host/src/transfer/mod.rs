@@ -84,6 +84,8 @@ pub struct Outcome {
     /// Best validation metric and its epoch.
     pub metric: f64,
     pub best_epoch: usize,
+    /// Epochs trained (fewer than asked after an early stop).
+    pub epochs: usize,
     /// Seconds of training (of the head alone, in feature extraction).
     pub train_seconds: f64,
     /// Seconds spent computing (or reading) bottleneck features; 0 in the other modes.
@@ -116,11 +118,12 @@ where
     let name = format!("{}-{}", backbone.spec.name, opts.mode.slug());
     let spec = head::network(backbone, &cut, &opts.head, task.kind, task.outputs, &name)?;
     let total_params = Net::new(&spec.resolve()?, &crate::train::infer_device()).num_params();
-    let outcome = |metric, best_epoch, train_seconds, feature_seconds, cache, trainable_params| Outcome {
+    let outcome = |metric, best_epoch, epochs, train_seconds, feature_seconds, cache, trainable_params| Outcome {
         spec: spec.clone(),
         cut: cut.clone(),
         metric,
         best_epoch,
+        epochs,
         train_seconds,
         feature_seconds,
         cache,
@@ -139,7 +142,8 @@ where
             };
             let started = Instant::now();
             let report = fit(&spec, task.data, epoch_rows, task.val, run, meta, &fit_opts)?;
-            Ok(outcome(report.best_metric, report.best_epoch, started.elapsed().as_secs_f64(), 0.0, None, total_params))
+            let epochs = report.history.epochs.len();
+            Ok(outcome(report.best_metric, report.best_epoch, epochs, started.elapsed().as_secs_f64(), 0.0, None, total_params))
         }
         Mode::FeatureExtraction => {
             let started = Instant::now();
@@ -166,7 +170,15 @@ where
             let head_net = Net { blocks: fresh.blocks[cut.blocks..].to_vec() };
             let trainable = head_net.num_params();
             let started = Instant::now();
-            let head_opts = HeadOptions { epochs: opts.fit.epochs, batch: opts.fit.batch, lr: opts.fit.lr, seed: opts.fit.seed, loss: opts.fit.loss, verbose: opts.fit.progress };
+            let head_opts = HeadOptions {
+                epochs: opts.fit.epochs,
+                batch: opts.fit.batch,
+                lr: opts.fit.lr,
+                seed: opts.fit.seed,
+                loss: opts.fit.loss,
+                patience: opts.fit.patience,
+                verbose: opts.fit.progress,
+            };
             let report = train_head(head_net, cut.shape, (&train_f, &train_y), (&val_f, &val_y), &head_opts)?;
             let train_seconds = started.elapsed().as_secs_f64();
 
@@ -177,7 +189,8 @@ where
             run.save_best(&net, &state)?;
             crate::fsutil::atomic_write(&run.history_path(), report.history.to_csv().as_bytes())?;
             crate::plot::history(&report.history, D::Target::loss_name(opts.fit.loss), D::Target::METRIC, &run.dir)?;
-            Ok(outcome(report.best_metric, report.best_epoch, train_seconds, feature_seconds, Some(lookup), trainable))
+            let epochs = report.history.epochs.len();
+            Ok(outcome(report.best_metric, report.best_epoch, epochs, train_seconds, feature_seconds, Some(lookup), trainable))
         }
     }
 }
