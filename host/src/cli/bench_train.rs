@@ -10,7 +10,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 
-use super::train::{load_classification, load_driving, split_options, DataKind};
+use super::train::{load_classification, load_driving, split_options, DataKind, LabelDefaults};
 use crate::data::{Balance, Examples};
 use crate::nn::net::Net;
 use crate::nn::spec::NetSpec;
@@ -94,7 +94,7 @@ pub fn run(args: TrainBenchArgs) -> Result<()> {
             out
         }
     };
-    let data = load_driving(&[recording.clone()], &pilot, 0.2, None, false)?;
+    let data = load_driving(&[recording.clone()], &pilot, LabelDefaults::UDACITY, None, false)?;
     let split = data.split(&split_options(0.0, 1))?;
     let mut rng = crate::data::Rng::new(1);
     let mut rows = data.epoch(&split.train, &Balance::default(), &mut rng);

@@ -21,7 +21,7 @@ use common::preprocess::preprocess_frame;
 use common::Model;
 
 use super::quantize::{QuantizeArgs, QuantReport, RangeArg};
-use super::train::{TransferArgs, load_driving, split_options, CommonArgs, DrivingArgs, TrainArgs, TrainTask};
+use super::train::{load_driving, split_options, CommonArgs, DrivingArgs, LabelDefaults, TrainArgs, TrainTask, TransferArgs};
 use crate::nn::driver::FloatDriver;
 use crate::onnx::int8;
 use crate::sim::drive::{drive, ModelDriver, Pilot};
@@ -108,7 +108,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         transfer: TransferArgs::none(),
     };
     super::train::run(TrainArgs {
-        task: TrainTask::Driving(DrivingArgs { common: common_args, loss: Default::default(), side_correction: correction, keep_straight: 0.25 }),
+        task: TrainTask::Driving(DrivingArgs { common: common_args, loss: Default::default(), side_correction: correction, smooth_steering: 1, keep_straight: 0.25 }),
     })?;
     let best: State = toml::from_str(&std::fs::read_to_string(run_dir.join("best.toml"))?)?;
     s.add("training", format!("{epochs} epochs, best validation MAE {:.4} at epoch {}", best.best_metric, best.best_epoch));
@@ -136,7 +136,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
 
     // Validation frames: the recorded centre-camera frames the network was validated on.
     let spec = RunDir::new(&run_dir).spec()?;
-    let data = load_driving(&[recording.clone()], &spec, correction, None, false)?;
+    let data = load_driving(&[recording.clone()], &spec, LabelDefaults { side_correction: correction, smooth_steering: 1 }, None, false)?;
     let val = data.split(&split_options(0.2, 1))?.val;
     let n_frames = if args.quick { 20 } else { 100 }.min(val.len());
     let frames: Vec<&[u8]> = val.iter().take(n_frames).filter_map(|&i| data.frame(i, crate::data::Camera::Center)).collect();

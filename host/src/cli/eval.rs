@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::train::{load_classification, load_driving, split_options, DataKind};
+use super::train::{load_classification, load_driving, split_options, DataKind, LabelDefaults};
 use crate::data::{ClassificationData, DrivingData, Examples};
 use crate::train::checkpoint::RunDir;
 use crate::train::target::argmax;
@@ -39,7 +39,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let split_opts = split_options(meta.val_split, meta.seed);
     match kind {
         DataKind::Driving => {
-            let data = load_driving(&dirs, &spec, 0.2, None, true)?;
+            let data = load_driving(&dirs, &spec, LabelDefaults::of_run(&meta), None, true)?;
             let rows = if args.all { (0..data.len()).collect() } else { data.split(&split_opts)?.val };
             driving_report(&net, &data, &rows, args.batch);
         }

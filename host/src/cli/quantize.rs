@@ -9,7 +9,7 @@ use common::Model;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::train::{load_classification, load_driving, split_options, DataKind};
+use super::train::{load_classification, load_driving, split_options, DataKind, LabelDefaults};
 use crate::data::{Examples, Rng, Split};
 use crate::fsutil::atomic_write;
 use crate::nn::net::{input_batch, Net};
@@ -82,7 +82,7 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
     };
     let report = match kind {
         DataKind::Driving => {
-            let data = load_driving(&dirs, &spec, 0.2, None, true)?;
+            let data = load_driving(&dirs, &spec, LabelDefaults::of_run(&meta), None, true)?;
             let split = data.split(&split_options(meta.val_split, meta.seed))?;
             quantize(&args, &run, &spec, &net, &data, &split, method, |out: &[f32], t: f32| (out[0] - t).abs() as f64, "mae")?
         }

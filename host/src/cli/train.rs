@@ -131,13 +131,26 @@ pub struct DrivingArgs {
     /// Loss to minimise.
     #[arg(long, value_enum, default_value_t = RegressionLoss::Mse)]
     pub loss: RegressionLoss,
-    /// Steering added for the left camera (subtracted for the right). Simulator recordings:
-    /// use the correction `pilot sim record` prints (0.235 at its default speed).
+    /// Steering added for the left camera (subtracted for the right), for recordings whose
+    /// recording.toml does not give theirs (`pilot sim record` writes one: 0.235 at its default
+    /// speed).
     #[arg(long, default_value_t = 0.2)]
     pub side_correction: f32,
+    /// Average each steering label over this many rows centred on it (odd; 1 = as recorded),
+    /// for recordings whose recording.toml does not say: keyboard-driven recordings steer in
+    /// taps that no single frame can predict (e.g. 5 for the Udacity recording at ~3 frames/s).
+    #[arg(long, default_value_t = 1, value_parser = odd)]
+    pub smooth_steering: usize,
     /// Share of near-straight rows kept per epoch (1 keeps all).
     #[arg(long, default_value_t = 0.25)]
     pub keep_straight: f32,
+}
+
+fn odd(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n % 2 == 1 => Ok(n),
+        _ => Err(format!("{s} is not an odd number of rows (1, 3, 5, ...)")),
+    }
 }
 
 /// The kind of data a run was trained on (recorded in meta.toml for eval and quantize).
@@ -206,22 +219,58 @@ pub fn load_classification(kind: DataKind, dirs: &[PathBuf], spec: &NetSpec, aug
     .with_context(|| format!("cannot load {}", dir.display()))
 }
 
+/// How driving labels are made for recordings whose `recording.toml` does not say.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LabelDefaults {
+    pub side_correction: f32,
+    pub smooth_steering: usize,
+}
+
+impl LabelDefaults {
+    /// The Udacity simulator's customary 0.2, labels as recorded.
+    pub const UDACITY: LabelDefaults = LabelDefaults { side_correction: 0.2, smooth_steering: 1 };
+
+    /// What a run was trained with (older runs: [`Self::UDACITY`]).
+    pub fn of_run(meta: &Meta) -> LabelDefaults {
+        LabelDefaults {
+            side_correction: meta.side_correction.unwrap_or(Self::UDACITY.side_correction),
+            smooth_steering: meta.smooth_steering.unwrap_or(Self::UDACITY.smooth_steering),
+        }
+    }
+}
+
 /// Loads driving recordings for `spec`.
-pub fn load_driving(dirs: &[PathBuf], spec: &NetSpec, side_correction: f32, max_rows: Option<usize>, progress: bool) -> Result<DrivingData> {
-    load_driving_with(dirs, spec, side_correction, true, max_rows, progress)
+pub fn load_driving(dirs: &[PathBuf], spec: &NetSpec, labels: LabelDefaults, max_rows: Option<usize>, progress: bool) -> Result<DrivingData> {
+    load_driving_with(dirs, spec, labels, true, max_rows, progress)
 }
 
 /// As [`load_driving`], with augmentation on or off.
-pub fn load_driving_with(dirs: &[PathBuf], spec: &NetSpec, side_correction: f32, augment: bool, max_rows: Option<usize>, progress: bool) -> Result<DrivingData> {
+pub fn load_driving_with(dirs: &[PathBuf], spec: &NetSpec, labels: LabelDefaults, augment: bool, max_rows: Option<usize>, progress: bool) -> Result<DrivingData> {
     let mut opts = DrivingOptions::new(spec.input_spec());
     if !augment {
         opts.augment = crate::data::DrivingAugment::none();
         opts.side_cameras = false;
     }
-    opts.augment.steering_correction = side_correction;
+    opts.augment.steering_correction = labels.side_correction;
+    opts.smooth_steering = labels.smooth_steering;
     opts.max_rows = max_rows;
     opts.progress = progress;
     DrivingData::load(dirs, &opts)
+}
+
+/// One line per recording: rows and how its labels are made.
+fn describe_recordings(data: &DrivingData) {
+    let mut counts = vec![0usize; data.recordings().len()];
+    data.rows().iter().for_each(|r| counts[r.recording] += 1);
+    for ((dir, s), n) in data.recordings().iter().zip(data.settings()).zip(counts) {
+        println!(
+            "  {}: {n} rows, side-camera correction {}, steering averaged over {} row(s) ({})",
+            dir.display(),
+            s.side_correction,
+            s.smooth_steering,
+            if s.from_file { "its recording.toml" } else { "command line" }
+        );
+    }
 }
 
 fn meta(c: &CommonArgs, kind: DataKind, classes: Vec<String>) -> Meta {
@@ -233,7 +282,7 @@ fn meta(c: &CommonArgs, kind: DataKind, classes: Vec<String>) -> Meta {
         lr: c.lr,
         seed: c.seed,
         val_split: c.val_split,
-        transfer: None,
+        ..Meta::default()
     }
 }
 
@@ -274,13 +323,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 Some(b) => b.spec.clone(),
                 None => NetSpec::load(c.arch.as_deref().unwrap_or("pilotnet"))?,
             };
-            let data = load_driving_with(&c.data, &spec, d.side_correction, !c.no_augment, None, !c.quiet)?;
+            let labels = LabelDefaults { side_correction: d.side_correction, smooth_steering: d.smooth_steering };
+            let data = load_driving_with(&c.data, &spec, labels, !c.no_augment, None, !c.quiet)?;
             let mut split = data.split(&split_options(c.val_split, c.seed))?;
             limit(&mut split, c.max_examples, c.seed);
             println!("{} rows: {} for training, {} for validation", data.len(), split.train.len(), split.val.len());
+            describe_recordings(&data);
             let balance = Balance { keep_straight: d.keep_straight, ..Balance::default() };
             let run = RunDir::new(&c.out);
-            let meta = meta(c, DataKind::Driving, vec![]);
+            let meta = Meta { side_correction: Some(d.side_correction), smooth_steering: Some(d.smooth_steering), ..meta(c, DataKind::Driving, vec![]) };
             let opts = FitOptions { loss: d.loss, ..fit_options(c) };
             let epoch_rows = |rng: &mut crate::data::Rng| data.epoch(&split.train, &balance, rng);
             match &backbone {

@@ -150,6 +150,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                 seed: args.seed,
                 val_split: args.val_split,
                 transfer: Some(format!("{} from {}, cut after {}, head \"{}\"", mode.name(), args.from.display(), cut.name, head.text)),
+                ..Meta::default()
             };
             let run = RunDir::new(&dir);
             let outcome = transfer::train(&backbone, &task, shuffled(split.train.clone()), &run, &meta, &opts)?;

@@ -1,4 +1,5 @@
-//! `pilot verify`: the reference (blob) and tract (ONNX) agree byte for byte, layer by layer.
+//! `pilot verify`: the reference (blob) and tract (ONNX) agree byte for byte, layer by layer;
+//! and with `--firmware`, the firmware in QEMU gives the reference's outputs on the same frames.
 
 use std::path::{Path, PathBuf};
 
@@ -7,18 +8,25 @@ use clap::Args;
 use common::format::Task;
 use common::Model;
 
-use crate::data::{ClassificationData, ClassificationOptions, DrivingData, DrivingOptions, Examples, ImageAugment, Rng};
+use crate::data::{Camera, ClassificationData, ClassificationOptions, DrivingData, DrivingOptions, Examples, ImageAugment, Rng};
 use crate::onnx::int8;
 use crate::verify::compare;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Example:
-  pilot verify --onnx models/sign.int8.onnx --blob models/sign.pnn8 --data GTSRB/ --samples 1000")]
+#[command(after_help = "Examples:
+  pilot verify --onnx models/sign.int8.onnx --blob models/sign.pnn8 --data GTSRB/ --samples 1000
+  pilot verify --blob models/pilotnet/pilotnet.pnn8 --firmware --data udacity-track1/ --samples 200")]
 pub struct VerifyArgs {
-    #[arg(long)]
-    pub onnx: PathBuf,
+    /// The int8 ONNX model to compare with the reference, layer by layer, in tract.
+    #[arg(long, required_unless_present = "firmware")]
+    pub onnx: Option<PathBuf>,
+    /// The firmware blob: the reference runs it with `common`'s interpreter.
     #[arg(long)]
     pub blob: PathBuf,
+    /// Also build the firmware with the blob and run it in QEMU on the same camera frames
+    /// (streamed row by row, preprocessed on the chip); its outputs must equal the reference's.
+    #[arg(long)]
+    pub firmware: bool,
     /// Real inputs: driving recordings, a GTSRB folder, an image folder or CIFAR-10 batches.
     #[arg(long, num_args = 1..)]
     pub data: Vec<PathBuf>,
@@ -35,30 +43,80 @@ pub struct VerifyArgs {
 pub fn run(args: VerifyArgs) -> Result<()> {
     let blob = std::fs::read(&args.blob).with_context(|| format!("cannot read {}", args.blob.display()))?;
     let model = Model::parse(&blob).with_context(|| format!("{} is not a valid model blob", args.blob.display()))?;
-    let onnx = std::fs::read(&args.onnx).with_context(|| format!("cannot read {}", args.onnx.display()))?;
-    // The layer outputs are named by the exporter's rule; their layouts follow from the blob.
-    let (_, outputs) = int8::export(&model)?;
-    let inputs = sample_inputs(&model, &args)?;
+    let samples = sample(&model, &args)?;
     if let Some(dir) = &args.dump {
-        dump(&model, &inputs, dir)?;
+        dump(&model, &samples.inputs, dir)?;
     }
-    println!("comparing {} inputs through the reference ({}) and tract ({})", inputs.len(), args.blob.display(), args.onnx.display());
-    let cmp = compare(&model, &onnx, &outputs, inputs.into_iter())?;
-    println!("{:<12} {:>12} {:>12}", "layer", "bytes", "mismatches");
-    for (node, (n, bad)) in model.layers().iter().zip(&cmp.layers) {
-        println!("{:<12} {:>12} {:>12}", node.name, n, bad);
+    if let Some(onnx_path) = &args.onnx {
+        let onnx = std::fs::read(onnx_path).with_context(|| format!("cannot read {}", onnx_path.display()))?;
+        // The layer outputs are named by the exporter's rule; their layouts follow from the blob.
+        let (_, outputs) = int8::export(&model)?;
+        println!("comparing {} inputs through the reference ({}) and tract ({})", samples.inputs.len(), args.blob.display(), onnx_path.display());
+        let cmp = compare(&model, &onnx, &outputs, samples.inputs.iter().cloned())?;
+        println!("{:<12} {:>12} {:>12}", "layer", "bytes", "mismatches");
+        for (node, (n, bad)) in model.layers().iter().zip(&cmp.layers) {
+            println!("{:<12} {:>12} {:>12}", node.name, n, bad);
+        }
+        println!("{} samples, {} mismatching bytes", cmp.samples, cmp.mismatches());
+        if let Some(f) = &cmp.first {
+            let name = model.layers()[f.layer].name;
+            println!("first divergence: sample {}, layer {} ({name}); (index, reference, tract): {:?}", f.sample, f.layer, f.values);
+            bail!("the reference and tract differ, first at layer {name}");
+        }
     }
-    println!("{} samples, {} mismatching bytes", cmp.samples, cmp.mismatches());
-    if let Some(f) = &cmp.first {
-        let name = model.layers()[f.layer].name;
-        println!("first divergence: sample {}, layer {} ({name}); (index, reference, tract): {:?}", f.sample, f.layer, f.values);
-        bail!("the reference and tract differ, first at layer {name}");
+    if args.firmware {
+        firmware(&model, &args.blob, &samples)?;
     }
     Ok(())
 }
 
-/// Up to `samples` int8 inputs from the data, made by the blob's own preprocessing.
-fn sample_inputs(model: &Model<'_>, args: &VerifyArgs) -> Result<Vec<Vec<i8>>> {
+/// Runs the firmware in QEMU on the samples' camera frames and compares its outputs with the
+/// reference's.
+fn firmware(model: &Model<'_>, blob: &Path, samples: &Samples) -> Result<()> {
+    let missing = crate::qemu::missing_tools();
+    if !missing.is_empty() {
+        bail!("--firmware needs: {}", missing.join("; "));
+    }
+    let pp = model.def().input.preprocess.context("the model has no preprocessing spec: the firmware takes camera frames")?;
+    if pp.format != common::preprocess::PixelFormat::Rgb888 {
+        bail!("--firmware feeds the data's RGB888 frames; this model takes {:?} frames", pp.format);
+    }
+    let work = tempfile::tempdir()?;
+    println!("building the firmware with {} and running it in QEMU on {} frames", blob.display(), samples.inputs.len());
+    let elf = crate::qemu::build(blob, &work.path().join("firmware.elf"))?;
+    let run = crate::qemu::run(&elf, &samples.frames, &work.path().join("qemu"))?;
+    let mut arena = vec![0i8; model.plan().arena_bytes()];
+    let per = model.output().shape.len();
+    if run.outputs.len() != per * samples.inputs.len() {
+        bail!("the firmware wrote {} output bytes for {} frames of {per}", run.outputs.len(), samples.inputs.len());
+    }
+    let mut bad_frames = 0;
+    let mut bad_bytes = 0;
+    for (input, got) in samples.inputs.iter().zip(run.outputs.chunks_exact(per)) {
+        let want = common::run(model, input, &mut arena)?;
+        let bad = want.iter().zip(got).filter(|(w, g)| **w as u8 != **g).count();
+        bad_bytes += bad;
+        bad_frames += usize::from(bad > 0);
+    }
+    if let Some(n) = run.instructions_per_inference() {
+        println!("firmware: {n} instructions per inference (QEMU mps2-an386, -icount shift=0)");
+    }
+    println!("firmware (QEMU) vs reference: {} frames, {bad_frames} differ ({bad_bytes} mismatching output bytes)", samples.inputs.len());
+    if bad_frames > 0 {
+        bail!("the firmware and the reference differ on {bad_frames} frames");
+    }
+    Ok(())
+}
+
+/// Inputs made by the blob's preprocessing, and the camera frames they come from.
+struct Samples {
+    inputs: Vec<Vec<i8>>,
+    /// The raw RGB888 frames, back to back, in the same order.
+    frames: Vec<u8>,
+}
+
+/// Up to `samples` examples of the data, made by the blob's own preprocessing.
+fn sample(model: &Model<'_>, args: &VerifyArgs) -> Result<Samples> {
     let spec = model.def().input;
     let rows = |n: usize| {
         let mut r: Vec<usize> = (0..n).collect();
@@ -66,15 +124,19 @@ fn sample_inputs(model: &Model<'_>, args: &VerifyArgs) -> Result<Vec<Vec<i8>>> {
         r.truncate(args.samples);
         r
     };
-    fn take<D: Examples>(data: &D, rows: &[usize]) -> Vec<Vec<i8>> {
+    fn take<'d, D: Examples>(data: &'d D, rows: &[usize], frame: impl Fn(usize) -> &'d [u8]) -> Samples {
         let n = data.input().shape.len();
-        rows.iter()
+        let mut frames = Vec::new();
+        let inputs = rows
+            .iter()
             .map(|&i| {
                 let mut x = vec![0i8; n];
                 data.example(i, &mut Rng::new(0), false, &mut x);
+                frames.extend_from_slice(frame(i));
                 x
             })
-            .collect()
+            .collect();
+        Samples { inputs, frames }
     }
     if args.data.is_empty() {
         bail!("--data is required");
@@ -84,7 +146,8 @@ fn sample_inputs(model: &Model<'_>, args: &VerifyArgs) -> Result<Vec<Vec<i8>>> {
             let mut opts = DrivingOptions::new(spec);
             opts.side_cameras = false;
             let data = DrivingData::load(&args.data, &opts)?;
-            Ok(take(&data, &rows(data.len())))
+            let rows = rows(data.len());
+            Ok(take(&data, &rows, |i| data.frame(i, Camera::Center).expect("the centre camera is always loaded")))
         }
         Task::Classification => {
             let dir = &args.data[0];
@@ -97,7 +160,8 @@ fn sample_inputs(model: &Model<'_>, args: &VerifyArgs) -> Result<Vec<Vec<i8>>> {
             } else {
                 ClassificationData::image_folder(dir, &opts)?
             };
-            Ok(take(&data, &rows(data.len())))
+            let rows = rows(data.len());
+            Ok(take(&data, &rows, |i| data.frame(i)))
         }
     }
 }

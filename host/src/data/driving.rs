@@ -10,6 +10,7 @@ use crate::data::augment::{Camera, DriveTransform, DrivingAugment};
 use crate::data::batch::with_scratch;
 use crate::data::frame::{FrameStore, Image, ModelInput};
 use crate::data::split::{by_blocks, Split, SplitOptions};
+use crate::data::recording::{smooth, RecordingInfo};
 use crate::data::udacity::{find_recordings, read_log, DrivingRow};
 use crate::data::{Balance, Examples, Rng};
 
@@ -23,7 +24,11 @@ pub struct DrivingOptions {
     /// Decode the left and right images too (3x the memory: 1,891 rows take 0.87 GB instead of
     /// 0.29 GB); the side-camera augmentation needs them.
     pub side_cameras: bool,
+    /// Its `steering_correction` applies to recordings whose `recording.toml` gives none.
     pub augment: DrivingAugment,
+    /// Rows averaged per steering label, for recordings whose `recording.toml` gives no
+    /// `smooth_steering` (1: as recorded).
+    pub smooth_steering: usize,
     /// Show a progress bar while decoding.
     pub progress: bool,
 }
@@ -31,7 +36,7 @@ pub struct DrivingOptions {
 impl DrivingOptions {
     /// All rows, all cameras, default augmentation, with a progress bar.
     pub fn new(input: InputSpec) -> Self {
-        DrivingOptions { input, max_rows: None, side_cameras: true, augment: DrivingAugment::default(), progress: true }
+        DrivingOptions { input, max_rows: None, side_cameras: true, augment: DrivingAugment::default(), smooth_steering: 1, progress: true }
     }
 }
 
@@ -42,9 +47,20 @@ struct Frames {
     sides: Option<[usize; 2]>,
 }
 
+/// How one recording's labels are used.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RecordingSettings {
+    pub side_correction: f32,
+    pub smooth_steering: usize,
+    /// Whether they came from the recording's `recording.toml` (else from the options).
+    pub from_file: bool,
+}
+
 /// One or more driving recordings in memory, rows in time order.
 pub struct DrivingData {
     recordings: Vec<PathBuf>,
+    /// Per recording: its settings, as used.
+    settings: Vec<RecordingSettings>,
     rows: Vec<DrivingRow>,
     frames: Vec<Frames>,
     store: FrameStore,
@@ -60,8 +76,22 @@ impl DrivingData {
         let input = ModelInput::new(&opts.input)?;
         let mut recordings = find_recordings(dirs)?;
         let mut rows = Vec::new();
+        let mut settings = Vec::new();
         for (k, dir) in recordings.iter().enumerate() {
-            rows.extend(read_log(dir, k)?);
+            let info = RecordingInfo::read(dir)?;
+            let from_file = info.is_some();
+            let info = info.unwrap_or_default();
+            let s = RecordingSettings {
+                side_correction: info.side_correction.unwrap_or(opts.augment.steering_correction),
+                smooth_steering: info.smooth_steering.unwrap_or(opts.smooth_steering).max(1),
+                from_file,
+            };
+            let mut log = read_log(dir, k)?;
+            let mut steering: Vec<f32> = log.iter().map(|r| r.steering).collect();
+            smooth(&mut steering, s.smooth_steering);
+            log.iter_mut().zip(steering).for_each(|(r, v)| r.steering = v);
+            rows.extend(log);
+            settings.push(s);
             if opts.max_rows.is_some_and(|m| rows.len() >= m) {
                 break;
             }
@@ -73,6 +103,7 @@ impl DrivingData {
             bail!("max_rows is 0: no rows to load");
         };
         recordings.truncate(last.recording + 1);
+        settings.truncate(last.recording + 1);
 
         let mut paths: Vec<&Path> = Vec::new();
         let mut frames = Vec::with_capacity(rows.len());
@@ -97,7 +128,7 @@ impl DrivingData {
             frame.copy_from_slice(&img.rgb);
             Ok(())
         })?;
-        Ok(DrivingData { recordings, rows, frames, store, input, augment: opts.augment.clone() })
+        Ok(DrivingData { recordings, settings, rows, frames, store, input, augment: opts.augment.clone() })
     }
 
     /// The recording folders, indexed by [`DrivingRow::recording`].
@@ -105,6 +136,12 @@ impl DrivingData {
         &self.recordings
     }
 
+    /// The side correction and smoothing of each recording, as used.
+    pub fn settings(&self) -> &[RecordingSettings] {
+        &self.settings
+    }
+
+    /// Rows as loaded (steering smoothed where the recording's settings say so).
     pub fn rows(&self) -> &[DrivingRow] {
         &self.rows
     }
@@ -141,7 +178,8 @@ impl DrivingData {
             t.apply(src, w, h, rows, pp.format, frame);
             self.input.make_input(frame, out);
         });
-        t.steering(self.rows[index].steering, &self.augment)
+        let row = &self.rows[index];
+        t.steering(row.steering, self.settings[row.recording].side_correction, &self.augment)
     }
 }
 
@@ -273,6 +311,32 @@ mod tests {
         };
         assert_eq!(draw(3), draw(3));
         assert!((0..8).any(|seed| draw(seed) != draw(3)));
+    }
+
+    #[test]
+    fn each_recording_keeps_its_own_correction_and_smoothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        // "a" describes itself; "b" takes the options' values.
+        recording(&tmp.path().join("runs/a"), &[0.0, 0.3, 0.0, 0.0]);
+        recording(&tmp.path().join("runs/b"), &[0.1, 0.0]);
+        let info = RecordingInfo { source: None, side_correction: Some(0.3), smooth_steering: Some(3) };
+        info.write(&tmp.path().join("runs/a")).unwrap();
+        let mut opts = options(PixelFormat::Rgb888);
+        opts.augment.steering_correction = 0.15;
+        let data = DrivingData::load(&[tmp.path().join("runs")], &opts).unwrap();
+        assert_eq!(data.settings()[0], RecordingSettings { side_correction: 0.3, smooth_steering: 3, from_file: true });
+        assert_eq!(data.settings()[1], RecordingSettings { side_correction: 0.15, smooth_steering: 1, from_file: false });
+        let steering: Vec<f32> = data.rows().iter().map(|r| r.steering).collect();
+        let want = [0.15, 0.1, 0.1, 0.0, 0.1, 0.0];
+        assert!(steering.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "smoothed within recording a only: {steering:?}");
+        let mut out = vec![0i8; data.input().shape.len()];
+        let left = DriveTransform { camera: Camera::Left, ..DriveTransform::IDENTITY };
+        assert!((data.render(1, &left, &mut out) - (0.1 + 0.3)).abs() < 1e-6, "a's own correction");
+        assert!((data.render(4, &left, &mut out) - (0.1 + 0.15)).abs() < 1e-6, "the options' correction");
+        // A broken recording.toml stops the load and names the file.
+        std::fs::write(tmp.path().join("runs/b/recording.toml"), "smooth_steering = 2").unwrap();
+        let err = format!("{:#}", DrivingData::load(&[tmp.path().join("runs")], &opts).err().unwrap());
+        assert!(err.contains("runs/b/recording.toml"), "{err}");
     }
 
     #[test]

@@ -37,6 +37,7 @@ mod driving;
 mod frame;
 mod gtsrb;
 mod image_folder;
+pub mod recording;
 mod rng;
 mod split;
 #[cfg(test)]

@@ -23,6 +23,8 @@ use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 
+use crate::data::recording::{RecordingInfo, INFO_FILE};
+
 use super::expert::{Drift, Expert};
 use super::metrics::Report;
 use super::render::{Camera, Frame, FRAME_H, FRAME_W};
@@ -54,7 +56,8 @@ impl ImageFormat {
 
 #[derive(Clone, Debug)]
 pub struct RecordOptions {
-    /// Folder that receives `driving_log.csv` and `IMG/`.
+    /// Folder that receives `driving_log.csv`, `IMG/` and `recording.toml` (the side
+    /// cameras' steering correction, see [`crate::data::recording`]).
     pub out: PathBuf,
     /// One track per seed, recorded one after the other into the same log.
     pub seeds: Vec<u64>,
@@ -125,6 +128,15 @@ pub fn record(options: &RecordOptions, mut progress: impl FnMut(u64, u64)) -> an
         })?;
         drives.push((*seed, report));
     }
+    // The labels are the expert's smooth commands; the side cameras' correction follows from
+    // their offset and the speed.
+    let seeds = options.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
+    RecordingInfo {
+        source: Some(format!("pilot sim record: seeds {seeds}, {} laps at {} m/s", options.laps, options.speed)),
+        side_correction: Some(super::steering_correction(options.speed)),
+        smooth_steering: Some(1),
+    }
+    .write(&out)?;
     Ok(RecordSummary { csv: csv_path, rows, drives })
 }
 
@@ -152,8 +164,8 @@ pub fn drive_with_drift(
 }
 
 /// Makes `out/IMG` ready for a new recording; returns its path. An existing non-empty `out`
-/// is refused unless `force`, which removes only the previous recording (`driving_log.csv`
-/// and `IMG/`).
+/// is refused unless `force`, which removes only the previous recording (`driving_log.csv`,
+/// `recording.toml` and `IMG/`).
 fn prepare_folder(out: &Path, force: bool) -> anyhow::Result<PathBuf> {
     let img = out.join("IMG");
     if out.exists() {
@@ -165,9 +177,11 @@ fn prepare_folder(out: &Path, force: bool) -> anyhow::Result<PathBuf> {
                 out.display()
             );
         }
-        let csv = out.join("driving_log.csv");
-        if csv.exists() {
-            fs::remove_file(&csv).with_context(|| format!("cannot remove {}", csv.display()))?;
+        for file in ["driving_log.csv", INFO_FILE] {
+            let path = out.join(file);
+            if path.exists() {
+                fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+            }
         }
         if img.exists() {
             fs::remove_dir_all(&img).with_context(|| format!("cannot remove {}", img.display()))?;

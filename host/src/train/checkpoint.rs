@@ -40,6 +40,12 @@ pub struct Meta {
     pub lr: f64,
     pub seed: u64,
     pub val_split: f32,
+    /// Driving: the side-camera correction and steering smoothing given on the command line
+    /// (recordings with a recording.toml use their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side_correction: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smooth_steering: Option<usize>,
     /// For a transferred network: from what, how, and where it was cut.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<String>,

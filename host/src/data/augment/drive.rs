@@ -19,7 +19,8 @@ pub struct DrivingAugment {
     /// Probability of training on a side camera instead of the centre one (left and right
     /// equally likely). Side cameras look like the car drifted off-centre, which teaches recovery.
     pub side_camera_p: f32,
-    /// Steering added for the left camera's image and subtracted for the right one's.
+    /// Steering added for the left camera's image and subtracted for the right one's, for
+    /// recordings that do not give their own (see [`crate::data::recording`]).
     pub steering_correction: f32,
     /// Probability of mirroring the frame (the steering is negated): track 1 turns mostly left.
     pub flip_p: f32,
@@ -112,12 +113,13 @@ impl DriveTransform {
         DriveTransform { camera, flip, shift_px, gain, shadow }
     }
 
-    /// The steering label of the transformed frame, clamped to the simulator's `[-1, 1]`.
-    pub fn steering(&self, recorded: f32, aug: &DrivingAugment) -> f32 {
+    /// The steering label of the transformed frame, clamped to the simulator's `[-1, 1]`;
+    /// `correction` is the recording's side-camera correction.
+    pub fn steering(&self, recorded: f32, correction: f32, aug: &DrivingAugment) -> f32 {
         let mut s = match self.camera {
             Camera::Center => recorded,
-            Camera::Left => recorded + aug.steering_correction,
-            Camera::Right => recorded - aug.steering_correction,
+            Camera::Left => recorded + correction,
+            Camera::Right => recorded - correction,
         };
         if self.flip {
             s = -s;
@@ -200,7 +202,7 @@ mod tests {
     fn identity_copies_and_keeps_the_label() {
         let src = gradient(W, H);
         assert_eq!(apply(&DriveTransform::IDENTITY, &src), src);
-        assert_eq!(DriveTransform::IDENTITY.steering(0.3, &DrivingAugment::default()), 0.3);
+        assert_eq!(DriveTransform::IDENTITY.steering(0.3, 0.2, &DrivingAugment::default()), 0.3);
     }
 
     #[test]
@@ -213,7 +215,7 @@ mod tests {
                 assert_eq!(px(&out, x, y), px(&src, W - 1 - x, y));
             }
         }
-        assert_eq!(t.steering(0.25, &DrivingAugment::default()), -0.25);
+        assert_eq!(t.steering(0.25, 0.2, &DrivingAugment::default()), -0.25);
     }
 
     #[test]
@@ -227,7 +229,7 @@ mod tests {
             }
         }
         let aug = DrivingAugment::default();
-        assert!((t.steering(0.1, &aug) - (0.1 + 3.0 * 0.004)).abs() < 1e-6);
+        assert!((t.steering(0.1, aug.steering_correction, &aug) - (0.1 + 3.0 * 0.004)).abs() < 1e-6);
         let left = DriveTransform { shift_px: -2, flip: true, ..DriveTransform::IDENTITY };
         let out = apply(&left, &src);
         assert_eq!(px(&out, 0, 1), px(&src, W - 3, 1));
@@ -239,11 +241,11 @@ mod tests {
         let aug = DrivingAugment { steering_correction: 0.2, ..DrivingAugment::default() };
         let left = DriveTransform { camera: Camera::Left, ..DriveTransform::IDENTITY };
         let right = DriveTransform { camera: Camera::Right, ..DriveTransform::IDENTITY };
-        assert!((left.steering(0.1, &aug) - 0.3).abs() < 1e-6);
-        assert!((right.steering(0.1, &aug) + 0.1).abs() < 1e-6);
+        assert!((left.steering(0.1, aug.steering_correction, &aug) - 0.3).abs() < 1e-6);
+        assert!((right.steering(0.1, aug.steering_correction, &aug) + 0.1).abs() < 1e-6);
         let left_flipped = DriveTransform { flip: true, ..left };
-        assert!((left_flipped.steering(0.1, &aug) + 0.3).abs() < 1e-6);
-        assert_eq!(left.steering(0.95, &aug), 1.0);
+        assert!((left_flipped.steering(0.1, aug.steering_correction, &aug) + 0.3).abs() < 1e-6);
+        assert_eq!(left.steering(0.95, aug.steering_correction, &aug), 1.0);
     }
 
     #[test]
