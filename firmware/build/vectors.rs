@@ -65,10 +65,10 @@ fn model_cases(s: &mut String) {
     writeln!(s, "/// The largest model case blob.\npub const MAX_BLOB_BYTES: usize = {max_blob};").unwrap();
 }
 
-/// A model past every block size of the optimized kernels (`kernels::conv::K_BLOCK`,
-/// `OC_BLOCK`, `kernels::dense::IN_BLOCK`, `OUT_BLOCK`), which the small random models never
-/// reach: conv 3x3 over 40 channels (depth 360) to 70 channels with padding and stride 2, then
-/// dense 1120 -> 9 and 9 -> 131.
+/// A model past every block size of the optimized kernels (`kernels::conv::K_BLOCK` and
+/// `OC_BLOCK`, which dense layers share as 1x1 convolutions), which the small random models
+/// never reach: conv 3x3 over 40 channels (depth 360) to 70 channels with padding and stride 2,
+/// then dense 1120 -> 9 and 9 -> 131.
 fn deep_model(rng: &mut Rng) -> OwnedModel {
     let q = |rng: &mut Rng| QParams { scale_exp: -4, zero_point: rng.i8() };
     let conv = OwnedConv {

@@ -5,7 +5,7 @@ use common::preprocess::preprocess_frame;
 use common::Model;
 use host::cli::export::ExportArgs;
 use host::cli::quantize::{QuantizeArgs, RangeArg};
-use host::cli::train::{CommonArgs, DrivingArgs, TrainArgs, TrainTask};
+use host::cli::train::{CommonArgs, DrivingArgs, TrainArgs, TrainTask, TransferArgs};
 use host::data::{Camera, DrivingData, DrivingOptions, Examples};
 use host::onnx::int8;
 use host::sim::record::{record, ImageFormat, RecordOptions};
@@ -71,9 +71,10 @@ fn record_train_quantize_export_tract_and_firmware_agree() {
         max_examples: None,
         no_augment: false,
         quiet: true,
+        transfer: TransferArgs::none(),
     };
     host::cli::train::run(TrainArgs {
-        task: TrainTask::Driving(DrivingArgs { common: common_args, loss: Default::default(), side_correction: 0.235, keep_straight: 0.25 }),
+        task: TrainTask::Driving(DrivingArgs { common: common_args, loss: Default::default(), side_correction: 0.235, smooth_steering: 1, keep_straight: 0.25 }),
     })
     .unwrap();
     let int8_dir = dir.path().join("int8");

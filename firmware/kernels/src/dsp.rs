@@ -65,22 +65,42 @@ pub fn sxtb16_ror8(x: u32) -> u32 {
     }
 }
 
-/// `SSUB16 d, a, b`: lane-wise 16-bit subtraction, wrapping (the GE flags it sets are unused).
+/// `SXTAB16 d, a, x`: sign-extends bytes 0 and 2 of `x` and adds them to the two halfword lanes
+/// of `a` (wrapping). With `a` holding `-zp` in both lanes this widens two int8 values and
+/// subtracts their zero point in one instruction.
 #[inline(always)]
-pub fn ssub16(a: u32, b: u32) -> u32 {
+pub fn sxtab16(a: u32, x: u32) -> u32 {
     #[cfg(target_arch = "arm")]
     {
         let d: u32;
-        // SAFETY: register-to-register, no memory or stack access; it writes the APSR.GE bits
-        // (which no Rust code reads), so `preserves_flags` is not claimed.
+        // SAFETY: a register-to-register instruction: no memory access, no flags, no stack.
         unsafe {
-            core::arch::asm!("ssub16 {d}, {a}, {b}", d = lateout(reg) d, a = in(reg) a, b = in(reg) b, options(pure, nomem, nostack))
+            core::arch::asm!("sxtab16 {d}, {a}, {x}", d = lateout(reg) d, a = in(reg) a, x = in(reg) x, options(pure, nomem, nostack, preserves_flags))
         };
         d
     }
     #[cfg(not(target_arch = "arm"))]
     {
-        pack16(lane0(a).wrapping_sub(lane0(b)), lane1(a).wrapping_sub(lane1(b)))
+        let x = sxtb16(x);
+        pack16(lane0(a).wrapping_add(lane0(x)), lane1(a).wrapping_add(lane1(x)))
+    }
+}
+
+/// `SXTAB16 d, a, x, ROR #8`: the same for bytes 1 and 3 of `x`.
+#[inline(always)]
+pub fn sxtab16_ror8(a: u32, x: u32) -> u32 {
+    #[cfg(target_arch = "arm")]
+    {
+        let d: u32;
+        // SAFETY: a register-to-register instruction: no memory access, no flags, no stack.
+        unsafe {
+            core::arch::asm!("sxtab16 {d}, {a}, {x}, ror #8", d = lateout(reg) d, a = in(reg) a, x = in(reg) x, options(pure, nomem, nostack, preserves_flags))
+        };
+        d
+    }
+    #[cfg(not(target_arch = "arm"))]
+    {
+        sxtab16(a, x.rotate_right(8))
     }
 }
 
@@ -160,7 +180,8 @@ mod tests {
     fn emulations_follow_the_manual() {
         assert_eq!(sxtb16(0x80_7F_01_FF), pack16(-1, 127));
         assert_eq!(sxtb16_ror8(0x80_7F_01_FF), pack16(1, -128));
-        assert_eq!(ssub16(pack16(-255, 300), pack16(1, -2)), pack16(-256, 302));
+        assert_eq!(sxtab16(pack16(128, -1), 0x80_7F_01_FF), pack16(127, 126));
+        assert_eq!(sxtab16_ror8(pack16(128, i16::MIN), 0x80_7F_01_FF), pack16(129, 32640));
         assert_eq!(smlad(pack16(-128, 127), pack16(255, -255), 7), 7 - 128 * 255 - 127 * 255);
         assert_eq!(ssat::<9>(1000), 255);
         assert_eq!(ssat::<9>(-1000), -256);

@@ -1,10 +1,11 @@
 //! Optimized int8 kernels for ARMv7E-M (Cortex-M4F/M7), bit-exact with `common`'s reference.
 //!
-//! [`Dsp`] implements [`common::interp::Kernels`]: convolution and dense layers use the DSP
-//! instructions (`SXTB16` to widen int8 pairs, `SMLAD` for two multiply-accumulates per
-//! instruction, `SSAT` in the requantization); see [`conv`], [`dense`] and [`requant`] for the
-//! blocking and the arithmetic. Max pooling takes four channels per `SSUB8` + `SEL`.
-//! `no_std`, no heap; scratch buffers live on the stack (at most about 3 KB, during one layer).
+//! [`Dsp`] implements [`common::interp::Kernels`]: convolution uses the DSP instructions
+//! (`SXTB16`/`SXTAB16` to widen int8 pairs, `SMLAD` for two multiply-accumulates per
+//! instruction, `SSAT` in the requantization); see [`conv`] and [`requant`] for the blocking and
+//! the arithmetic. A dense layer is the 1x1 convolution of a one-pixel input, so it runs the
+//! same code. Max pooling takes four channels per `SSUB8` + `SEL`. `no_std`, no heap; scratch
+//! buffers live on the stack (about 4 KB, during one layer).
 //!
 //! On the chip the innermost loops are hand-scheduled `asm!`; on any other architecture the
 //! very same algorithm runs with the instructions emulated in plain Rust ([`dsp`]), which is
@@ -13,12 +14,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod conv;
-pub mod dense;
 pub mod dsp;
 pub mod pool;
 pub mod requant;
 
-use common::format::{Conv2d, Dense, Pool};
+use common::format::{Conv2d, Dense, Pads, Pool};
 use common::interp::{Kernels, Tensor, TensorMut};
 
 /// The optimized kernel set. Average pooling (no shipped model uses it) runs the reference
@@ -32,7 +32,22 @@ impl Kernels for Dsp {
     }
 
     fn dense(&mut self, l: &Dense<'_>, i: Tensor<'_>, o: TensorMut<'_>) {
-        dense::dense(l, i, o)
+        // The input is flat (1x1xN, the parser checks it) and the weights `[out][in]` are the
+        // OHWI weights of a 1x1 kernel.
+        let conv = Conv2d {
+            out_channels: l.out_features,
+            kernel_h: 1,
+            kernel_w: 1,
+            stride_h: 1,
+            stride_w: 1,
+            pads: Pads::default(),
+            relu: l.relu,
+            output: l.output,
+            weights: l.weights,
+            bias: l.bias,
+            multipliers: l.multipliers,
+        };
+        conv::conv2d(&conv, i, o)
     }
 
     fn max_pool(&mut self, l: &Pool, i: Tensor<'_>, o: TensorMut<'_>) {

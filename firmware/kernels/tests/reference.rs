@@ -161,8 +161,8 @@ proptest! {
         check_conv(c)?;
     }
 
-    /// Dense layers: every input length mod 4, several input and output blocks
-    /// (`dense::IN_BLOCK`, `dense::OUT_BLOCK`), odd and even output counts.
+    /// Dense layers (the 1x1 convolution of one pixel): every input length mod 4, several depth
+    /// and channel blocks (`conv::K_BLOCK`, `conv::OC_BLOCK`), odd and even output counts.
     #[test]
     fn dense(n_in in prop_oneof![1..=40u16, 1..=1200u16, 4090..=4100u16], outs in prop_oneof![1..=9u16, 60..=140u16], in_zp in any::<i8>(),
              out_zp in any::<i8>(), relu in any::<bool>(), seed in any::<u64>(),
@@ -177,6 +177,44 @@ proptest! {
         };
         let blob = one_layer(Shape::flat(n_in), in_zp, OwnedLayer::Dense(d));
         same_as_reference(&blob, &bytes(seed ^ 1, n_in as usize))?;
+    }
+}
+
+/// The shipped models' convolutions as the row-band interpreter calls them, one output row
+/// per call: PilotNet's first layer (3 channels, 5x5 stride 2: depth 75, a partial chunk and
+/// the copy of weight row 0; 98 pixels, a 2-pixel last block), its 47- and 22-pixel rows
+/// (3- and 2-pixel last blocks) and the sign CNN's 30- and 13-pixel rows (2 and 1), with the
+/// shipped zero points (0 into the first layer, -128 after ReLU) and small multipliers.
+#[test]
+fn shipped_layers_one_output_row() {
+    // (input rows, input width, in channels, out channels, kernel, stride, input zero point)
+    let layers = [
+        (5, 200, 3, 24, 5, 2, 0),
+        (5, 98, 24, 36, 5, 2, -128),
+        (5, 47, 36, 48, 5, 2, -128),
+        (3, 32, 3, 32, 3, 1, 0),
+        (3, 15, 32, 64, 3, 1, -128),
+    ];
+    let mut rng = Rng::new(0x5_4195);
+    for (h, w, ic, oc, k, s, in_zp) in layers {
+        for _ in 0..3 {
+            let case = ConvCase {
+                h,
+                w,
+                ic,
+                oc,
+                k: (k, k),
+                s: (s, s),
+                pads: Pads::default(),
+                in_zp,
+                out_zp: -128,
+                relu: true,
+                mults: (0..oc).map(|_| rng.range(8, 128) as i32).collect(),
+                biases: (0..oc).map(|_| rng.range(-(1 << 14), 1 << 14) as i32).collect(),
+                seed: rng.next_u64(),
+            };
+            check_conv(case).unwrap();
+        }
     }
 }
 

@@ -126,11 +126,11 @@ fn serve(model: &Model<'_>, clock: &Clock) -> Result<(), Reported> {
         Source::Synthetic => 1,
     };
     let mut kernels = kernels::active();
-    let mut layer_ticks = [0u64; MAX_LAYERS];
+    let mut layer_instr = [0u32; MAX_LAYERS];
     let mut total = 0u64;
     for frame in 0..frames {
-        layer_ticks.fill(0);
-        let (out, ticks) = infer_frame(&pp, model, &mut stream, &mut kernels, &mut source, arena, clock, &mut layer_ticks)?;
+        layer_instr.fill(0);
+        let (out, ticks) = infer_frame(&pp, model, &mut stream, &mut kernels, &mut source, arena, clock, &mut layer_instr)?;
         let inference = ticks.network * INSTRUCTIONS_PER_TICK;
         total += inference;
         if let Some((file, path)) = sink.as_mut() {
@@ -147,11 +147,11 @@ fn serve(model: &Model<'_>, clock: &Clock) -> Result<(), Reported> {
             ticks.read * INSTRUCTIONS_PER_TICK,
             stack::high_water(),
             model::ARENA_BYTES,
-            &layer_instr(&layer_ticks)[..model.layers().len()],
+            &layer_instr[..model.layers().len()],
             &out[..out.len().min(8)]
         );
     }
-    summary(model, &layer_instr(&layer_ticks), total, frames);
+    summary(model, &layer_instr, total, frames);
     Ok(())
 }
 
@@ -184,7 +184,7 @@ struct FrameTicks {
 
 /// Streams one frame: reads each camera row, preprocesses it (`RowStream`) and pushes every
 /// model-input row it completes into the row bands at once; after the last row runs the rest
-/// of the network. Adds each layer's ticks to `layer_ticks` and returns the output.
+/// of the network. Adds each layer's instructions to `layer_instr` and returns the output.
 #[allow(clippy::too_many_arguments)]
 fn infer_frame<'a, K: Kernels>(
     pp: &Preprocess,
@@ -194,7 +194,7 @@ fn infer_frame<'a, K: Kernels>(
     source: &mut Source,
     arena: &'a mut [i8],
     clock: &Clock,
-    layer_ticks: &mut [u64; MAX_LAYERS],
+    layer_instr: &mut [u32; MAX_LAYERS],
 ) -> Result<(&'a [i8], FrameTicks), Reported> {
     let t0 = clock.now();
     let scratch = stream.plan().scratch();
@@ -228,7 +228,7 @@ fn infer_frame<'a, K: Kernels>(
             let mut last = start;
             let pushed = stream.push_row(kernels, bands, input_row, |i, _, _| {
                 let now = clock.now();
-                layer_ticks[i] += now - last;
+                layer_instr[i] += ((now - last) * INSTRUCTIONS_PER_TICK) as u32;
                 last = now;
             });
             if let Err(e) = pushed {
@@ -250,7 +250,7 @@ fn infer_frame<'a, K: Kernels>(
     let out = stream
         .finish(kernels, arena, |i, _, _| {
             let now = clock.now();
-            layer_ticks[i] += now - last;
+            layer_instr[i] += ((now - last) * INSTRUCTIONS_PER_TICK) as u32;
             last = now;
         })
         .map_err(|e| {
@@ -259,11 +259,6 @@ fn infer_frame<'a, K: Kernels>(
         })?;
     let end = clock.now();
     Ok((out, FrameTicks { read, network: network + end - start, total: end - t0 }))
-}
-
-/// Ticks per layer as instructions.
-fn layer_instr(ticks: &[u64; MAX_LAYERS]) -> [u32; MAX_LAYERS] {
-    ticks.map(|t| (t * INSTRUCTIONS_PER_TICK) as u32)
 }
 
 /// Row `y` of a road-like frame: sky, then a grey road widening towards the bottom between
@@ -297,21 +292,32 @@ fn summary(model: &Model<'_>, layer_instr: &[u32; MAX_LAYERS], total: u64, frame
     defmt::info!("per layer (last frame): name op MACs instructions instructions/MAC");
     for (i, node) in model.layers().iter().enumerate() {
         let macs = node.layer.macs(model.tensor(i).shape, model.tensor(i + 1).shape);
-        let per_mac = if macs == 0 { 0.0 } else { layer_instr[i] as f32 / macs as f32 };
         defmt::info!(
             "{=str} {=str} {=u64} {=u32} {=f32}",
-            node.name, node.layer.op_name(), macs, layer_instr[i], per_mac
+            node.name, node.layer.op_name(), macs, layer_instr[i], per_mac(layer_instr[i] as u64, macs)
         );
     }
     let per_frame = total / frames.max(1) as u64;
     defmt::info!(
         "total: {=u64} instructions per inference ({=f32} per MAC) over {=u32} frames; arena {=usize} B; stack high-water {=usize} B of {=usize} B; model blob {=usize} B",
         per_frame,
-        per_frame as f32 / model.macs().max(1) as f32,
+        per_mac(per_frame, model.macs()),
         frames,
         model::ARENA_BYTES,
         stack::high_water(),
         stack::size(),
         model::BLOB.len()
     );
+}
+
+/// `instructions / macs` for the log (0 for a layer without MACs). Through u32, saturating (a
+/// layer of 4 G MACs would take minutes on the chip): its conversion to f32 is one instruction,
+/// u64's a library function.
+fn per_mac(instructions: u64, macs: u64) -> f32 {
+    let f = |v: u64| u32::try_from(v).unwrap_or(u32::MAX) as f32;
+    if macs == 0 {
+        0.0
+    } else {
+        f(instructions) / f(macs)
+    }
 }
