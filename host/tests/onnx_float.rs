@@ -8,43 +8,8 @@ use host::onnx::{float, run::Tract};
 use host::quant::graph;
 use host::train::infer_device;
 
-const ARCH: &str = r#"
-name = "small"
-task = "classification"
-[input]
-height = 12
-width = 10
-color = "rgb"
-scale_exp = -7
-[[layers]]
-type = "conv2d"
-filters = 5
-kernel = 3
-stride = 2
-padding = "same"
-activation = "relu"
-[[layers]]
-type = "conv2d"
-filters = 6
-kernel = 3
-[[layers]]
-type = "maxpool"
-size = 2
-[[layers]]
-type = "relu"
-[[layers]]
-type = "flatten"
-[[layers]]
-type = "dropout"
-rate = 0.3
-[[layers]]
-type = "dense"
-units = 7
-activation = "relu"
-[[layers]]
-type = "dense"
-units = 3
-"#;
+mod fixtures;
+use fixtures::SMALL_CNN as ARCH;
 
 #[test]
 fn tract_runs_the_float_export_like_burn() {

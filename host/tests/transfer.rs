@@ -15,45 +15,8 @@ use host::train::{infer_device, FitOptions};
 use host::transfer::features::{self, Job};
 use host::transfer::{self, head, Backbone, BurnExtractor, Cache, Extractor, Lookup, Mode, TractExtractor, TransferOptions};
 
-/// Every kind of layer the ONNX import reads: same and valid padding, stride, a ReLU after a
-/// max-pool (moved into the conv on export), flatten, dropout, two dense layers.
-const WIDE: &str = r#"
-name = "wide"
-task = "classification"
-[input]
-height = 12
-width = 10
-color = "rgb"
-scale_exp = -7
-[[layers]]
-type = "conv2d"
-filters = 5
-kernel = 3
-stride = 2
-padding = "same"
-activation = "relu"
-[[layers]]
-type = "conv2d"
-filters = 6
-kernel = 3
-[[layers]]
-type = "maxpool"
-size = 2
-[[layers]]
-type = "relu"
-[[layers]]
-type = "flatten"
-[[layers]]
-type = "dropout"
-rate = 0.3
-[[layers]]
-type = "dense"
-units = 7
-activation = "relu"
-[[layers]]
-type = "dense"
-units = 3
-"#;
+mod fixtures;
+use fixtures::SMALL_CNN as WIDE;
 
 /// A small backbone for the 8x8 two-class images below.
 const TINY: &str = r#"
