@@ -132,7 +132,19 @@ pub fn run(args: DemoArgs) -> Result<()> {
     super::export::run(super::export::ExportArgs { model: int8_dir.clone(), onnx: Some(onnx_path.clone()), blob: Some(blob_path.clone()), float_onnx: Some(float_path.clone()) })?;
     let blob = std::fs::read(&blob_path)?;
     let model = Model::parse(&blob)?;
-    s.add("int8 model", format!("{} parameters, {} MACs, arena {} B, blob {} B", model.parameters(), model.macs(), model.plan().arena_bytes(), blob.len()));
+    let bands = super::report::band_plan(&model);
+    s.add(
+        "int8 model",
+        format!(
+            "{} parameters, {} MACs, arena {} B on the chip (first {} layers in row bands; whole tensors {} B), blob {} B",
+            model.parameters(),
+            model.macs(),
+            bands.arena_bytes(),
+            bands.banded_layers(),
+            model.plan().arena_bytes(),
+            blob.len()
+        ),
+    );
 
     // Validation frames: the recorded centre-camera frames the network was validated on.
     let spec = RunDir::new(&run_dir).spec()?;
