@@ -138,7 +138,7 @@ fn firmware_in_the_loop_drives_like_the_int8_reference() {
     let mut reference = ModelDriver::new(&blob).unwrap();
     let track = Track::generate(3);
     let world = World::new(&track, 3);
-    let mut steer = |pilot: &mut Pilot<'_>| {
+    let steer = |pilot: &mut Pilot<'_>| {
         let mut commands = Vec::new();
         let report = drive(&track, Some(&world), pilot, 9.0, 0.04, |t| {
             commands.push(t.steering);
