@@ -9,28 +9,8 @@ use host::train::checkpoint::{Meta, RunDir};
 use host::train::history::History;
 use host::train::{fit, FitOptions};
 
-const ARCH: &str = r#"
-name = "tiny"
-task = "classification"
-[input]
-height = 8
-width = 8
-color = "rgb"
-scale_exp = -7
-[[layers]]
-type = "conv2d"
-filters = 4
-kernel = 3
-activation = "relu"
-[[layers]]
-type = "maxpool"
-size = 2
-[[layers]]
-type = "flatten"
-[[layers]]
-type = "dense"
-units = "classes"
-"#;
+mod fixtures;
+use fixtures::TINY_CNN as ARCH;
 
 /// Two classes: a bright bar across the top half, or across the bottom half, on noise.
 fn write_images(root: &Path, per_class: usize) {

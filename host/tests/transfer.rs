@@ -17,35 +17,9 @@ use host::transfer::features::{self, Job};
 use host::transfer::{self, head, Backbone, BurnExtractor, Cache, Extractor, Lookup, Mode, TractExtractor, TransferOptions};
 
 mod fixtures;
-use fixtures::SMALL_CNN as WIDE;
+use fixtures::{SMALL_CNN as WIDE, TINY_CNN};
 
-/// A small backbone for the 8x8 two-class images below.
-const TINY: &str = r#"
-name = "tiny"
-task = "classification"
-[input]
-height = 8
-width = 8
-color = "rgb"
-scale_exp = -7
-[[layers]]
-type = "conv2d"
-filters = 4
-kernel = 3
-activation = "relu"
-[[layers]]
-type = "maxpool"
-size = 2
-[[layers]]
-type = "flatten"
-[[layers]]
-type = "dense"
-units = 5
-activation = "relu"
-[[layers]]
-type = "dense"
-units = 3
-"#;
+
 
 /// Saves `net` as a training run in `dir`.
 fn save_run(dir: &Path, spec: &NetSpec, net: &Net) -> RunDir {
@@ -185,7 +159,7 @@ impl Extractor for Counting<'_> {
 #[test]
 fn feature_cache_hits_and_misses() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = NetSpec::parse(TINY).unwrap();
+    let spec = NetSpec::parse(TINY_CNN).unwrap().with_classes(3);
     let data = tiny_data(&dir.path().join("data"), &spec);
     save_run(&dir.path().join("run"), &spec, &Net::new(&spec.resolve().unwrap(), &infer_device()));
     let backbone = Backbone::load(&dir.path().join("run")).unwrap();
@@ -270,7 +244,7 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let spec = NetSpec::parse(TINY).unwrap();
+    let spec = NetSpec::parse(TINY_CNN).unwrap().with_classes(3);
     let data = tiny_data(&root.join("data"), &spec);
     let split = data.split(&SplitOptions { val_fraction: 0.25, seed: 1, ..SplitOptions::default() }).unwrap();
     save_run(&root.join("backbone"), &spec, &alive(Net::new(&spec.resolve().unwrap(), &infer_device())));
