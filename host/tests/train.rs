@@ -90,7 +90,10 @@ fn resume_continues_after_the_last_finished_epoch() {
     }
     assert!(h[2].train_loss < h[0].train_loss, "epoch 3 starts from the trained weights, not from scratch");
     assert!(!dir.path().join("run/last.new").exists());
-    // Without --resume the run starts over.
-    let fresh = fit(&spec, &data, rows, &split.val, &run, &Meta::default(), &options(1, false)).unwrap();
+    // Without --resume the saved run is kept: an error, until replacing it is asked for.
+    let err = fit(&spec, &data, rows, &split.val, &run, &Meta::default(), &options(1, false)).err().unwrap().to_string();
+    assert!(err.contains("--resume") && err.contains("--force"), "{err}");
+    assert_eq!(History::read(&run.history_path()).unwrap().epochs.len(), 5, "nothing was touched");
+    let fresh = fit(&spec, &data, rows, &split.val, &run, &Meta::default(), &FitOptions { overwrite: true, ..options(1, false) }).unwrap();
     assert_eq!(fresh.history.epochs.len(), 1);
 }

@@ -294,6 +294,12 @@ fn feature_extraction_keeps_the_backbone_frozen_and_learns_the_head() {
     let o2 = transfer::train(&s.backbone, &task2, move |_| train.clone(), &RunDir::new(s.root.join("fe2")), &Meta::default(), &opts).unwrap();
     assert_eq!(o2.cache, Some(Lookup::Hit));
     assert_eq!(o2.trainable_params, (36 * 8 + 8) + (8 * 3 + 3));
+
+    // The first run's model is kept unless replacing it is asked for.
+    let train = s.train.clone();
+    let err = transfer::train(&s.backbone, &task2, move |_| train.clone(), &run, &Meta::default(), &opts).err().unwrap().to_string();
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(run.load_best(&infer_device()).unwrap().blocks.len(), saved.blocks.len(), "still the 1-dense network");
 }
 
 #[test]

@@ -67,6 +67,7 @@ fn record_train_quantize_export_tract_and_firmware_agree() {
         seed: 1,
         out: run.clone(),
         resume: false,
+        force: false,
         patience: None,
         max_examples: None,
         no_augment: false,

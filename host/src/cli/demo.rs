@@ -101,6 +101,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
         seed: 1,
         out: run_dir.clone(),
         resume: false,
+        // The demo's own folder: a new demo replaces the previous one's run.
+        force: true,
         patience: None,
         max_examples: None,
         no_augment: false,

@@ -61,6 +61,9 @@ pub struct CommonArgs {
     /// Continue the run in --out from its last finished epoch.
     #[arg(long)]
     pub resume: bool,
+    /// Replace a model already in --out (without it the command stops and keeps it).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Stop after this many epochs without a better validation metric.
     #[arg(long)]
     pub patience: Option<usize>,
@@ -287,7 +290,7 @@ fn meta(c: &CommonArgs, kind: DataKind, classes: Vec<String>) -> Meta {
 }
 
 fn fit_options(c: &CommonArgs) -> FitOptions {
-    FitOptions { epochs: c.epochs, batch: c.batch, lr: c.lr, seed: c.seed, patience: c.patience, resume: c.resume, progress: !c.quiet, ..FitOptions::default() }
+    FitOptions { epochs: c.epochs, batch: c.batch, lr: c.lr, seed: c.seed, patience: c.patience, resume: c.resume, overwrite: c.force, progress: !c.quiet, ..FitOptions::default() }
 }
 
 pub fn split_options(val_split: f32, seed: u64) -> SplitOptions {

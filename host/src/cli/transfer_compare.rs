@@ -81,6 +81,9 @@ pub struct CompareArgs {
     /// Output folder: one run per mode and head, and the table.
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace the runs of an earlier comparison in --out (without it the command stops).
+    #[arg(long)]
+    pub force: bool,
     /// Hide progress bars and per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
@@ -137,6 +140,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                     lr: args.lr,
                     seed: args.seed,
                     patience: args.patience,
+                    overwrite: args.force,
                     progress: !args.quiet,
                     ..FitOptions::default()
                 },

@@ -105,6 +105,23 @@ impl RunDir {
         self.repair().is_ok() && self.last().join("state.toml").exists()
     }
 
+    /// True when a model was saved here (a finished epoch, or a best checkpoint).
+    pub fn has_model(&self) -> bool {
+        self.best_path().exists() || self.has_run()
+    }
+
+    /// Refuses to start a new run over a saved one unless `overwrite`: what the user trained is
+    /// never replaced by accident.
+    pub fn claim(&self, overwrite: bool) -> Result<()> {
+        if self.has_model() && !overwrite {
+            bail!(
+                "{} already holds a trained model: continue its run with --resume, choose another --out, or pass --force to replace it",
+                self.dir.display()
+            );
+        }
+        Ok(())
+    }
+
     /// Finishes an interrupted switch of `last/` (see the module docs).
     fn repair(&self) -> Result<()> {
         let (last, old, new) = (self.last(), self.dir.join("last.old"), self.dir.join("last.new"));

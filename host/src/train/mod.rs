@@ -32,6 +32,8 @@ pub struct FitOptions {
     pub patience: Option<usize>,
     /// Continue the run in the output directory from its last finished epoch.
     pub resume: bool,
+    /// Start over in an output directory that already holds a model (else that is an error).
+    pub overwrite: bool,
     pub progress: bool,
     pub loss: RegressionLoss,
     /// Start from these weights instead of random ones (fine-tuning a transferred network).
@@ -49,6 +51,7 @@ impl Default for FitOptions {
             seed: 1,
             patience: None,
             resume: false,
+            overwrite: false,
             progress: true,
             loss: RegressionLoss::Mse,
             init: None,
@@ -111,6 +114,7 @@ where
         eprintln!("resuming {} after epoch {} (best {} {:.4} at epoch {})", run.dir.display(), state.epoch, D::Target::METRIC, state.best_metric, state.best_epoch);
         (net.fork(&device), state, history)
     } else {
+        run.claim(opts.overwrite)?;
         run.start(spec, meta)?;
         let worst = if D::Target::HIGHER_IS_BETTER { f64::NEG_INFINITY } else { f64::INFINITY };
         let net = match &opts.init {

@@ -114,6 +114,10 @@ where
     D: Examples,
     D::Target: Target,
 {
+    // Before any work: a saved model in `run` is kept unless the caller says otherwise.
+    if !(opts.fit.resume && opts.mode != Mode::FeatureExtraction) {
+        run.claim(opts.fit.overwrite)?;
+    }
     let cut = backbone.cut(opts.cut.as_deref())?;
     let name = format!("{}-{}", backbone.spec.name, opts.mode.slug());
     let spec = head::network(backbone, &cut, &opts.head, task.kind, task.outputs, &name)?;
