@@ -12,6 +12,7 @@
 //! - [`kernels`]: plain scalar reference kernels (the oracle).
 //! - [`interp`]: runs a parsed model through any set of kernels (reference or optimized), on a
 //!   whole input or row by row.
+//! - [`rng`]: the one seeded random generator (tracks, splits, augmentation, test models).
 //! - [`preprocess`]: camera frame -> crop -> resize -> colour -> int8 input, whole-frame and
 //!   row-streaming.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -26,6 +27,7 @@ pub mod kernels;
 pub mod plan;
 pub mod preprocess;
 pub mod quant;
+pub mod rng;
 pub mod shape;
 #[cfg(feature = "std")]
 pub mod testing;

@@ -1,50 +1,111 @@
-//! Random valid models and a small deterministic RNG, shared by the tests of every crate
-//! (reference vs tract, reference vs optimized kernels, parser fuzzing).
+//! Random valid models, shared by the tests of every crate (reference vs tract, reference vs
+//! optimized kernels, parser fuzzing) and by the host's random-weight architectures
+//! (`pilot zoo`): one builder, [`ModelBuilder`], that tracks the shape layer by layer and fills
+//! each layer's tables.
 
 use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
-use crate::format::{InputSpec, Pads, Pool, QParams, Task};
-use crate::shape::Shape;
+use crate::format::{InputSpec, QParams, Task};
+pub use crate::rng::Rng;
+use crate::shape::{Pads, Shape, Window};
 
-/// SplitMix64: tiny, deterministic, good enough for test data.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
+/// How [`ModelBuilder`] fills a layer's weights, biases, multipliers and output quantization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tables {
+    /// Any valid values: random output scale and zero point, biases in `[-2^14, 2^14]`,
+    /// multipliers in `1..=max_multiplier` (exactness tests: every corner of the arithmetic).
+    Random { max_multiplier: i32 },
+    /// Values that keep activations in a useful range, so kernels see realistic data (not
+    /// all-clamped outputs): ReLU outputs at zero point -128, others 0, scale 2^-4, biases in
+    /// `[-2000, 2000]`, multipliers giving outputs a standard deviation near 40.
+    Realistic,
+}
 
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
+/// Builds a sequential int8 model layer by layer with random tables.
+pub struct ModelBuilder {
+    rng: Rng,
+    tables: Tables,
+    shape: Shape,
+    model: OwnedModel,
+}
+
+impl ModelBuilder {
+    pub fn new(name: &str, task: Task, input: InputSpec, rng: Rng, tables: Tables) -> Self {
+        ModelBuilder { rng, tables, shape: input.shape, model: OwnedModel { name: name.into(), task, input, layers: Vec::new() } }
     }
 
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    /// The output shape of the layers so far (the next layer's input).
+    pub fn shape(&self) -> Shape {
+        self.shape
     }
 
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as i64
+    /// The generator the tables are drawn from (callers draw their shapes from it too).
+    pub fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
     }
 
-    pub fn bool(&mut self) -> bool {
-        self.next_u64() & 1 == 1
+    /// Names count per kind: conv1, conv2, pool1, flatten1, dense1, ...
+    fn push(&mut self, kind: &str, layer: OwnedLayer, shape: Shape) -> &mut Self {
+        let n = self.model.layers.iter().filter(|n| n.name.trim_end_matches(|c: char| c.is_ascii_digit()) == kind).count();
+        self.model.layers.push(OwnedNode { name: format!("{kind}{}", n + 1), layer });
+        self.shape = shape;
+        self
     }
 
-    pub fn i8(&mut self) -> i8 {
-        self.next_u64() as i8
+    /// Weights, biases, multipliers and output quantization of `outs` channels of depth `k`.
+    fn fill(&mut self, outs: u16, k: usize, relu: bool) -> (Vec<i8>, Vec<i32>, Vec<i32>, QParams) {
+        let rng = &mut self.rng;
+        match self.tables {
+            Tables::Random { max_multiplier } => {
+                let output = QParams { scale_exp: rng.range(-10, 0) as i8, zero_point: rng.i8() };
+                let weights = rng.i8s(outs as usize * k);
+                let bias = (0..outs).map(|_| rng.range(-(1 << 14), 1 << 14) as i32).collect();
+                let mults = (0..outs).map(|_| rng.range(1, max_multiplier as i64) as i32).collect();
+                (weights, bias, mults, output)
+            }
+            Tables::Realistic => {
+                let weights = rng.i8s(outs as usize * k);
+                let bias = (0..outs).map(|_| rng.range(-2000, 2000) as i32).collect();
+                let m = (479.0 / (k as f64).sqrt()).round() as i32;
+                let output = QParams { scale_exp: -4, zero_point: if relu { -128 } else { 0 } };
+                (weights, bias, alloc::vec![m.max(1); outs as usize], output)
+            }
+        }
     }
 
-    pub fn i8s(&mut self, n: usize) -> Vec<i8> {
-        (0..n).map(|_| self.i8()).collect()
+    /// A convolution with `out` channels. Panics if `window` does not fit the current shape.
+    pub fn conv(&mut self, out: u16, window: Window, relu: bool) -> &mut Self {
+        let s = self.shape;
+        let (h, w) = window.output(s).expect("the window fits its input");
+        let (weights, bias, multipliers, output) = self.fill(out, window.taps() * s.c as usize, relu);
+        let layer = OwnedLayer::Conv2d(OwnedConv { out_channels: out, window, relu, output, weights, bias, multipliers });
+        self.push("conv", layer, Shape::new(h, w, out))
     }
 
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next_u64() as u8).collect()
+    /// A max (or, with `avg`, average) pool. Panics if `window` does not fit the current shape.
+    pub fn pool(&mut self, window: Window, avg: bool) -> &mut Self {
+        let s = self.shape;
+        let (h, w) = window.output(s).expect("the window fits its input");
+        let layer = if avg { OwnedLayer::AvgPool(window) } else { OwnedLayer::MaxPool(window) };
+        self.push("pool", layer, Shape::new(h, w, s.c))
+    }
+
+    pub fn flatten(&mut self) -> &mut Self {
+        let shape = Shape::flat(self.shape.len() as u16);
+        self.push("flatten", OwnedLayer::Flatten, shape)
+    }
+
+    /// A dense layer on the (flat) current shape.
+    pub fn dense(&mut self, out: u16, relu: bool) -> &mut Self {
+        let (weights, bias, multipliers, output) = self.fill(out, self.shape.len(), relu);
+        let layer = OwnedLayer::Dense(OwnedDense { out_features: out, relu, output, weights, bias, multipliers });
+        self.push("dense", layer, Shape::flat(out))
+    }
+
+    pub fn build(self) -> OwnedModel {
+        self.model
     }
 }
 
@@ -79,32 +140,26 @@ impl Default for RandomModelOptions {
     }
 }
 
-fn qparams(rng: &mut Rng) -> QParams {
-    QParams { scale_exp: rng.range(-10, 0) as i8, zero_point: rng.i8() }
-}
-
 fn random_pads(rng: &mut Rng, k: (u8, u8)) -> Pads {
     let mut p = |k: u8| rng.range(0, k as i64 - 1) as u8;
     Pads { top: p(k.0), left: p(k.1), bottom: p(k.0), right: p(k.1) }
 }
 
-fn out_dim(n: u16, a: u8, b: u8, k: u8, s: u8) -> u16 {
-    ((n as u32 + a as u32 + b as u32 - k as u32) / s as u32 + 1) as u16
-}
-
 /// A random valid sequential model: convs and pools over a small image, then optionally flatten
 /// and dense layers. Random zero points, multipliers, paddings, strides and ReLU flags.
 pub fn random_model(rng: &mut Rng, o: &RandomModelOptions) -> OwnedModel {
-    let mut shape = Shape::new(
+    let shape = Shape::new(
         rng.range(1, o.max_hw as i64) as u16,
         rng.range(1, o.max_hw as i64) as u16,
         rng.range(1, o.max_channels as i64) as u16,
     );
-    let input = InputSpec { shape, quant: qparams(rng), preprocess: None };
-    let mut layers = Vec::new();
-    let name = |kind: &str, layers: &Vec<OwnedNode>| -> String { format!("{kind}{}", layers.len() + 1) };
-    let n_conv = rng.range(0, o.max_conv_layers as i64);
+    let quant = QParams { scale_exp: rng.range(-10, 0) as i8, zero_point: rng.i8() };
+    let input = InputSpec { shape, quant, preprocess: None };
+    let tables = Tables::Random { max_multiplier: o.max_multiplier };
+    let mut b = ModelBuilder::new("random", Task::Regression, input, rng.clone(), tables);
+    let n_conv = b.rng().range(0, o.max_conv_layers as i64);
     for _ in 0..n_conv {
+        let (shape, rng) = (b.shape(), b.rng());
         let kmax = o.max_kernel as i64;
         let k = (rng.range(1, kmax.min(shape.h as i64 + 2)) as u8, rng.range(1, kmax.min(shape.w as i64 + 2)) as u8);
         let s = (rng.range(1, o.max_stride as i64) as u8, rng.range(1, o.max_stride as i64) as u8);
@@ -115,50 +170,27 @@ pub fn random_model(rng: &mut Rng, o: &RandomModelOptions) -> OwnedModel {
         {
             pads = Pads { top: k.0 - 1, left: k.1 - 1, bottom: 0, right: 0 };
         }
-        let pool_kind = rng.range(0, 4);
-        if pool_kind == 0 || (pool_kind == 1 && o.allow_avg_pool) {
-            let pool = Pool { kernel_h: k.0, kernel_w: k.1, stride_h: s.0, stride_w: s.1, pads };
-            shape = Shape::new(out_dim(shape.h, pads.top, pads.bottom, k.0, s.0), out_dim(shape.w, pads.left, pads.right, k.1, s.1), shape.c);
-            let layer = if pool_kind == 0 { OwnedLayer::MaxPool(pool) } else { OwnedLayer::AvgPool(pool) };
-            layers.push(OwnedNode { name: name("pool", &layers), layer });
-            continue;
-        }
-        let oc = rng.range(1, o.max_channels as i64) as u16;
-        let kdepth = k.0 as usize * k.1 as usize * shape.c as usize;
-        let conv = OwnedConv {
-            out_channels: oc,
-            kernel_h: k.0,
-            kernel_w: k.1,
-            stride_h: s.0,
-            stride_w: s.1,
-            pads,
-            relu: rng.bool(),
-            output: qparams(rng),
-            weights: rng.i8s(oc as usize * kdepth),
-            bias: (0..oc).map(|_| rng.range(-(1 << 14), 1 << 14) as i32).collect(),
-            multipliers: (0..oc).map(|_| rng.range(1, o.max_multiplier as i64) as i32).collect(),
+        let window = Window { kernel_h: k.0, kernel_w: k.1, stride_h: s.0, stride_w: s.1, pads };
+        match rng.range(0, 4) {
+            0 => b.pool(window, false),
+            1 if o.allow_avg_pool => b.pool(window, true),
+            _ => {
+                let oc = rng.range(1, o.max_channels as i64) as u16;
+                let relu = rng.bool();
+                b.conv(oc, window, relu)
+            }
         };
-        shape = Shape::new(out_dim(shape.h, pads.top, pads.bottom, k.0, s.0), out_dim(shape.w, pads.left, pads.right, k.1, s.1), oc);
-        layers.push(OwnedNode { name: name("conv", &layers), layer: OwnedLayer::Conv2d(conv) });
     }
-    let n_dense = rng.range(if layers.is_empty() { 1 } else { 0 }, o.max_dense_layers as i64);
+    let n_dense = b.rng().range(if n_conv == 0 { 1 } else { 0 }, o.max_dense_layers as i64);
     if n_dense > 0 {
-        layers.push(OwnedNode { name: name("flatten", &layers), layer: OwnedLayer::Flatten });
-        shape = Shape::flat(shape.len() as u16);
+        b.flatten();
         for _ in 0..n_dense {
-            let outs = rng.range(1, 10) as u16;
-            let dense = OwnedDense {
-                out_features: outs,
-                relu: rng.bool(),
-                output: qparams(rng),
-                weights: rng.i8s(outs as usize * shape.c as usize),
-                bias: (0..outs).map(|_| rng.range(-(1 << 14), 1 << 14) as i32).collect(),
-                multipliers: (0..outs).map(|_| rng.range(1, o.max_multiplier as i64) as i32).collect(),
-            };
-            shape = Shape::flat(outs);
-            layers.push(OwnedNode { name: name("dense", &layers), layer: OwnedLayer::Dense(dense) });
+            let outs = b.rng().range(1, 10) as u16;
+            let relu = b.rng().bool();
+            b.dense(outs, relu);
         }
     }
-    let task = if rng.bool() { Task::Regression } else { Task::Classification };
-    OwnedModel { name: String::from("random"), task, input, layers }
+    let task = if b.rng().bool() { Task::Regression } else { Task::Classification };
+    *rng = b.rng().clone();
+    OwnedModel { task, ..b.build() }
 }

@@ -2,7 +2,7 @@
 //! padding made explicit (a padded copy of the input) instead of skipped, on random shapes.
 
 use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
-use common::format::{InputSpec, Pads, Pool, QParams, Task};
+use common::format::{InputSpec, Pads, Pool, QParams, Task, Window};
 use common::testing::Rng;
 use common::{Model, Shape};
 use proptest::prelude::*;
@@ -69,7 +69,7 @@ proptest! {
         let out_q = QParams { scale_exp: -2, zero_point: rng.i8() };
         let k = kh as usize * kw as usize * c as usize;
         let conv = OwnedConv {
-            out_channels: oc, kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: sw, pads, relu, output: out_q,
+            out_channels: oc, window: Window { kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: sw, pads }, relu, output: out_q,
             weights: rng.i8s(oc as usize * k),
             bias: (0..oc).map(|_| rng.range(-50_000, 50_000) as i32).collect(),
             multipliers: (0..oc).map(|_| multiplier(&mut rng)).collect(),

@@ -3,7 +3,7 @@
 //! exactly the larger phase, and the plan falls back to whole tensors when bands do not help.
 
 use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
-use common::format::{InputSpec, Layer, Pads, QParams, Task};
+use common::format::{InputSpec, Layer, Pads, QParams, Task, Window};
 use common::interp::{run_with, Reference, Stream};
 use common::plan::{BandPlan, Slot};
 use common::testing::{random_model, RandomModelOptions, Rng};
@@ -124,7 +124,7 @@ fn band_plan_regions_are_disjoint_and_the_arena_is_the_exact_peak() {
             for j in 0..=model.layers().len() {
                 let s = model.tensor(j).shape;
                 let rows = match model.layers().get(j).map(|n| &n.layer) {
-                    Some(Layer::Conv2d(c)) if j < k => (c.kernel_h as u16).min(s.h),
+                    Some(Layer::Conv2d(c)) if j < k => (c.window.kernel_h as u16).min(s.h),
                     Some(Layer::MaxPool(p) | Layer::AvgPool(p)) if j < k => (p.kernel_h as u16).min(s.h),
                     _ => s.h,
                 };
@@ -184,11 +184,7 @@ fn dense(inputs: usize, outputs: u16) -> OwnedLayer {
 fn dense_bound_model() -> OwnedModel {
     let conv = OwnedConv {
         out_channels: 1,
-        kernel_h: 1,
-        kernel_w: 1,
-        stride_h: 1,
-        stride_w: 1,
-        pads: Pads::default(),
+        window: Window { kernel_h: 1, kernel_w: 1, stride_h: 1, stride_w: 1, pads: Pads::default() },
         relu: true,
         output: q(-2),
         weights: vec![2],

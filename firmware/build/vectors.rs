@@ -8,7 +8,7 @@ use std::fmt::Write;
 use common::interp::{input_slot, run_with, Reference};
 use common::preprocess::{preprocess_frame, ColorMode, PixelFormat, Preprocess, Rect};
 use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
-use common::format::{InputSpec, Pads, QParams, Task};
+use common::format::{InputSpec, Pads, QParams, Task, Window};
 use common::testing::{random_model, RandomModelOptions, Rng};
 use common::{Model, Shape};
 
@@ -73,11 +73,7 @@ fn deep_model(rng: &mut Rng) -> OwnedModel {
     let q = |rng: &mut Rng| QParams { scale_exp: -4, zero_point: rng.i8() };
     let conv = OwnedConv {
         out_channels: 70,
-        kernel_h: 3,
-        kernel_w: 3,
-        stride_h: 2,
-        stride_w: 2,
-        pads: Pads { top: 1, left: 1, bottom: 1, right: 1 },
+        window: Window::square(3, 2, Pads { top: 1, left: 1, bottom: 1, right: 1 }),
         relu: true,
         output: q(rng),
         weights: rng.i8s(70 * 3 * 3 * 40),

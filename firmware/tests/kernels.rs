@@ -44,7 +44,7 @@ static ARENA: Once<[i8; MAX_ARENA_BYTES]> = Once::new([0; MAX_ARENA_BYTES]);
 
 #[defmt_test::tests]
 mod tests {
-    use common::format::{Conv2d, Dense, Layer, Pads, Pool, QParams};
+    use common::format::{Conv2d, Dense, Layer, Pads, Pool, QParams, Window};
     use common::interp::{input_slot, run_with, Stream};
     use common::{Model, Shape};
     use firmware::kernels;
@@ -77,11 +77,7 @@ mod tests {
         // 3x3 input 1..=9, 2x2 kernel of ones, stride 1, no padding: the four window sums.
         let conv = Conv2d {
             out_channels: 1,
-            kernel_h: 2,
-            kernel_w: 2,
-            stride_h: 1,
-            stride_w: 1,
-            pads: Pads::default(),
+            window: Window { kernel_h: 2, kernel_w: 2, stride_h: 1, stride_w: 1, pads: Pads::default() },
             relu: false,
             output: QParams { scale_exp: 0, zero_point: 0 },
             weights: &[1, 1, 1, 1],
@@ -99,11 +95,7 @@ mod tests {
         // nothing below -128 + 0: outputs [-128, 7 - 128].
         let conv = Conv2d {
             out_channels: 1,
-            kernel_h: 1,
-            kernel_w: 1,
-            stride_h: 1,
-            stride_w: 1,
-            pads: Pads::default(),
+            window: Window { kernel_h: 1, kernel_w: 1, stride_h: 1, stride_w: 1, pads: Pads::default() },
             relu: true,
             output: QParams { scale_exp: 0, zero_point: -128 },
             weights: &[0xFF],

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use common::format::owned::{OwnedConv, OwnedLayer, OwnedModel, OwnedNode};
-use common::format::{Pads, QParams, Task};
+use common::format::{Pads, QParams, Task, Window};
 use common::preprocess::preprocess_frame;
 use common::testing::Rng;
 use common::Model;
@@ -64,7 +64,7 @@ fn sign_cnn_in_qemu_is_bit_exact() {
     let n = frames_from_env("PILOT_E2E_SIGN_FRAMES", 200);
     let mut rng = Rng::new(0x516E);
     let frames: Vec<_> = (0..n).map(|_| frames::sign(&mut rng, 32, 32)).collect();
-    firmware_matches_reference(&test_vector("sign-cnn-random.pnn8"), &frames);
+    firmware_matches_reference(&test_vector("sign-random.pnn8"), &frames);
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn pilotnet_in_qemu_is_bit_exact() {
 #[test]
 fn corrupted_blob_is_reported_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let mut blob = test_vector("sign-cnn-random.pnn8");
+    let mut blob = test_vector("sign-random.pnn8");
     let last = blob.len() - 1;
     blob[last] ^= 0xFF; // payload byte: the CRC no longer matches
     let expected = Model::parse(&blob).unwrap_err();
@@ -126,11 +126,7 @@ fn too_big_model() -> OwnedModel {
     let q = QParams { scale_exp: -4, zero_point: -128 };
     let conv = OwnedConv {
         out_channels: 64,
-        kernel_h: 5,
-        kernel_w: 5,
-        stride_h: 2,
-        stride_w: 2,
-        pads: Pads::default(),
+        window: Window { kernel_h: 5, kernel_w: 5, stride_h: 2, stride_w: 2, pads: Pads::default() },
         relu: true,
         output: q,
         weights: vec![1; 64 * 5 * 5 * 3],

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 use crate::preprocess::Preprocess;
+pub use crate::shape::{Pads, Padding, Window, WindowError};
 use crate::shape::Shape;
 
 pub use validate::{Invalid, InvalidKind, MAX_ABS_BIAS, MAX_K, MAX_TENSOR_BYTES};
@@ -43,141 +44,119 @@ pub struct QParams {
     pub zero_point: i8,
 }
 
-/// Explicit zero padding (in the quantized domain: padded inputs equal the input zero point).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Pads {
-    pub top: u8,
-    pub left: u8,
-    pub bottom: u8,
-    pub right: u8,
-}
-
-/// How a conv or pool window treats the border, as Keras/TF name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Padding {
-    /// No padding: windows stay inside the input.
-    Valid,
-    /// Output size `ceil(in / stride)`, padding split evenly with the extra row/column at the
-    /// bottom/right (TensorFlow's rule).
-    Same,
-}
-
-impl Pads {
-    /// The explicit pads that `padding` means for one input size.
-    pub fn for_padding(padding: Padding, in_h: u16, in_w: u16, k: (u8, u8), s: (u8, u8)) -> Pads {
-        match padding {
-            Padding::Valid => Pads::default(),
-            Padding::Same => {
-                let total = |n: u16, k: u8, s: u8| -> u32 {
-                    let (n, k, s) = (n as u32, k as u32, s.max(1) as u32);
-                    let out = n.div_ceil(s);
-                    ((out.saturating_sub(1)) * s + k).saturating_sub(n)
-                };
-                let th = total(in_h, k.0, s.0);
-                let tw = total(in_w, k.1, s.1);
-                Pads {
-                    top: (th / 2) as u8,
-                    bottom: (th - th / 2) as u8,
-                    left: (tw / 2) as u8,
-                    right: (tw - tw / 2) as u8,
-                }
-            }
-        }
-    }
-}
-
 /// 2-D convolution with per-output-channel requantization; ReLU fused through the clamp.
+///
+/// Generic over how its tables are held: [`Conv2d`] borrows the blob's bytes (`W` and `T` are
+/// `&[u8]`: int8 weights, int32 little-endian bias and multipliers), the host's
+/// [`owned::OwnedConv`] holds typed vectors (`Vec<i8>`, `Vec<i32>`). One definition of the
+/// layer, two storages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Conv2d<'a> {
+pub struct ConvLayer<W, T> {
     pub out_channels: u16,
-    pub kernel_h: u8,
-    pub kernel_w: u8,
-    pub stride_h: u8,
-    pub stride_w: u8,
-    pub pads: Pads,
+    pub window: Window,
     pub relu: bool,
     pub output: QParams,
-    /// int8, OHWI: `out_channels * kernel_h * kernel_w * in_channels` bytes.
-    #[serde(borrow)]
-    pub weights: &'a [u8],
-    /// int32 little-endian, one per output channel.
-    #[serde(borrow)]
-    pub bias: &'a [u8],
-    /// int32 little-endian `m_c`, one per output channel.
-    #[serde(borrow)]
-    pub multipliers: &'a [u8],
+    /// OHWI: `out_channels * kernel_h * kernel_w * in_channels` weights.
+    pub weights: W,
+    /// One per output channel.
+    pub bias: T,
+    /// `m_c`, one per output channel.
+    pub multipliers: T,
 }
 
-/// Fully connected layer on a flat input.
+/// Fully connected layer on a flat input (tables as in [`ConvLayer`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Dense<'a> {
+pub struct DenseLayer<W, T> {
     pub out_features: u16,
     pub relu: bool,
     pub output: QParams,
-    /// int8, `[out][in]`.
-    #[serde(borrow)]
-    pub weights: &'a [u8],
-    #[serde(borrow)]
-    pub bias: &'a [u8],
-    #[serde(borrow)]
-    pub multipliers: &'a [u8],
+    /// `[out][in]`.
+    pub weights: W,
+    pub bias: T,
+    pub multipliers: T,
 }
+
+/// A convolution as the blob holds it (tables borrowed from the blob).
+pub type Conv2d<'a> = ConvLayer<&'a [u8], &'a [u8]>;
+/// A dense layer as the blob holds it.
+pub type Dense<'a> = DenseLayer<&'a [u8], &'a [u8]>;
 
 /// Max or average pooling window. The output keeps the input's quantization. Padded positions
 /// are ignored (average pooling divides by the number of real inputs in the window).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Pool {
-    pub kernel_h: u8,
-    pub kernel_w: u8,
-    pub stride_h: u8,
-    pub stride_w: u8,
-    pub pads: Pads,
-}
+pub type Pool = Window;
 
 /// One operation. New variants are only ever appended (postcard encodes the variant index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Layer<'a> {
-    #[serde(borrow)]
-    Conv2d(Conv2d<'a>),
-    #[serde(borrow)]
-    Dense(Dense<'a>),
+pub enum LayerOf<W, T> {
+    Conv2d(ConvLayer<W, T>),
+    Dense(DenseLayer<W, T>),
     MaxPool(Pool),
     AvgPool(Pool),
     /// HWC -> flat vector; moves no bytes.
     Flatten,
 }
 
-impl Layer<'_> {
+/// A layer as the blob holds it.
+pub type Layer<'a> = LayerOf<&'a [u8], &'a [u8]>;
+
+impl<W, T> LayerOf<W, T> {
     /// Short lower-case name of the operation.
     pub fn op_name(&self) -> &'static str {
         match self {
-            Layer::Conv2d(_) => "conv2d",
-            Layer::Dense(_) => "dense",
-            Layer::MaxPool(_) => "maxpool",
-            Layer::AvgPool(_) => "avgpool",
-            Layer::Flatten => "flatten",
+            LayerOf::Conv2d(_) => "conv2d",
+            LayerOf::Dense(_) => "dense",
+            LayerOf::MaxPool(_) => "maxpool",
+            LayerOf::AvgPool(_) => "avgpool",
+            LayerOf::Flatten => "flatten",
         }
     }
 
-    /// Multiply-accumulates per inference, given the layer's output shape.
+    /// The sliding window of a conv or pool layer; `None` for layers that read their whole
+    /// input.
+    pub fn window(&self) -> Option<&Window> {
+        match self {
+            LayerOf::Conv2d(c) => Some(&c.window),
+            LayerOf::MaxPool(p) | LayerOf::AvgPool(p) => Some(p),
+            LayerOf::Dense(_) | LayerOf::Flatten => None,
+        }
+    }
+
+    /// Multiply-accumulates per inference, given the layer's input and output shapes.
     pub fn macs(&self, input: Shape, output: Shape) -> u64 {
         match self {
-            Layer::Conv2d(c) => {
-                output.len() as u64 * c.kernel_h as u64 * c.kernel_w as u64 * input.c as u64
-            }
-            Layer::Dense(_) => output.len() as u64 * input.len() as u64,
+            LayerOf::Conv2d(c) => output.len() as u64 * c.window.taps() as u64 * input.c as u64,
+            LayerOf::Dense(_) => output.len() as u64 * input.len() as u64,
             _ => 0,
         }
     }
+}
 
+impl<'a> Layer<'a> {
     /// Bytes of weights, biases and multipliers.
     pub fn param_bytes(&self) -> usize {
         match self {
             Layer::Conv2d(c) => c.weights.len() + c.bias.len() + c.multipliers.len(),
             Layer::Dense(d) => d.weights.len() + d.bias.len() + d.multipliers.len(),
             _ => 0,
+        }
+    }
+
+    /// Weights and biases (the count a framework reports as parameters).
+    pub fn parameters(&self) -> usize {
+        match self {
+            Layer::Conv2d(c) => c.weights.len() + c.bias.len() / 4,
+            Layer::Dense(d) => d.weights.len() + d.bias.len() / 4,
+            _ => 0,
+        }
+    }
+
+    /// The same conv or pool layer with other top and bottom pads (what one row band sees).
+    pub fn with_row_pads(&self, top: u8, bottom: u8) -> Layer<'a> {
+        match *self {
+            Layer::Conv2d(c) => Layer::Conv2d(ConvLayer { window: c.window.with_row_pads(top, bottom), ..c }),
+            Layer::MaxPool(p) => Layer::MaxPool(p.with_row_pads(top, bottom)),
+            Layer::AvgPool(p) => Layer::AvgPool(p.with_row_pads(top, bottom)),
+            Layer::Dense(_) | Layer::Flatten => *self,
         }
     }
 }
@@ -364,11 +343,7 @@ impl<'a> Model<'a> {
     pub fn parameters(&self) -> usize {
         self.layers()
             .iter()
-            .map(|n| match n.layer {
-                Layer::Conv2d(c) => c.weights.len() + c.bias.len() / 4,
-                Layer::Dense(d) => d.weights.len() + d.bias.len() / 4,
-                _ => 0,
-            })
+            .map(|n| n.layer.parameters())
             .sum()
     }
 }

@@ -1,45 +1,17 @@
-//! Owned models (host side): what the quantizer builds and the writer turns into a blob.
+//! Owned models (host side): what the quantizer builds and the writer turns into a blob. The
+//! layers are the blob's own layer types ([`ConvLayer`], [`DenseLayer`], [`LayerOf`]) holding
+//! typed vectors instead of borrowed bytes.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Conv2d, Dense, InputSpec, Layer, ModelDef, Node, Pads, Pool, QParams, Task, MAX_LAYERS};
+use super::{ConvLayer, DenseLayer, InputSpec, Layer, LayerOf, ModelDef, Node, Task, MAX_LAYERS};
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct OwnedConv {
-    pub out_channels: u16,
-    pub kernel_h: u8,
-    pub kernel_w: u8,
-    pub stride_h: u8,
-    pub stride_w: u8,
-    pub pads: Pads,
-    pub relu: bool,
-    pub output: QParams,
-    /// OHWI.
-    pub weights: Vec<i8>,
-    pub bias: Vec<i32>,
-    pub multipliers: Vec<i32>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct OwnedDense {
-    pub out_features: u16,
-    pub relu: bool,
-    pub output: QParams,
-    /// `[out][in]`.
-    pub weights: Vec<i8>,
-    pub bias: Vec<i32>,
-    pub multipliers: Vec<i32>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum OwnedLayer {
-    Conv2d(OwnedConv),
-    Dense(OwnedDense),
-    MaxPool(Pool),
-    AvgPool(Pool),
-    Flatten,
-}
+/// A convolution with its weights (OHWI), biases and multipliers as vectors.
+pub type OwnedConv = ConvLayer<Vec<i8>, Vec<i32>>;
+/// A dense layer with its weights (`[out][in]`), biases and multipliers as vectors.
+pub type OwnedDense = DenseLayer<Vec<i8>, Vec<i32>>;
+pub type OwnedLayer = LayerOf<Vec<i8>, Vec<i32>>;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct OwnedNode {
@@ -55,68 +27,60 @@ pub struct OwnedModel {
     pub layers: Vec<OwnedNode>,
 }
 
-fn le_bytes(v: &[i32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// The byte tables of one layer, kept alive while a `ModelDef` borrows them.
+/// A layer's tables in the blob's byte form (int8; int32 little-endian), kept alive while a
+/// `ModelDef` borrows them.
 struct Tables {
     weights: Vec<u8>,
     bias: Vec<u8>,
     multipliers: Vec<u8>,
 }
 
+impl Tables {
+    fn of(weights: &[i8], bias: &[i32], multipliers: &[i32]) -> Tables {
+        let le = |v: &[i32]| v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        Tables { weights: crate::i8_as_bytes(weights).to_vec(), bias: le(bias), multipliers: le(multipliers) }
+    }
+
+    fn of_layer(layer: &OwnedLayer) -> Tables {
+        match layer {
+            LayerOf::Conv2d(c) => Tables::of(&c.weights, &c.bias, &c.multipliers),
+            LayerOf::Dense(d) => Tables::of(&d.weights, &d.bias, &d.multipliers),
+            _ => Tables::of(&[], &[], &[]),
+        }
+    }
+
+    /// `layer` with its tables borrowed from `self`.
+    fn borrow<'t>(&'t self, layer: &OwnedLayer) -> Layer<'t> {
+        let (w, b, m) = (&self.weights[..], &self.bias[..], &self.multipliers[..]);
+        match layer {
+            LayerOf::Conv2d(c) => LayerOf::Conv2d(ConvLayer {
+                out_channels: c.out_channels,
+                window: c.window,
+                relu: c.relu,
+                output: c.output,
+                weights: w,
+                bias: b,
+                multipliers: m,
+            }),
+            LayerOf::Dense(d) => {
+                LayerOf::Dense(DenseLayer { out_features: d.out_features, relu: d.relu, output: d.output, weights: w, bias: b, multipliers: m })
+            }
+            LayerOf::MaxPool(p) => LayerOf::MaxPool(*p),
+            LayerOf::AvgPool(p) => LayerOf::AvgPool(*p),
+            LayerOf::Flatten => LayerOf::Flatten,
+        }
+    }
+}
+
 impl OwnedModel {
     /// Writes the blob (header + postcard payload). Panics if there are more than
     /// `MAX_LAYERS` layers; validate with [`OwnedModel::check`] first.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let tables: Vec<Tables> = self
-            .layers
-            .iter()
-            .map(|n| match &n.layer {
-                OwnedLayer::Conv2d(c) => Tables {
-                    weights: crate::i8_as_bytes(&c.weights).to_vec(),
-                    bias: le_bytes(&c.bias),
-                    multipliers: le_bytes(&c.multipliers),
-                },
-                OwnedLayer::Dense(d) => Tables {
-                    weights: crate::i8_as_bytes(&d.weights).to_vec(),
-                    bias: le_bytes(&d.bias),
-                    multipliers: le_bytes(&d.multipliers),
-                },
-                _ => Tables { weights: Vec::new(), bias: Vec::new(), multipliers: Vec::new() },
-            })
-            .collect();
+        let tables: Vec<Tables> = self.layers.iter().map(|n| Tables::of_layer(&n.layer)).collect();
         let mut layers = heapless::Vec::<Node<'_>, MAX_LAYERS>::new();
         for (n, t) in self.layers.iter().zip(&tables) {
-            let layer = match &n.layer {
-                OwnedLayer::Conv2d(c) => Layer::Conv2d(Conv2d {
-                    out_channels: c.out_channels,
-                    kernel_h: c.kernel_h,
-                    kernel_w: c.kernel_w,
-                    stride_h: c.stride_h,
-                    stride_w: c.stride_w,
-                    pads: c.pads,
-                    relu: c.relu,
-                    output: c.output,
-                    weights: &t.weights,
-                    bias: &t.bias,
-                    multipliers: &t.multipliers,
-                }),
-                OwnedLayer::Dense(d) => Layer::Dense(Dense {
-                    out_features: d.out_features,
-                    relu: d.relu,
-                    output: d.output,
-                    weights: &t.weights,
-                    bias: &t.bias,
-                    multipliers: &t.multipliers,
-                }),
-                OwnedLayer::MaxPool(p) => Layer::MaxPool(*p),
-                OwnedLayer::AvgPool(p) => Layer::AvgPool(*p),
-                OwnedLayer::Flatten => Layer::Flatten,
-            };
             layers
-                .push(Node { name: &n.name, layer })
+                .push(Node { name: &n.name, layer: t.borrow(&n.layer) })
                 .unwrap_or_else(|_| panic!("more than {MAX_LAYERS} layers"));
         }
         let def = ModelDef { name: &self.name, task: self.task, input: self.input, layers };

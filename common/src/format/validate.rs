@@ -2,9 +2,9 @@
 
 use core::fmt;
 
-use super::{read_i32, Conv2d, Dense, Layer, ModelDef, Pads, Pool, TensorInfo, MAX_LAYERS};
+use super::{read_i32, Conv2d, Dense, Layer, ModelDef, TensorInfo, MAX_LAYERS};
 use crate::quant::MAX_MULTIPLIER;
-use crate::shape::Shape;
+use crate::shape::{Shape, Window, WindowError};
 
 /// Largest accumulation depth (`kernel_h * kernel_w * in_channels`, or dense inputs).
 /// With int8 weights and inputs `|w * (x - zp)| <= 128 * 255`, so `MAX_K` terms stay below 2^30;
@@ -127,10 +127,9 @@ fn layer_output(layer: &Layer<'_>, input: TensorInfo) -> Result<TensorInfo> {
     let s = input.shape;
     let out = match layer {
         Layer::Conv2d(c) => {
-            let (h, w) = window_output(s, (c.kernel_h, c.kernel_w), (c.stride_h, c.stride_w), c.pads)?;
-            let shape = Shape::new(h, w, c.out_channels);
+            let (h, w) = window_output(&c.window, s)?;
             check_conv(c, s)?;
-            TensorInfo { shape, quant: c.output }
+            TensorInfo { shape: Shape::new(h, w, c.out_channels), quant: c.output }
         }
         Layer::Dense(d) => {
             if !s.is_flat() {
@@ -140,7 +139,7 @@ fn layer_output(layer: &Layer<'_>, input: TensorInfo) -> Result<TensorInfo> {
             TensorInfo { shape: Shape::flat(d.out_features), quant: d.output }
         }
         Layer::MaxPool(p) | Layer::AvgPool(p) => {
-            let (h, w) = pool_output(p, s)?;
+            let (h, w) = window_output(p, s)?;
             TensorInfo { shape: Shape::new(h, w, s.c), quant: input.quant }
         }
         Layer::Flatten => {
@@ -158,32 +157,20 @@ fn layer_output(layer: &Layer<'_>, input: TensorInfo) -> Result<TensorInfo> {
 }
 
 /// Output height and width of a window op (conv or pool) over `s`.
-fn window_output(s: Shape, k: (u8, u8), stride: (u8, u8), p: Pads) -> Result<(u16, u16)> {
-    if k.0 == 0 || k.1 == 0 || stride.0 == 0 || stride.1 == 0 {
-        return Err(InvalidKind::ZeroSize);
-    }
-    if p.top >= k.0 || p.bottom >= k.0 || p.left >= k.1 || p.right >= k.1 {
-        return Err(InvalidKind::PadTooLarge);
-    }
-    let dim = |n: u16, a: u8, b: u8, k: u8, st: u8| -> Result<u16> {
-        let padded = n as u32 + a as u32 + b as u32;
-        if padded < k as u32 {
-            return Err(InvalidKind::KernelLargerThanInput);
-        }
-        u16::try_from((padded - k as u32) / st as u32 + 1).map_err(|_| InvalidKind::TensorTooLarge)
-    };
-    Ok((dim(s.h, p.top, p.bottom, k.0, stride.0)?, dim(s.w, p.left, p.right, k.1, stride.1)?))
-}
-
-fn pool_output(p: &Pool, s: Shape) -> Result<(u16, u16)> {
-    window_output(s, (p.kernel_h, p.kernel_w), (p.stride_h, p.stride_w), p.pads)
+fn window_output(window: &Window, s: Shape) -> Result<(u16, u16)> {
+    window.output(s).map_err(|e| match e {
+        WindowError::ZeroSize => InvalidKind::ZeroSize,
+        WindowError::PadTooLarge => InvalidKind::PadTooLarge,
+        WindowError::KernelLargerThanInput => InvalidKind::KernelLargerThanInput,
+        WindowError::TooLarge => InvalidKind::TensorTooLarge,
+    })
 }
 
 fn check_conv(c: &Conv2d<'_>, s: Shape) -> Result<()> {
     if c.out_channels == 0 || s.c == 0 {
         return Err(InvalidKind::ZeroSize);
     }
-    let k = c.kernel_h as usize * c.kernel_w as usize * s.c as usize;
+    let k = c.window.taps() * s.c as usize;
     check_params(k, c.out_channels, c.weights, c.bias, c.multipliers)
 }
 

@@ -19,7 +19,7 @@
 use core::ops::Range;
 
 use super::{apply, check_len, run_whole, split, Kernels, RunError, Tensor, TensorMut};
-use crate::format::{Conv2d, Layer, Model, Pads, Pool, TensorInfo, MAX_LAYERS};
+use crate::format::{Layer, Model, TensorInfo, MAX_LAYERS};
 use crate::plan::{BandPlan, RowWindow, Slot};
 use crate::shape::Shape;
 
@@ -186,7 +186,7 @@ impl<'s, 'm> Stream<'s, 'm> {
             let (x, y) = split(arena, held, dest);
             let input = Tensor { data: x, info: TensorInfo { shape: Shape::new(hi - lo, from.shape.w, from.shape.c), ..from } };
             let output = TensorMut { data: y, info: TensorInfo { shape: Shape::new(1, to.shape.w, to.shape.c), ..to } };
-            apply(kernels, &with_rows_padded(layer, pad_top, pad_bottom), input, output);
+            apply(kernels, &layer.with_row_pads(pad_top, pad_bottom), input, output);
             after(j, oy..oy + 1, &arena[dest.range()]);
         }
         self.produced[j + 1] += 1;
@@ -201,16 +201,5 @@ fn move_rows_up(arena: &mut [i8], at: usize, row: usize, drop: usize, held: usiz
     for r in drop..held {
         let (dst, src) = arena.split_at_mut(at + r * row);
         dst[at + (r - drop) * row..][..row].copy_from_slice(&src[..row]);
-    }
-}
-
-/// A conv or pool layer with its top and bottom pads replaced.
-fn with_rows_padded<'a>(layer: &Layer<'a>, top: u8, bottom: u8) -> Layer<'a> {
-    let pads = |p: Pads| Pads { top, bottom, ..p };
-    match *layer {
-        Layer::Conv2d(c) => Layer::Conv2d(Conv2d { pads: pads(c.pads), ..c }),
-        Layer::MaxPool(p) => Layer::MaxPool(Pool { pads: pads(p.pads), ..p }),
-        Layer::AvgPool(p) => Layer::AvgPool(Pool { pads: pads(p.pads), ..p }),
-        Layer::Dense(_) | Layer::Flatten => *layer,
     }
 }

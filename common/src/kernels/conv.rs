@@ -11,7 +11,8 @@ use crate::quant::{lower_clamp, requantize};
 pub fn conv2d(l: &Conv2d<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
     let (is, os) = (input.info.shape, output.info.shape);
     let (ih, iw, ic) = (is.h as isize, is.w as isize, is.c as usize);
-    let (kh, kw) = (l.kernel_h as usize, l.kernel_w as usize);
+    let win = l.window;
+    let (kh, kw) = (win.kernel_h as usize, win.kernel_w as usize);
     let in_zp = input.info.quant.zero_point as i32;
     let out_zp = l.output.zero_point;
     let lo = lower_clamp(l.relu, out_zp);
@@ -24,12 +25,12 @@ pub fn conv2d(l: &Conv2d<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
             for oc in 0..os.c as usize {
                 let mut acc = read_i32(l.bias, oc);
                 for ky in 0..kh {
-                    let iy = (oy * l.stride_h as usize + ky) as isize - l.pads.top as isize;
+                    let iy = (oy * win.stride_h as usize + ky) as isize - win.pads.top as isize;
                     if iy < 0 || iy >= ih {
                         continue;
                     }
                     for kx in 0..kw {
-                        let ix = (ox * l.stride_w as usize + kx) as isize - l.pads.left as isize;
+                        let ix = (ox * win.stride_w as usize + kx) as isize - win.pads.left as isize;
                         if ix < 0 || ix >= iw {
                             continue;
                         }

@@ -36,12 +36,8 @@ pub(crate) struct RowWindow {
 impl RowWindow {
     /// The row geometry of a conv or pool layer; `None` for layers that need their whole input.
     pub(crate) fn of(layer: &Layer<'_>) -> Option<RowWindow> {
-        let (kernel, stride, pad_top) = match layer {
-            Layer::Conv2d(c) => (c.kernel_h, c.stride_h, c.pads.top),
-            Layer::MaxPool(p) | Layer::AvgPool(p) => (p.kernel_h, p.stride_h, p.pads.top),
-            Layer::Dense(_) | Layer::Flatten => return None,
-        };
-        Some(RowWindow { kernel: kernel as u16, stride: stride as u16, pad_top: pad_top as u16 })
+        let w = layer.window()?;
+        Some(RowWindow { kernel: w.kernel_h as u16, stride: w.stride_h as u16, pad_top: w.pads.top as u16 })
     }
 
     /// The first window row of output row `oy` (negative: top padding).

@@ -102,7 +102,7 @@ struct Input<'a> {
 pub fn conv2d(l: &Conv2d<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
     let (is, os) = (input.info.shape, output.info.shape);
     let (iw, ic) = (is.w as isize, is.c as usize);
-    let (kh, kw) = (l.kernel_h as usize, l.kernel_w as usize);
+    let (kh, kw) = (l.window.kernel_h as usize, l.window.kernel_w as usize);
     let src = Input {
         x: input.data,
         h: is.h as isize,
@@ -181,10 +181,10 @@ fn start_at_bias<'a>(accs: &'a mut [MaybeUninit<[i32; PIXELS]>], bias: &[u8]) ->
 
 /// The window of output pixel `(oy, ox)`.
 fn window(l: &Conv2d<'_>, i: &Input<'_>, oy: usize, ox: usize) -> Window {
-    let (kh, kw, ic) = (l.kernel_h as isize, l.kernel_w as isize, i.c as isize);
-    let x0 = (ox * l.stride_w as usize) as isize - l.pads.left as isize;
-    let y0 = (oy * l.stride_h as usize) as isize - l.pads.top as isize;
-    if l.pads == Pads::default() {
+    let (kh, kw, ic) = (l.window.kernel_h as isize, l.window.kernel_w as isize, i.c as isize);
+    let x0 = (ox * l.window.stride_w as usize) as isize - l.window.pads.left as isize;
+    let y0 = (oy * l.window.stride_h as usize) as isize - l.window.pads.top as isize;
+    if l.window.pads == Pads::default() {
         // Without padding every window of a valid layer lies inside the input (the shipped
         // models' case, and every row band's but the first and last).
         return Window { y0, x0c: x0 * ic, lo: 0, hi: i.row_len, inside: true };

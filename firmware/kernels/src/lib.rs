@@ -18,7 +18,7 @@ pub mod dsp;
 pub mod pool;
 pub mod requant;
 
-use common::format::{Conv2d, Dense, Pads, Pool};
+use common::format::{Conv2d, Dense, Pads, Pool, Window};
 use common::interp::{Kernels, Tensor, TensorMut};
 
 /// The optimized kernel set. Average pooling (no shipped model uses it) runs the reference
@@ -36,11 +36,7 @@ impl Kernels for Dsp {
         // OHWI weights of a 1x1 kernel.
         let conv = Conv2d {
             out_channels: l.out_features,
-            kernel_h: 1,
-            kernel_w: 1,
-            stride_h: 1,
-            stride_w: 1,
-            pads: Pads::default(),
+            window: Window::square(1, 1, Pads::default()),
             relu: l.relu,
             output: l.output,
             weights: l.weights,

@@ -3,7 +3,7 @@
 //! over random shapes, strides, paddings, zero points, multipliers and biases.
 
 use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
-use common::format::{InputSpec, Pads, Pool, QParams, Task, MAX_ABS_BIAS};
+use common::format::{InputSpec, Pads, Pool, QParams, Task, Window, MAX_ABS_BIAS};
 use common::interp::{input_slot, run_with, Reference};
 use common::testing::{random_model, RandomModelOptions, Rng};
 use common::{Model, Shape};
@@ -107,11 +107,7 @@ fn check_conv(c: ConvCase) -> Result<(), TestCaseError> {
     let weights = bytes(c.seed, c.oc as usize * kdepth);
     let conv = OwnedConv {
         out_channels: c.oc,
-        kernel_h: c.k.0,
-        kernel_w: c.k.1,
-        stride_h: c.s.0,
-        stride_w: c.s.1,
-        pads: c.pads,
+        window: Window { kernel_h: c.k.0, kernel_w: c.k.1, stride_h: c.s.0, stride_w: c.s.1, pads: c.pads },
         relu: c.relu,
         output: QParams { scale_exp: 0, zero_point: c.out_zp },
         weights,
@@ -270,7 +266,7 @@ fn random_models_match_layer_by_layer() {
 /// The two shipped test-vector models, on a few random inputs.
 #[test]
 fn test_vector_models_match() {
-    for name in ["pilotnet-random.pnn8", "sign-cnn-random.pnn8"] {
+    for name in ["pilotnet-random.pnn8", "sign-random.pnn8"] {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/testvectors/");
         let blob = std::fs::read(format!("{path}{name}")).unwrap();
         let n = Model::parse(&blob).unwrap().input().shape.len();

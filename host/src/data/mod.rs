@@ -38,7 +38,6 @@ mod frame;
 mod gtsrb;
 mod image_folder;
 pub mod recording;
-mod rng;
 mod split;
 #[cfg(test)]
 mod testutil;
@@ -52,6 +51,6 @@ pub use cifar::{CifarPart, CLASS_NAMES as CIFAR10_CLASS_NAMES};
 pub use classification::{ClassificationData, ClassificationOptions};
 pub use driving::{DrivingData, DrivingOptions};
 pub use gtsrb::CLASS_NAMES as GTSRB_CLASS_NAMES;
-pub use rng::Rng;
+pub use common::rng::Rng;
 pub use split::{Split, SplitOptions};
 pub use udacity::{find_recordings, DrivingRow};

@@ -27,7 +27,7 @@
 use std::path::Path;
 
 use anyhow::{bail, ensure, Context, Result};
-use common::format::{InputSpec, Padding, Pads, QParams, Task};
+use common::format::{InputSpec, Padding, Pads, QParams, Task, Window, WindowError};
 use common::preprocess::{ColorMode, PixelFormat, Preprocess, Rect};
 use common::Shape;
 use serde::{Deserialize, Serialize};
@@ -298,10 +298,12 @@ impl LayerSpec {
     }
 }
 
-fn window(n: u16, k: u8, s: u8, before: u8, after: u8) -> Result<u16> {
-    let padded = n as u32 + before as u32 + after as u32;
-    ensure!(padded >= k as u32, "kernel {k} larger than its input {n}");
-    Ok(((padded - k as u32) / s as u32 + 1) as u16)
+/// The output size of `window` over `s`, as an error a user can act on.
+fn window_output(window: &Window, s: Shape) -> Result<(u16, u16)> {
+    window.output(s).map_err(|e| match e {
+        WindowError::KernelLargerThanInput => anyhow::anyhow!("kernel {}x{} larger than its input {}x{}", window.kernel_h, window.kernel_w, s.h, s.w),
+        e => anyhow::anyhow!("window {window:?} does not fit a {}x{} input: {e:?}", s.h, s.w),
+    })
 }
 
 /// Resolves one layer on an input of shape `s`: explicit sizes and the output shape.
@@ -314,10 +316,9 @@ pub fn resolve_layer(l: &LayerSpec, s: Shape) -> Result<(Resolved, Shape)> {
                 PaddingKind::Valid => Padding::Valid,
                 PaddingKind::Same => Padding::Same,
             };
-            let pads = Pads::for_padding(padding, s.h, s.w, (*kernel, *kernel), (*stride, *stride));
-            let h = window(s.h, *kernel, *stride, pads.top, pads.bottom)?;
-            let w = window(s.w, *kernel, *stride, pads.left, pads.right)?;
-            (Resolved::Conv2d { filters: *filters, kernel: *kernel, stride: *stride, pads }, Shape::new(h, w, *filters))
+            let window = Window::padded(padding, s.h, s.w, (*kernel, *kernel), (*stride, *stride));
+            let (h, w) = window_output(&window, s)?;
+            (Resolved::Conv2d { filters: *filters, kernel: *kernel, stride: *stride, pads: window.pads }, Shape::new(h, w, *filters))
         }
         LayerSpec::Dense { units, .. } => {
             ensure!(s.is_flat(), "dense needs a flat input: add a flatten layer before it");
@@ -331,7 +332,8 @@ pub fn resolve_layer(l: &LayerSpec, s: Shape) -> Result<(Resolved, Shape)> {
         LayerSpec::Maxpool { size, stride } | LayerSpec::Avgpool { size, stride } => {
             let stride = stride.unwrap_or(*size);
             ensure!(*size > 0 && stride > 0, "pool size and stride must be positive");
-            let shape = Shape::new(window(s.h, *size, stride, 0, 0)?, window(s.w, *size, stride, 0, 0)?, s.c);
+            let (h, w) = window_output(&Window::square(*size, stride, Pads::default()), s)?;
+            let shape = Shape::new(h, w, s.c);
             let r = if matches!(l, LayerSpec::Maxpool { .. }) {
                 Resolved::MaxPool { size: *size, stride }
             } else {

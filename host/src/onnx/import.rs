@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use anyhow::{bail, ensure, Context, Result};
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
-use common::format::{Padding, Pads};
+use common::format::{Padding, Window};
 use common::Shape;
 use prost::Message;
 use tract_onnx::pb::{AttributeProto, ModelProto, NodeProto, TensorProto};
@@ -149,7 +149,7 @@ impl Chain<'_> {
         let stride = square(ints(node, "strides")?, "strides")?;
         let pads = ints(node, "pads")?.unwrap_or(vec![0; 4]);
         let k = kh as u8;
-        let same = Pads::for_padding(Padding::Same, self.shape.h, self.shape.w, (k, k), (stride, stride));
+        let same = Window::padded(Padding::Same, self.shape.h, self.shape.w, (k, k), (stride, stride)).pads;
         let padding = if pads.iter().all(|&p| p == 0) {
             PaddingKind::Valid
         } else if pads == [same.top, same.left, same.bottom, same.right].map(i64::from) {

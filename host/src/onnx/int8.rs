@@ -9,7 +9,7 @@
 //! network as the chip runs it and `pilot verify` compares layer by layer.
 
 use anyhow::{bail, Result};
-use common::format::{read_i32, Layer, QParams, Task};
+use common::format::{read_i32, Layer, QParams, Task, Window};
 use common::{bytes_as_i8, Model, Shape};
 use tract_onnx::pb::tensor_proto::DataType;
 
@@ -56,13 +56,9 @@ pub fn export(model: &Model<'_>) -> Result<(Vec<u8>, Vec<LayerOutput>)> {
             Layer::Conv2d(c) => {
                 let (xs, xz) = zp_tensor(&mut g, &format!("{name}_x"), x_q);
                 let (o, ic) = (c.out_channels as usize, model.tensor(i).shape.c as usize);
-                let (kh, kw) = (c.kernel_h as usize, c.kernel_w as usize);
+                let (kh, kw) = (c.window.kernel_h as usize, c.window.kernel_w as usize);
                 let oihw = to_oihw(bytes_as_i8(c.weights), o, (kh, kw, ic));
-                let attrs = vec![
-                    ("kernel_shape", Attr::Ints(vec![kh as i64, kw as i64])),
-                    ("strides", Attr::Ints(vec![c.stride_h as i64, c.stride_w as i64])),
-                    ("pads", Attr::Ints(vec![c.pads.top as i64, c.pads.left as i64, c.pads.bottom as i64, c.pads.right as i64])),
-                ];
+                let attrs = window_attrs(&c.window);
                 x = qlinear_conv(&mut g, name, &x, (&xs, &xz), x_q, &oihw, &[o, ic, kh, kw], c.bias, c.multipliers, c.output, c.relu, attrs)?;
                 x_q = c.output;
                 outputs.push(LayerOutput { tensor: x.clone(), layout: Layout::Nchw(out_info.shape) });
@@ -78,12 +74,7 @@ pub fn export(model: &Model<'_>) -> Result<(Vec<u8>, Vec<LayerOutput>)> {
                 outputs.push(LayerOutput { tensor: x.clone(), layout: Layout::Flat });
             }
             Layer::MaxPool(p) => {
-                let attrs = vec![
-                    ("kernel_shape", Attr::Ints(vec![p.kernel_h as i64, p.kernel_w as i64])),
-                    ("strides", Attr::Ints(vec![p.stride_h as i64, p.stride_w as i64])),
-                    ("pads", Attr::Ints(vec![p.pads.top as i64, p.pads.left as i64, p.pads.bottom as i64, p.pads.right as i64])),
-                ];
-                x = g.node("MaxPool", name, &[&x], name, attrs);
+                x = g.node("MaxPool", name, &[&x], name, window_attrs(&p));
                 outputs.push(LayerOutput { tensor: x.clone(), layout: Layout::Nchw(out_info.shape) });
             }
             Layer::AvgPool(_) => bail!("layer {name}: average pooling has no integer ONNX form that tract runs; use max pooling"),
@@ -109,6 +100,16 @@ pub fn export(model: &Model<'_>) -> Result<(Vec<u8>, Vec<LayerOutput>)> {
     g.output("output", DataType::Int8, &[1, out.len()]);
     let bytes = g.into_model(&doc(model), &metadata(model));
     Ok((bytes, outputs))
+}
+
+/// The ONNX attributes of a conv or pool window (ONNX pads: top, left, bottom, right).
+fn window_attrs(w: &Window) -> Vec<(&'static str, Attr)> {
+    let p = w.pads;
+    vec![
+        ("kernel_shape", Attr::Ints(vec![w.kernel_h as i64, w.kernel_w as i64])),
+        ("strides", Attr::Ints(vec![w.stride_h as i64, w.stride_w as i64])),
+        ("pads", Attr::Ints(vec![p.top as i64, p.left as i64, p.bottom as i64, p.right as i64])),
+    ]
 }
 
 /// `QLinearConv` (+ `Max` at the zero point when ReLU does not coincide with the clamp).

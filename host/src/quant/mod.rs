@@ -12,7 +12,7 @@ pub mod scheme;
 
 use anyhow::{Context, Result};
 use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
-use common::format::{InputSpec, QParams, Task};
+use common::format::{InputSpec, QParams, Task, Window};
 
 use calibrate::{Observer, RangeMethod};
 use graph::{FloatLayer, GraphLayer};
@@ -30,11 +30,7 @@ pub fn build(name: &str, task: Task, input: InputSpec, graph: &[GraphLayer], obs
                 in_q = out_q;
                 OwnedLayer::Conv2d(OwnedConv {
                     out_channels: *out_c,
-                    kernel_h: *kernel,
-                    kernel_w: *kernel,
-                    stride_h: *stride,
-                    stride_w: *stride,
-                    pads: *pads,
+                    window: Window::square(*kernel, *stride, *pads),
                     relu: *relu,
                     output: out_q,
                     weights,

@@ -16,7 +16,7 @@
 //! for a moment, but its answer is the right one for that picture). So the data shows the
 //! network off-centre views with recovery labels and never teaches it the injected mistakes.
 
-use common::testing::Rng;
+use common::rng::Rng;
 
 use super::noise::{self, chance, uniform};
 use super::track::{wrap_angle, Location, Track};

@@ -1,7 +1,7 @@
 //! The look of a world: colours, road markings, scenery density and lighting, drawn at random
 //! per seed so that a network cannot pass by memorising one track's appearance.
 
-use common::testing::Rng;
+use common::rng::Rng;
 
 use super::noise::{self, chance, pick, uniform};
 

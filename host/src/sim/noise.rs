@@ -1,7 +1,7 @@
 //! Deterministic randomness: seeded streams for choices (track shape, colours, drift) and
 //! stateless hashes for textures, so that the same seed always gives the same bytes.
 
-use common::testing::Rng;
+use common::rng::Rng;
 
 /// An independent random stream for one purpose (`purpose` is any constant), derived from a seed.
 pub fn stream(seed: u64, purpose: u64) -> Rng {

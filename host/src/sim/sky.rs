@@ -65,7 +65,7 @@ fn hill_profile(seed: u64) -> Vec<f64> {
 }
 
 /// Height of the tree line (radians) per column: rounded crowns, clustered into woods.
-fn tree_profile(rng: &mut common::testing::Rng, density: f64) -> Vec<f64> {
+fn tree_profile(rng: &mut common::rng::Rng, density: f64) -> Vec<f64> {
     let mut top = vec![0.0f64; PANORAMA_W];
     let count = (density * 300.0) as usize;
     for _ in 0..count {
