@@ -6,7 +6,7 @@
 use alloc::format;
 use alloc::vec::Vec;
 
-use crate::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
+use crate::format::owned::{OwnedConv, OwnedDense, OwnedDepthwise, OwnedLayer, OwnedModel, OwnedNode};
 use crate::format::{InputSpec, QParams, Task};
 pub use crate::rng::Rng;
 use crate::shape::{Pads, Shape, Window};
@@ -84,6 +84,20 @@ impl ModelBuilder {
         self.push("conv", layer, Shape::new(h, w, out))
     }
 
+    /// A depthwise convolution (as many channels out as in). Panics if `window` does not fit
+    /// the current shape.
+    pub fn depthwise(&mut self, window: Window, relu: bool) -> &mut Self {
+        let s = self.shape;
+        let (h, w) = window.output(s).expect("the window fits its input");
+        // One filter per channel: the tables of `c` channels of depth `taps`, the weights then
+        // reordered from `[c][tap]` to the layer's `[tap][c]`.
+        let (per_channel, bias, multipliers, output) = self.fill(s.c, window.taps(), relu);
+        let (taps, c) = (window.taps(), s.c as usize);
+        let weights = (0..taps * c).map(|i| per_channel[(i % c) * taps + i / c]).collect();
+        let layer = OwnedLayer::Depthwise(OwnedDepthwise { window, relu, output, weights, bias, multipliers });
+        self.push("depthwise", layer, Shape::new(h, w, s.c))
+    }
+
     /// A max (or, with `avg`, average) pool. Panics if `window` does not fit the current shape.
     pub fn pool(&mut self, window: Window, avg: bool) -> &mut Self {
         let s = self.shape;
@@ -123,6 +137,7 @@ pub struct RandomModelOptions {
     /// Largest multiplier (`m / 2^16` is the effective scale).
     pub max_multiplier: i32,
     pub allow_avg_pool: bool,
+    pub allow_depthwise: bool,
 }
 
 impl Default for RandomModelOptions {
@@ -136,6 +151,7 @@ impl Default for RandomModelOptions {
             max_stride: 2,
             max_multiplier: 1 << 17,
             allow_avg_pool: true,
+            allow_depthwise: true,
         }
     }
 }
@@ -171,9 +187,13 @@ pub fn random_model(rng: &mut Rng, o: &RandomModelOptions) -> OwnedModel {
             pads = Pads { top: k.0 - 1, left: k.1 - 1, bottom: 0, right: 0 };
         }
         let window = Window { kernel_h: k.0, kernel_w: k.1, stride_h: s.0, stride_w: s.1, pads };
-        match rng.range(0, 4) {
+        match rng.range(0, 5) {
             0 => b.pool(window, false),
             1 if o.allow_avg_pool => b.pool(window, true),
+            4 if o.allow_depthwise => {
+                let relu = rng.bool();
+                b.depthwise(window, relu)
+            }
             _ => {
                 let oc = rng.range(1, o.max_channels as i64) as u16;
                 let relu = rng.bool();

@@ -48,6 +48,7 @@ fn interpreter_equals_layer_by_layer_in_separate_buffers() {
             match &node.layer {
                 Layer::Conv2d(l) => Reference.conv2d(l, inp, outp),
                 Layer::Dense(l) => Reference.dense(l, inp, outp),
+                Layer::Depthwise(l) => Reference.depthwise(l, inp, outp),
                 Layer::MaxPool(l) => Reference.max_pool(l, inp, outp),
                 Layer::AvgPool(l) => Reference.avg_pool(l, inp, outp),
                 Layer::Flatten => y.copy_from_slice(&x),

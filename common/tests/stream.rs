@@ -123,9 +123,8 @@ fn band_plan_regions_are_disjoint_and_the_arena_is_the_exact_peak() {
             // Sizes: a window holds the kernel's rows (at most the tensor's), the rest whole.
             for j in 0..=model.layers().len() {
                 let s = model.tensor(j).shape;
-                let rows = match model.layers().get(j).map(|n| &n.layer) {
-                    Some(Layer::Conv2d(c)) if j < k => (c.window.kernel_h as u16).min(s.h),
-                    Some(Layer::MaxPool(p) | Layer::AvgPool(p)) if j < k => (p.kernel_h as u16).min(s.h),
+                let rows = match model.layers().get(j).and_then(|n| n.layer.window()) {
+                    Some(w) if j < k => (w.kernel_h as u16).min(s.h),
                     _ => s.h,
                 };
                 assert_eq!(plan.slot(j).len as usize, rows as usize * s.w as usize * s.c as usize, "seed {seed} k {k} tensor {j}");

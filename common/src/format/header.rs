@@ -3,7 +3,7 @@
 //! ```text
 //! offset  size  field
 //!      0     4  magic b"PNN8"
-//!      4     2  format version, u16 little-endian (FORMAT_VERSION)
+//!      4     2  format version, u16 little-endian (MIN_VERSION..=FORMAT_VERSION)
 //!      6     2  reserved, must be 0
 //!      8     4  payload length in bytes, u32 LE (the blob is exactly 16 + this long)
 //!     12     4  CRC-32 (IEEE) of the payload, u32 LE
@@ -14,7 +14,11 @@ use super::crc32::crc32;
 use super::ParseError;
 
 pub const MAGIC: [u8; 4] = *b"PNN8";
-pub const FORMAT_VERSION: u16 = 1;
+/// The newest format version this build reads and writes. Version 2 added depthwise
+/// convolution; a model without it is written as version 1, so older firmware still reads it.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest version this build reads.
+pub const MIN_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 16;
 
 /// Checks the header and returns the payload it guards.
@@ -26,7 +30,7 @@ pub fn check(bytes: &[u8]) -> Result<&[u8], ParseError> {
         return Err(ParseError::BadMagic);
     }
     let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-    if version != FORMAT_VERSION {
+    if !(MIN_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(ParseError::UnsupportedVersion(version));
     }
     if bytes[6] != 0 || bytes[7] != 0 {
@@ -46,11 +50,11 @@ pub fn check(bytes: &[u8]) -> Result<&[u8], ParseError> {
     Ok(payload)
 }
 
-/// The header for `payload`.
-pub fn encode(payload: &[u8]) -> [u8; HEADER_LEN] {
+/// The header for `payload`, written in format `version`.
+pub fn encode(payload: &[u8], version: u16) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[0..4].copy_from_slice(&MAGIC);
-    h[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[4..6].copy_from_slice(&version.to_le_bytes());
     h[8..12].copy_from_slice(&(payload.len() as u32).to_le_bytes());
     h[12..16].copy_from_slice(&crc32(payload).to_le_bytes());
     h

@@ -31,7 +31,7 @@ use crate::shape::Shape;
 
 pub use validate::{Invalid, InvalidKind, MAX_ABS_BIAS, MAX_K, MAX_TENSOR_BYTES};
 #[cfg(feature = "alloc")]
-pub use write::write;
+pub use write::{version_for, write};
 
 /// Most layers a model may have (flatten counts).
 pub const MAX_LAYERS: usize = 32;
@@ -76,10 +76,28 @@ pub struct DenseLayer<W, T> {
     pub multipliers: T,
 }
 
+/// Depthwise convolution (depth multiplier 1): output channel `c` is channel `c` of the input
+/// convolved with its own `kernel_h x kernel_w` filter, then requantized like [`ConvLayer`];
+/// the output has as many channels as the input. With a 1x1 convolution after it, the
+/// depthwise-separable block of MobileNet (Howard et al. 2017).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepthwiseLayer<W, T> {
+    pub window: Window,
+    pub relu: bool,
+    pub output: QParams,
+    /// HWC: `kernel_h * kernel_w * channels` weights, `[ky][kx][c]`.
+    pub weights: W,
+    /// One per channel.
+    pub bias: T,
+    pub multipliers: T,
+}
+
 /// A convolution as the blob holds it (tables borrowed from the blob).
 pub type Conv2d<'a> = ConvLayer<&'a [u8], &'a [u8]>;
 /// A dense layer as the blob holds it.
 pub type Dense<'a> = DenseLayer<&'a [u8], &'a [u8]>;
+/// A depthwise convolution as the blob holds it.
+pub type Depthwise<'a> = DepthwiseLayer<&'a [u8], &'a [u8]>;
 
 /// Max or average pooling window. The output keeps the input's quantization. Padded positions
 /// are ignored (average pooling divides by the number of real inputs in the window).
@@ -94,6 +112,8 @@ pub enum LayerOf<W, T> {
     AvgPool(Pool),
     /// HWC -> flat vector; moves no bytes.
     Flatten,
+    /// Since format version 2.
+    Depthwise(DepthwiseLayer<W, T>),
 }
 
 /// A layer as the blob holds it.
@@ -108,6 +128,7 @@ impl<W, T> LayerOf<W, T> {
             LayerOf::MaxPool(_) => "maxpool",
             LayerOf::AvgPool(_) => "avgpool",
             LayerOf::Flatten => "flatten",
+            LayerOf::Depthwise(_) => "depthwise",
         }
     }
 
@@ -116,6 +137,7 @@ impl<W, T> LayerOf<W, T> {
     pub fn window(&self) -> Option<&Window> {
         match self {
             LayerOf::Conv2d(c) => Some(&c.window),
+            LayerOf::Depthwise(d) => Some(&d.window),
             LayerOf::MaxPool(p) | LayerOf::AvgPool(p) => Some(p),
             LayerOf::Dense(_) | LayerOf::Flatten => None,
         }
@@ -126,6 +148,7 @@ impl<W, T> LayerOf<W, T> {
         match self {
             LayerOf::Conv2d(c) => output.len() as u64 * c.window.taps() as u64 * input.c as u64,
             LayerOf::Dense(_) => output.len() as u64 * input.len() as u64,
+            LayerOf::Depthwise(d) => output.len() as u64 * d.window.taps() as u64,
             _ => 0,
         }
     }
@@ -137,6 +160,7 @@ impl<'a> Layer<'a> {
         match self {
             Layer::Conv2d(c) => c.weights.len() + c.bias.len() + c.multipliers.len(),
             Layer::Dense(d) => d.weights.len() + d.bias.len() + d.multipliers.len(),
+            Layer::Depthwise(d) => d.weights.len() + d.bias.len() + d.multipliers.len(),
             _ => 0,
         }
     }
@@ -146,6 +170,7 @@ impl<'a> Layer<'a> {
         match self {
             Layer::Conv2d(c) => c.weights.len() + c.bias.len() / 4,
             Layer::Dense(d) => d.weights.len() + d.bias.len() / 4,
+            Layer::Depthwise(d) => d.weights.len() + d.bias.len() / 4,
             _ => 0,
         }
     }
@@ -154,6 +179,7 @@ impl<'a> Layer<'a> {
     pub fn with_row_pads(&self, top: u8, bottom: u8) -> Layer<'a> {
         match *self {
             Layer::Conv2d(c) => Layer::Conv2d(ConvLayer { window: c.window.with_row_pads(top, bottom), ..c }),
+            Layer::Depthwise(d) => Layer::Depthwise(DepthwiseLayer { window: d.window.with_row_pads(top, bottom), ..d }),
             Layer::MaxPool(p) => Layer::MaxPool(p.with_row_pads(top, bottom)),
             Layer::AvgPool(p) => Layer::AvgPool(p.with_row_pads(top, bottom)),
             Layer::Dense(_) | Layer::Flatten => *self,
@@ -255,7 +281,8 @@ impl fmt::Display for ParseError {
             ParseError::BadMagic => write!(f, "not a model blob (bad magic; expected \"PNN8\")"),
             ParseError::UnsupportedVersion(v) => write!(
                 f,
-                "format version {v} is not supported (this build reads version {})",
+                "format version {v} is not supported (this build reads versions {} to {})",
+                header::MIN_VERSION,
                 header::FORMAT_VERSION
             ),
             ParseError::ReservedNotZero => write!(f, "reserved header bytes are not zero"),

@@ -5,12 +5,14 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{ConvLayer, DenseLayer, InputSpec, Layer, LayerOf, ModelDef, Node, Task, MAX_LAYERS};
+use super::{ConvLayer, DenseLayer, DepthwiseLayer, InputSpec, Layer, LayerOf, ModelDef, Node, Task, MAX_LAYERS};
 
 /// A convolution with its weights (OHWI), biases and multipliers as vectors.
 pub type OwnedConv = ConvLayer<Vec<i8>, Vec<i32>>;
 /// A dense layer with its weights (`[out][in]`), biases and multipliers as vectors.
 pub type OwnedDense = DenseLayer<Vec<i8>, Vec<i32>>;
+/// A depthwise convolution with its weights (`[ky][kx][c]`), biases and multipliers as vectors.
+pub type OwnedDepthwise = DepthwiseLayer<Vec<i8>, Vec<i32>>;
 pub type OwnedLayer = LayerOf<Vec<i8>, Vec<i32>>;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +47,7 @@ impl Tables {
         match layer {
             LayerOf::Conv2d(c) => Tables::of(&c.weights, &c.bias, &c.multipliers),
             LayerOf::Dense(d) => Tables::of(&d.weights, &d.bias, &d.multipliers),
+            LayerOf::Depthwise(d) => Tables::of(&d.weights, &d.bias, &d.multipliers),
             _ => Tables::of(&[], &[], &[]),
         }
     }
@@ -64,6 +67,9 @@ impl Tables {
             }),
             LayerOf::Dense(d) => {
                 LayerOf::Dense(DenseLayer { out_features: d.out_features, relu: d.relu, output: d.output, weights: w, bias: b, multipliers: m })
+            }
+            LayerOf::Depthwise(d) => {
+                LayerOf::Depthwise(DepthwiseLayer { window: d.window, relu: d.relu, output: d.output, weights: w, bias: b, multipliers: m })
             }
             LayerOf::MaxPool(p) => LayerOf::MaxPool(*p),
             LayerOf::AvgPool(p) => LayerOf::AvgPool(*p),

@@ -138,6 +138,11 @@ fn layer_output(layer: &Layer<'_>, input: TensorInfo) -> Result<TensorInfo> {
             check_dense(d, s.c)?;
             TensorInfo { shape: Shape::flat(d.out_features), quant: d.output }
         }
+        Layer::Depthwise(d) => {
+            let (h, w) = window_output(&d.window, s)?;
+            check_params(d.window.taps(), s.c, d.weights, d.bias, d.multipliers)?;
+            TensorInfo { shape: Shape::new(h, w, s.c), quant: d.output }
+        }
         Layer::MaxPool(p) | Layer::AvgPool(p) => {
             let (h, w) = window_output(p, s)?;
             TensorInfo { shape: Shape::new(h, w, s.c), quant: input.quant }

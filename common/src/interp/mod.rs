@@ -10,7 +10,7 @@ mod stream;
 
 use core::fmt;
 
-use crate::format::{Conv2d, Dense, Layer, Model, Pool, TensorInfo};
+use crate::format::{Conv2d, Dense, Depthwise, Layer, Model, Pool, TensorInfo};
 use crate::kernels;
 use crate::plan::Slot;
 
@@ -35,6 +35,7 @@ pub struct TensorMut<'a> {
 pub trait Kernels {
     fn conv2d(&mut self, layer: &Conv2d<'_>, input: Tensor<'_>, output: TensorMut<'_>);
     fn dense(&mut self, layer: &Dense<'_>, input: Tensor<'_>, output: TensorMut<'_>);
+    fn depthwise(&mut self, layer: &Depthwise<'_>, input: Tensor<'_>, output: TensorMut<'_>);
     fn max_pool(&mut self, layer: &Pool, input: Tensor<'_>, output: TensorMut<'_>);
     fn avg_pool(&mut self, layer: &Pool, input: Tensor<'_>, output: TensorMut<'_>);
 }
@@ -49,6 +50,9 @@ impl Kernels for Reference {
     }
     fn dense(&mut self, l: &Dense<'_>, i: Tensor<'_>, o: TensorMut<'_>) {
         kernels::dense(l, i, o)
+    }
+    fn depthwise(&mut self, l: &Depthwise<'_>, i: Tensor<'_>, o: TensorMut<'_>) {
+        kernels::depthwise(l, i, o)
     }
     fn max_pool(&mut self, l: &Pool, i: Tensor<'_>, o: TensorMut<'_>) {
         kernels::max_pool(l, i, o)
@@ -174,6 +178,7 @@ fn apply<K: Kernels + ?Sized>(kernels: &mut K, layer: &Layer<'_>, input: Tensor<
     match layer {
         Layer::Conv2d(l) => kernels.conv2d(l, input, output),
         Layer::Dense(l) => kernels.dense(l, input, output),
+        Layer::Depthwise(l) => kernels.depthwise(l, input, output),
         Layer::MaxPool(l) => kernels.max_pool(l, input, output),
         Layer::AvgPool(l) => kernels.avg_pool(l, input, output),
         Layer::Flatten => {}

@@ -5,8 +5,10 @@
 
 mod conv;
 mod dense;
+mod depthwise;
 mod pool;
 
 pub use conv::conv2d;
 pub use dense::dense;
+pub use depthwise::depthwise;
 pub use pool::{avg_pool, max_pool};

@@ -18,11 +18,11 @@ pub mod dsp;
 pub mod pool;
 pub mod requant;
 
-use common::format::{Conv2d, Dense, Pads, Pool, Window};
+use common::format::{Conv2d, Dense, Depthwise, Pads, Pool, Window};
 use common::interp::{Kernels, Tensor, TensorMut};
 
-/// The optimized kernel set. Average pooling (no shipped model uses it) runs the reference
-/// kernel.
+/// The optimized kernel set. Average pooling (no shipped model uses it) and, for now, depthwise
+/// convolution run the reference kernels.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Dsp;
 
@@ -44,6 +44,10 @@ impl Kernels for Dsp {
             multipliers: l.multipliers,
         };
         conv::conv2d(&conv, i, o)
+    }
+
+    fn depthwise(&mut self, l: &Depthwise<'_>, i: Tensor<'_>, o: TensorMut<'_>) {
+        common::kernels::depthwise(l, i, o)
     }
 
     fn max_pool(&mut self, l: &Pool, i: Tensor<'_>, o: TensorMut<'_>) {

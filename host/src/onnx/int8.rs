@@ -77,6 +77,7 @@ pub fn export(model: &Model<'_>) -> Result<(Vec<u8>, Vec<LayerOutput>)> {
                 x = g.node("MaxPool", name, &[&x], name, window_attrs(&p));
                 outputs.push(LayerOutput { tensor: x.clone(), layout: Layout::Nchw(out_info.shape) });
             }
+            Layer::Depthwise(_) => bail!("layer {name}: depthwise convolution has no ONNX export yet"),
             Layer::AvgPool(_) => bail!("layer {name}: average pooling has no integer ONNX form that tract runs; use max pooling"),
             Layer::Flatten => {
                 let nhwc = g.node("Transpose", &format!("{name}_to_nhwc"), &[&x], &format!("{name}_nhwc"), vec![("perm", Attr::Ints(vec![0, 2, 3, 1]))]);
