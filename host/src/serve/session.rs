@@ -6,7 +6,8 @@
 //! - `2` (ping, optional data): `3` with the same data; no ping for `pingInterval` + 5 s closes
 //!   the session (`1`), checked before every reply and by the socket's read timeout;
 //! - `40`: drive.py's connect handler again, then `40`; `41`: the client leaves, its events are
-//!   ignored from then on; `1`: the session ends;
+//!   ignored from then on; `1`: nothing more is sent, and the WebSocket close that follows is
+//!   answered (with 1000, as eventlet answers every close);
 //! - `42["telemetry",{..}]`: the driver steers from the image, the PI controller sets the
 //!   throttle, the reply is `42["steer",..]`; empty telemetry gets `42["manual",{}]`;
 //! - an event with an id also gets its acknowledgement, `43<id>[]`.
@@ -196,11 +197,34 @@ impl<'s, 'a> Session<'s, 'a> {
                 Message::Ping(data) => self.write_frame(websocket::OP_PONG, &data)?,
                 Message::Pong(_) => {}
                 Message::Close(code, reason) => {
-                    let _ = websocket::write_close(&mut self.writer, code, "");
+                    // eventlet answers every close with 1000, whatever the client's code.
+                    let _ = websocket::write_close(&mut self.writer, Some(websocket::CLOSE_NORMAL), "");
                     let code = code.map_or("no status code".to_string(), |c| format!("code {c}"));
                     let reason = if reason.is_empty() { String::new() } else { format!(", `{}`", http::shorten(&reason)) };
                     return Err(End(Level::Info, format!("the simulator disconnected (WebSocket close, {code}{reason})")));
                 }
+            }
+        }
+    }
+
+    /// After Engine.IO's close python-engineio sends nothing more, and eventlet answers the
+    /// WebSocket close that follows (the simulator sends it right after); what comes between is
+    /// ignored.
+    fn await_close(&mut self) -> End {
+        let closed = "the simulator closed the session (Engine.IO close";
+        loop {
+            match self.frames_in.read(&mut self.reader) {
+                Ok(Message::Close(..)) => {
+                    let _ = websocket::write_close(&mut self.writer, Some(websocket::CLOSE_NORMAL), "");
+                    return End(Level::Info, format!("{closed}, then WebSocket close)"));
+                }
+                Ok(Message::Ping(data)) => {
+                    if let Err(end) = self.write_frame(websocket::OP_PONG, &data) {
+                        return end;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return End(Level::Info, format!("{closed}); then {e}")),
             }
         }
     }
@@ -264,10 +288,7 @@ impl<'s, 'a> Session<'s, 'a> {
                 self.write(&engineio::pong(data))?;
             }
             Ok(EnginePacket::Message(data)) => self.on_socketio(data)?,
-            Ok(EnginePacket::Close) => {
-                let _ = websocket::write_close(&mut self.writer, Some(websocket::CLOSE_NORMAL), "");
-                return Err(End(Level::Info, "the simulator closed the session (Engine.IO close)".into()));
-            }
+            Ok(EnginePacket::Close) => return Err(self.await_close()),
             Ok(EnginePacket::Upgrade) => self.write(engineio::NOOP)?,
             Ok(other) => self.log(Level::Warn, &format!("unexpected Engine.IO packet {other:?} from a client: ignored")),
         }
