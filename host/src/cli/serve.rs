@@ -30,7 +30,7 @@ Examples:
   pilot serve --blob models/pilotnet/pilotnet.pnn8
   pilot serve --model runs/pilotnet --speed 15
   pilot serve --blob models/pilotnet/pilotnet.pnn8 --firmware qemu --speed 5
-  pilot serve --blob pilotnet.pnn8 --record runs/sim-drive       # then: pilot eval / train --data runs/sim-drive
+  pilot serve --blob pilotnet.pnn8 --record runs/sim-drive       # then: pilot train driving --data runs/sim-drive
   pilot serve --blob pilotnet.pnn8 --host 0.0.0.0 --port 4567    # a simulator on another machine";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
