@@ -22,7 +22,7 @@ pub enum Level {
 /// A frame the driver steered.
 #[derive(Clone, Copy, Debug)]
 pub struct Steered<'a> {
-    /// The session's id (the Engine.IO `sid`).
+    /// The session's id (the first 8 digits of the Engine.IO `sid`).
     pub session: &'a str,
     /// Frames steered in this session, this one included.
     pub frames: u64,

@@ -57,9 +57,9 @@ pub(super) fn handle(stream: TcpStream, peer: SocketAddr, busy: bool, shared: &S
     linger(&writer, &mut reader);
 }
 
-/// Closes our side and reads what the client still sends, for at most a second: closing a
-/// socket with unread bytes in it resets the connection, and the client could lose the last
-/// answer (an HTTP error, a close frame) before reading it.
+/// Closes our side and reads what the client still sends, for at most a second and 1 MiB:
+/// closing a socket with unread bytes in it resets the connection, and over a network the reset
+/// can destroy the last answer (an HTTP error, a close frame) on its way to the client.
 fn linger(writer: &TcpStream, reader: &mut BufReader<TcpStream>) {
     let _ = writer.shutdown(Shutdown::Write);
     let _ = writer.set_read_timeout(Some(Duration::from_millis(500)));
