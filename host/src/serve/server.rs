@@ -85,7 +85,11 @@ pub struct Timing {
 
 impl Default for Timing {
     fn default() -> Timing {
-        Timing { ping_interval: Duration::from_secs(25), ping_timeout: Duration::from_secs(60), ping_grace: Duration::from_secs(5) }
+        Timing {
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(60),
+            ping_grace: Duration::from_secs(5),
+        }
     }
 }
 
@@ -101,7 +105,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { set_speed: SET_SPEED_MPH, kp: KP, ki: KI, limits: Limits::default(), timing: Timing::default() }
+        Options {
+            set_speed: SET_SPEED_MPH,
+            kp: KP,
+            ki: KI,
+            limits: Limits::default(),
+            timing: Timing::default(),
+        }
     }
 }
 
@@ -119,7 +129,10 @@ impl Shared<'_> {
     }
 
     pub fn steer(&self, frame: &super::Frame) -> anyhow::Result<f32> {
-        self.driver.lock().unwrap_or_else(PoisonError::into_inner).steer(frame)
+        self.driver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .steer(frame)
     }
 
     /// Records a frame, if recording; a failure is logged and driving goes on.
@@ -142,7 +155,12 @@ pub fn serve<'a>(
     options: Options,
     observer: &'a dyn Observer,
 ) -> ! {
-    let shared = Shared { driver: Mutex::new(driver), recorder: Mutex::new(recorder), options, observer };
+    let shared = Shared {
+        driver: Mutex::new(driver),
+        recorder: Mutex::new(recorder),
+        options,
+        observer,
+    };
     let open = AtomicUsize::new(0);
     std::thread::scope(|scope| loop {
         let (stream, peer) = match listener.accept() {
@@ -178,7 +196,10 @@ fn handle(stream: TcpStream, peer: SocketAddr, now_open: usize, shared: &Shared<
         .and_then(|_| stream.set_write_timeout(Some(limits.write_timeout)))
         .and_then(|_| stream.set_nodelay(true));
     if let Err(e) = setup {
-        shared.log(Level::Warn, &format!("connection from {peer}: cannot set it up: {e}"));
+        shared.log(
+            Level::Warn,
+            &format!("connection from {peer}: cannot set it up: {e}"),
+        );
         return;
     }
     let busy = now_open > limits.max_connections;
