@@ -12,5 +12,6 @@ pub mod train;
 pub mod transfer;
 pub mod verify;
 pub mod data;
+pub mod serve;
 pub mod sim;
 pub mod zoo;
