@@ -50,3 +50,15 @@ fn known_values() {
     assert_eq!(div_round_half_even(-5, 2), -2);
     assert_eq!(div_round_half_even(-7, 2), -4);
 }
+
+#[test]
+fn dequantize_is_exact_for_every_scale() {
+    use common::format::QParams;
+    for e in i8::MIN..=i8::MAX {
+        let q = QParams { scale_exp: e, zero_point: -3 };
+        assert_eq!(q.scale() as f64, (e as f64).exp2(), "2^{e}");
+        if e < 120 {
+            assert_eq!(q.dequantize(7) as f64, 10.0 * (e as f64).exp2(), "2^{e}");
+        }
+    }
+}

@@ -14,4 +14,5 @@ pub mod verify;
 pub mod data;
 pub mod serve;
 pub mod sim;
+pub mod workflow;
 pub mod zoo;

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use host::data::{ClassificationData, ClassificationOptions, ImageAugment, SplitOptions};
 use host::nn::spec::NetSpec;
-use host::train::checkpoint::{Meta, RunDir};
+use host::train::checkpoint::RunDir;
 use host::train::history::History;
-use host::train::{fit, FitOptions};
+use host::train::{fit, FitOptions, TrainConfig};
 
 mod fixtures;
 use fixtures::TINY_CNN as ARCH;
@@ -41,8 +41,12 @@ fn load(root: &Path, spec: &NetSpec) -> ClassificationData {
     ClassificationData::image_folder(root, &opts).unwrap()
 }
 
-fn options(epochs: usize, resume: bool) -> FitOptions {
-    FitOptions { epochs, batch: 16, lr: 3e-3, seed: 7, resume, progress: false, ..FitOptions::default() }
+fn config(epochs: usize) -> TrainConfig {
+    TrainConfig { epochs, batch: 16, lr: 3e-3, seed: 7, ..TrainConfig::new(Vec::new(), host::data::DataKind::Images) }
+}
+
+fn options(resume: bool) -> FitOptions {
+    FitOptions { resume, progress: false, ..FitOptions::default() }
 }
 
 #[test]
@@ -54,7 +58,7 @@ fn loss_falls_and_the_network_learns() {
     let split = data.split(&SplitOptions { val_fraction: 0.25, seed: 1, ..SplitOptions::default() }).unwrap();
     let run = RunDir::new(dir.path().join("run"));
     let train = split.train.clone();
-    let report = fit(&spec, &data, |_| train.clone(), &split.val, &run, &Meta::default(), &options(8, false)).unwrap();
+    let report = fit(&spec, &data, |_| train.clone(), &split.val, &run, &config(8), &options(false)).unwrap();
     let h = &report.history.epochs;
     assert_eq!(h.len(), 8);
     assert!(h[7].train_loss < 0.5 * h[0].train_loss, "loss falls: {:?}", h.iter().map(|e| e.train_loss).collect::<Vec<_>>());
@@ -78,10 +82,10 @@ fn resume_continues_after_the_last_finished_epoch() {
     let rows = |_: &mut host::data::Rng| train.clone();
 
     // "Interrupted" after 2 epochs (the process stopped there)...
-    let first = fit(&spec, &data, rows, &split.val, &run, &Meta::default(), &options(2, false)).unwrap();
+    let first = fit(&spec, &data, rows, &split.val, &run, &config(2), &options(false)).unwrap();
     // ... a leftover of an interrupted checkpoint switch is repaired, not trusted.
     std::fs::create_dir_all(dir.path().join("run/last.new")).unwrap();
-    let resumed = fit(&spec, &data, rows, &split.val, &run, &Meta::default(), &options(5, true)).unwrap();
+    let resumed = fit(&spec, &data, rows, &split.val, &run, &config(5), &options(true)).unwrap();
     let h = &resumed.history.epochs;
     assert_eq!(h.iter().map(|e| e.epoch).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
     for (kept, original) in h[..2].iter().zip(&first.history.epochs) {
@@ -91,9 +95,9 @@ fn resume_continues_after_the_last_finished_epoch() {
     assert!(h[2].train_loss < h[0].train_loss, "epoch 3 starts from the trained weights, not from scratch");
     assert!(!dir.path().join("run/last.new").exists());
     // Without --resume the saved run is kept: an error, until replacing it is asked for.
-    let err = fit(&spec, &data, rows, &split.val, &run, &Meta::default(), &options(1, false)).err().unwrap().to_string();
+    let err = fit(&spec, &data, rows, &split.val, &run, &config(1), &options(false)).err().unwrap().to_string();
     assert!(err.contains("--resume") && err.contains("--force"), "{err}");
     assert_eq!(History::read(&run.history_path()).unwrap().epochs.len(), 5, "nothing was touched");
-    let fresh = fit(&spec, &data, rows, &split.val, &run, &Meta::default(), &FitOptions { overwrite: true, ..options(1, false) }).unwrap();
+    let fresh = fit(&spec, &data, rows, &split.val, &run, &config(1), &FitOptions { overwrite: true, ..options(false) }).unwrap();
     assert_eq!(fresh.history.epochs.len(), 1);
 }

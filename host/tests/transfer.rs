@@ -11,7 +11,8 @@ use host::nn::net::{Block, Net};
 use host::nn::spec::{NetSpec, TaskKind};
 use host::onnx::float;
 use host::quant::graph;
-use host::train::checkpoint::{Meta, RunDir, State};
+use host::train::checkpoint::RunDir;
+use host::train::{State, TrainConfig};
 use host::train::{infer_device, FitOptions};
 use host::transfer::features::{self, Job};
 use host::transfer::{self, head, Backbone, BurnExtractor, Cache, Extractor, Lookup, Mode, TractExtractor, TransferOptions};
@@ -24,7 +25,7 @@ use fixtures::{SMALL_CNN as WIDE, TINY_CNN};
 /// Saves `net` as a training run in `dir`.
 fn save_run(dir: &Path, spec: &NetSpec, net: &Net) -> RunDir {
     let run = RunDir::new(dir);
-    run.start(spec, &Meta::default()).unwrap();
+    run.start(spec, &TrainConfig::new(Vec::new(), host::data::DataKind::Images)).unwrap();
     run.save_best(net, &State::default()).unwrap();
     run
 }
@@ -252,15 +253,19 @@ fn setup() -> Setup {
     Setup { _dir: dir, root, backbone, data, train: split.train, val: split.val }
 }
 
-fn options(mode: Mode, epochs: usize, scale: f64, cache: &Path) -> TransferOptions {
+fn options(mode: Mode, scale: f64, cache: &Path) -> TransferOptions {
     TransferOptions {
         mode,
         cut: None,
         head: "dense 8, dense N".parse().unwrap(),
         backbone_lr_scale: scale,
         cache: Some(Cache::new(cache)),
-        fit: FitOptions { epochs, batch: 16, lr: 1e-2, seed: 3, progress: false, ..FitOptions::default() },
+        fit: FitOptions { progress: false, ..FitOptions::default() },
     }
+}
+
+fn config(epochs: usize) -> TrainConfig {
+    TrainConfig { epochs, batch: 16, lr: 1e-2, seed: 3, ..TrainConfig::new(Vec::new(), host::data::DataKind::Images) }
 }
 
 #[test]
@@ -269,9 +274,9 @@ fn feature_extraction_keeps_the_backbone_frozen_and_learns_the_head() {
     let task = transfer::Task { data: &s.data, kind: TaskKind::Classification, outputs: 3, train: &s.train, val: &s.val };
     let run = RunDir::new(s.root.join("fe"));
     // A linear head: no hidden ReLU that an unlucky initialisation could leave dead.
-    let opts = TransferOptions { head: "dense N".parse().unwrap(), ..options(Mode::FeatureExtraction, 40, 1.0, &s.root.join("cache")) };
+    let opts = TransferOptions { head: "dense N".parse().unwrap(), ..options(Mode::FeatureExtraction, 1.0, &s.root.join("cache")) };
     let train = s.train.clone();
-    let o = transfer::train(&s.backbone, &task, move |_| train.clone(), &run, &Meta::default(), &opts).unwrap();
+    let o = transfer::train(&s.backbone, &task, move |_| train.clone(), &run, &config(40), &opts).unwrap();
     assert_eq!(o.cut.name, "flatten1");
     assert_eq!(o.cache, Some(Lookup::Miss));
     assert_eq!(o.trainable_params, 36 * 3 + 3, "only the head trains");
@@ -291,13 +296,13 @@ fn feature_extraction_keeps_the_backbone_frozen_and_learns_the_head() {
     let mut opts = opts.clone();
     opts.head = "dense 8, dense N".parse().unwrap();
     let train = s.train.clone();
-    let o2 = transfer::train(&s.backbone, &task2, move |_| train.clone(), &RunDir::new(s.root.join("fe2")), &Meta::default(), &opts).unwrap();
+    let o2 = transfer::train(&s.backbone, &task2, move |_| train.clone(), &RunDir::new(s.root.join("fe2")), &config(40), &opts).unwrap();
     assert_eq!(o2.cache, Some(Lookup::Hit));
     assert_eq!(o2.trainable_params, (36 * 8 + 8) + (8 * 3 + 3));
 
     // The first run's model is kept unless replacing it is asked for.
     let train = s.train.clone();
-    let err = transfer::train(&s.backbone, &task2, move |_| train.clone(), &run, &Meta::default(), &opts).err().unwrap().to_string();
+    let err = transfer::train(&s.backbone, &task2, move |_| train.clone(), &run, &config(40), &opts).err().unwrap().to_string();
     assert!(err.contains("--force"), "{err}");
     assert_eq!(run.load_best(&infer_device()).unwrap().blocks.len(), saved.blocks.len(), "still the 1-dense network");
 }
@@ -311,7 +316,7 @@ fn fine_tuning_scales_only_the_backbone_learning_rate() {
     for (scale, name) in [(0.0, "frozen"), (1.0, "free")] {
         let run = RunDir::new(s.root.join(name));
         let train = s.train.clone();
-        let o = transfer::train(&s.backbone, &task, move |_| train.clone(), &run, &Meta::default(), &options(Mode::FineTune, 2, scale, &s.root.join("cache"))).unwrap();
+        let o = transfer::train(&s.backbone, &task, move |_| train.clone(), &run, &config(2), &options(Mode::FineTune, scale, &s.root.join("cache"))).unwrap();
         assert_eq!(o.trainable_params, o.total_params);
         let saved = run.load_best(&infer_device()).unwrap();
         let after = param_values(&saved.blocks[..cut.blocks]);

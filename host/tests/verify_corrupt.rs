@@ -10,7 +10,7 @@ use host::verify::compare;
 
 #[test]
 fn a_corrupted_weight_is_found_at_its_layer() {
-    let opts = RandomModelOptions { allow_avg_pool: false, max_conv_layers: 3, max_dense_layers: 2, ..RandomModelOptions::default() };
+    let opts = RandomModelOptions { allow_avg_pool: false, allow_depthwise: false, max_conv_layers: 3, max_dense_layers: 2, ..RandomModelOptions::default() };
     let mut checked = 0;
     for seed in 0..40 {
         let bytes = random_model(&mut Rng::new(seed), &opts).to_bytes();

@@ -3,11 +3,13 @@
 
 use common::preprocess::preprocess_frame;
 use common::Model;
-use host::cli::export::ExportArgs;
-use host::cli::quantize::{QuantizeArgs, RangeArg};
-use host::cli::train::{CommonArgs, DrivingArgs, TrainArgs, TrainTask, TransferArgs};
-use host::data::{Camera, DrivingData, DrivingOptions, Examples};
+use host::data::{Camera, DataKind, DrivingData, DrivingOptions, Examples};
+use host::nn::spec::NetSpec;
 use host::onnx::int8;
+use host::quant::ptq::{quantize_run, PtqOptions};
+use host::train::checkpoint::RunDir;
+use host::train::{FitOptions, TrainConfig};
+use host::workflow::train::{train, Job, Network};
 use host::sim::record::{record, ImageFormat, RecordOptions};
 use host::verify::compare;
 
@@ -54,43 +56,22 @@ fn record_train_quantize_export_tract_and_firmware_agree() {
     let summary = record(&opts, |_, _| {}).unwrap();
     assert!(summary.rows > 50, "{} rows", summary.rows);
 
-    let arch = dir.path().join("tiny.toml");
-    std::fs::write(&arch, TINY).unwrap();
     let run = dir.path().join("run");
-    let common_args = CommonArgs {
-        data: vec![rec.clone()],
-        arch: Some(arch.display().to_string()),
+    let config = TrainConfig {
         epochs: 2,
         batch: 32,
-        lr: 1e-3,
-        val_split: 0.2,
-        seed: 1,
-        out: run.clone(),
-        resume: false,
-        force: false,
-        patience: None,
-        max_examples: None,
-        no_augment: false,
-        quiet: true,
-        transfer: TransferArgs::none(),
+        side_correction: Some(0.235),
+        smooth_steering: Some(1),
+        keep_straight: Some(0.25),
+        ..TrainConfig::new(vec![rec.clone()], DataKind::Driving)
     };
-    host::cli::train::run(TrainArgs {
-        task: TrainTask::Driving(DrivingArgs { common: common_args, loss: Default::default(), side_correction: 0.235, smooth_steering: 1, keep_straight: 0.25 }),
-    })
-    .unwrap();
-    let int8_dir = dir.path().join("int8");
-    host::cli::quantize::run(QuantizeArgs {
-        model: run.clone(),
-        calib: vec![],
-        samples: 64,
-        range: RangeArg::Minmax,
-        percentile: 99.99,
-        eval_samples: None,
-        out: int8_dir.clone(),
-    })
-    .unwrap();
-    let (onnx_path, blob_path) = (dir.path().join("m.int8.onnx"), dir.path().join("m.pnn8"));
-    host::cli::export::run(ExportArgs { model: int8_dir, onnx: Some(onnx_path.clone()), blob: Some(blob_path.clone()), float_onnx: None }).unwrap();
+    let job = Job { network: Network::Arch(NetSpec::parse(TINY).unwrap()), config, out: run.clone(), fit: FitOptions::default() };
+    let trained = train(&job).unwrap();
+    assert_eq!(trained.epochs, 2);
+    let quantized = quantize_run(&RunDir::new(&run), &PtqOptions { samples: 64, progress: false, ..PtqOptions::default() }).unwrap();
+    assert_eq!(quantized.report.metric, "mae");
+    let blob_path = dir.path().join("m.pnn8");
+    std::fs::write(&blob_path, quantized.blob()).unwrap();
 
     let blob = std::fs::read(&blob_path).unwrap();
     let model = Model::parse(&blob).unwrap();
@@ -110,8 +91,8 @@ fn record_train_quantize_export_tract_and_firmware_agree() {
         .collect();
 
     // Reference vs tract, every layer.
-    let (_, outputs) = int8::export(&model).unwrap();
-    let cmp = compare(&model, &std::fs::read(&onnx_path).unwrap(), &outputs, inputs.clone().into_iter()).unwrap();
+    let (onnx, outputs) = int8::export(&model).unwrap();
+    let cmp = compare(&model, &onnx, &outputs, inputs.clone().into_iter()).unwrap();
     assert_eq!(cmp.samples, frames.len());
     assert_eq!(cmp.mismatches(), 0, "reference vs tract: {:?}", cmp.first);
 

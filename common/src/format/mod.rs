@@ -44,6 +44,25 @@ pub struct QParams {
     pub zero_point: i8,
 }
 
+impl QParams {
+    /// `2^scale_exp` as an f32, exactly (built from its bits: no `powi`, which the chip's core
+    /// library lacks; every exponent of an `i8` is a normal or subnormal f32).
+    pub const fn scale(&self) -> f32 {
+        let e = self.scale_exp as i32;
+        if e >= -126 {
+            f32::from_bits(((e + 127) as u32) << 23)
+        } else {
+            f32::from_bits(1 << (e + 149))
+        }
+    }
+
+    /// The real value of `q`: `(q - zero_point) * 2^scale_exp` (exact: an integer of at most
+    /// 9 bits times a power of two).
+    pub fn dequantize(&self, q: i8) -> f32 {
+        (q as i32 - self.zero_point as i32) as f32 * self.scale()
+    }
+}
+
 /// 2-D convolution with per-output-channel requantization; ReLU fused through the clamp.
 ///
 /// Generic over how its tables are held: [`Conv2d`] borrows the blob's bytes (`W` and `T` are

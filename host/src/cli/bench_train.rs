@@ -10,12 +10,11 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Distribution, Tensor};
 use clap::Args;
 
-use super::train::{load_classification, load_driving, split_options, DataKind, LabelDefaults};
-use crate::data::{Balance, Examples};
+use crate::data::{load_classification, load_driving, split_options, Balance, DataKind, Examples, LabelDefaults, Source};
 use crate::nn::net::Net;
 use crate::nn::spec::NetSpec;
-use crate::train::checkpoint::{Meta, RunDir};
-use crate::train::{fit, train_device, FitOptions};
+use crate::train::checkpoint::RunDir;
+use crate::train::{fit, train_device, FitOptions, TrainConfig};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -65,8 +64,8 @@ where
     D::Target: crate::train::Target,
 {
     let dir = tempfile::tempdir()?;
-    let opts = FitOptions { epochs: 1, batch, lr: 1e-4, progress: false, ..FitOptions::default() };
-    let report = fit(spec, data, |_| rows.clone(), &[], &RunDir::new(dir.path()), &Meta::default(), &opts)?;
+    let config = TrainConfig { epochs: 1, batch, lr: 1e-4, ..TrainConfig::new(Vec::new(), DataKind::Driving) };
+    let report = fit(spec, data, |_| rows.clone(), &[], &RunDir::new(dir.path()), &config, &FitOptions::default())?;
     Ok(report.history.epochs[0].images_per_second)
 }
 
@@ -94,7 +93,8 @@ pub fn run(args: TrainBenchArgs) -> Result<()> {
             out
         }
     };
-    let data = load_driving(&[recording.clone()], &pilot, LabelDefaults::UDACITY, None, false)?;
+    let source = |dirs: Vec<std::path::PathBuf>, kind| Source { dirs, kind, labels: LabelDefaults::UDACITY, augment: true, max_rows: None, progress: false };
+    let data = load_driving(&source(vec![recording.clone()], DataKind::Driving), pilot.input_spec())?;
     let split = data.split(&split_options(0.0, 1))?;
     let mut rng = crate::data::Rng::new(1);
     let mut rows = data.epoch(&split.train, &Balance::default(), &mut rng);
@@ -106,7 +106,7 @@ pub fn run(args: TrainBenchArgs) -> Result<()> {
     let bare = bare_step(&sign, args.batch, args.steps * 4);
     match &args.signs {
         Some(dir) => {
-            let data = load_classification(DataKind::Gtsrb, &[dir.clone()], &sign, true, false)?;
+            let data = load_classification(&source(vec![dir.clone()], DataKind::Gtsrb), sign.input_spec())?;
             let rows: Vec<usize> = (0..data.len()).step_by((data.len() / (args.steps * 8 * args.batch)).max(1)).collect();
             let epoch = epoch_rate(&sign, &data, rows, args.batch)?;
             println!("{:<10} {:>16.0} {:>22.0} {:>7.0}%   ({})", "sign", bare, epoch, 100.0 * epoch / bare, dir.display());

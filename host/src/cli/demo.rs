@@ -20,17 +20,21 @@ use clap::Args;
 use common::preprocess::preprocess_frame;
 use common::Model;
 
-use super::quantize::{QuantizeArgs, QuantReport, RangeArg};
-use super::train::{load_driving, split_options, CommonArgs, DrivingArgs, LabelDefaults, TrainArgs, TrainTask, TransferArgs};
+use crate::data::{load_driving, Camera, DataKind, LabelDefaults, Source};
+use crate::fsutil::atomic_write;
 use crate::nn::driver::FloatDriver;
-use crate::onnx::int8;
+use crate::nn::spec::NetSpec;
+use crate::onnx::{float, int8};
+use crate::quant::ptq::{quantize_run, PtqOptions};
 use crate::sim::drive::{drive, ModelDriver, Pilot};
 use crate::sim::record::{record, ImageFormat, RecordOptions};
 use crate::sim::track::Track;
 use crate::sim::vehicle::DEFAULT_SPEED;
 use crate::sim::world::World;
-use crate::train::checkpoint::{RunDir, State};
+use crate::train::checkpoint::RunDir;
+use crate::train::{FitOptions, TrainConfig};
 use crate::verify::compare;
+use crate::workflow::train::{train, Job, Network};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -91,50 +95,38 @@ pub fn run(args: DemoArgs) -> Result<()> {
     step(2, "train PilotNet (float)");
     let run_dir = out.join("train");
     let correction = crate::sim::steering_correction(DEFAULT_SPEED);
-    let common_args = CommonArgs {
-        data: vec![recording.clone()],
-        arch: Some("pilotnet".into()),
+    let config = TrainConfig {
         epochs,
-        batch: 64,
-        lr: 1e-3,
-        val_split: 0.2,
-        seed: 1,
-        out: run_dir.clone(),
-        resume: false,
-        // The demo's own folder: a new demo replaces the previous one's run.
-        force: true,
-        patience: None,
-        max_examples: None,
-        no_augment: false,
-        quiet: false,
-        transfer: TransferArgs::none(),
+        side_correction: Some(correction),
+        smooth_steering: Some(1),
+        keep_straight: Some(0.25),
+        ..TrainConfig::new(vec![recording.clone()], DataKind::Driving)
     };
-    super::train::run(TrainArgs {
-        task: TrainTask::Driving(DrivingArgs { common: common_args, loss: Default::default(), side_correction: correction, smooth_steering: 1, keep_straight: 0.25 }),
-    })?;
-    let best: State = toml::from_str(&std::fs::read_to_string(run_dir.join("best.toml"))?)?;
-    s.add("training", format!("{epochs} epochs, best validation MAE {:.4} at epoch {}", best.best_metric, best.best_epoch));
+    // The demo's own folder: a new demo replaces the previous one's run.
+    let fit = FitOptions { overwrite: true, progress: true, ..FitOptions::default() };
+    let job = Job { network: Network::Arch(NetSpec::load("pilotnet")?), config: config.clone(), out: run_dir.clone(), fit };
+    let trained = train(&job)?;
+    s.add("training", format!("{epochs} epochs, best validation MAE {:.4} at epoch {}", trained.best_metric, trained.best_epoch));
 
     step(3, "quantize to int8");
     let int8_dir = out.join("int8");
-    super::quantize::run(QuantizeArgs {
-        model: run_dir.clone(),
-        calib: vec![],
-        samples: 300,
-        range: RangeArg::Minmax,
-        percentile: 99.99,
-        eval_samples: None,
-        out: int8_dir.clone(),
-    })?;
-    let q: QuantReport = toml::from_str(&std::fs::read_to_string(int8_dir.join("quant.toml"))?)?;
-    s.add("validation MAE", format!("float {:.4}, int8 {:.4} ({:+.1}%)", q.float, q.int8, 100.0 * (q.int8 / q.float - 1.0)));
+    let run = RunDir::new(&run_dir);
+    let quantized = quantize_run(&run, &PtqOptions { samples: 300, ..PtqOptions::default() })?;
+    quantized.save(&int8_dir)?;
+    let q = &quantized.report;
+    println!("validation MAE: float {:.4}, int8 {:.4} ({})", q.float, q.int8, q.change());
+    s.add("validation MAE", format!("float {:.4}, int8 {:.4} ({})", q.float, q.int8, q.change()));
 
     step(4, "export int8 ONNX, float ONNX and the firmware blob");
     let (onnx_path, float_path, blob_path) = (out.join("pilotnet.int8.onnx"), out.join("pilotnet.float.onnx"), out.join("pilotnet.pnn8"));
-    super::export::run(super::export::ExportArgs { model: int8_dir.clone(), onnx: Some(onnx_path.clone()), blob: Some(blob_path.clone()), float_onnx: Some(float_path.clone()) })?;
-    let blob = std::fs::read(&blob_path)?;
+    let blob = quantized.blob();
     let model = Model::parse(&blob)?;
-    let bands = super::report::band_plan(&model);
+    let (onnx, outputs) = int8::export(&model)?;
+    atomic_write(&onnx_path, &onnx)?;
+    atomic_write(&float_path, &float::export_run(&run)?)?;
+    atomic_write(&blob_path, &blob)?;
+    println!("{}, {} and {}", onnx_path.display(), float_path.display(), blob_path.display());
+    let bands = common::plan::BandPlan::for_camera(&model);
     s.add(
         "int8 model",
         format!(
@@ -149,15 +141,13 @@ pub fn run(args: DemoArgs) -> Result<()> {
     );
 
     // Validation frames: the recorded centre-camera frames the network was validated on.
-    let spec = RunDir::new(&run_dir).spec()?;
-    let data = load_driving(&[recording.clone()], &spec, LabelDefaults { side_correction: correction, smooth_steering: 1 }, None, false)?;
-    let val = data.split(&split_options(0.2, 1))?.val;
+    let source = Source { dirs: vec![recording.clone()], kind: DataKind::Driving, labels: LabelDefaults { side_correction: correction, smooth_steering: 1 }, augment: false, max_rows: None, progress: false };
+    let data = load_driving(&source, model.def().input)?;
+    let val = data.split(&config.split())?.val;
     let n_frames = if args.quick { 20 } else { 100 }.min(val.len());
-    let frames: Vec<&[u8]> = val.iter().take(n_frames).filter_map(|&i| data.frame(i, crate::data::Camera::Center)).collect();
+    let frames: Vec<&[u8]> = val.iter().take(n_frames).filter_map(|&i| data.frame(i, Camera::Center)).collect();
 
     step(5, "verify the reference (blob) against tract (ONNX), layer by layer");
-    let onnx = std::fs::read(&onnx_path)?;
-    let (_, outputs) = int8::export(&model)?;
     let pp = model.def().input.preprocess.context("the model has no preprocessing")?;
     let inputs = frames.iter().map(|f| {
         let mut x = vec![0i8; model.input().shape.len()];

@@ -9,9 +9,7 @@ use common::Model;
 use crate::fsutil::atomic_write;
 use super::quantize::QuantReport;
 use crate::onnx::{float, int8};
-use crate::quant::graph;
 use crate::train::checkpoint::RunDir;
-use crate::train::infer_device;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -78,10 +76,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
 
 /// The float network of a training run as ONNX.
 fn write_float(run: &RunDir, path: &std::path::Path) -> Result<()> {
-    let spec = run.spec()?;
-    let net = run.load_best(&infer_device())?;
-    let graph = graph::extract(&net, &spec.resolve()?)?;
-    let onnx = float::export(&spec, &graph)?;
+    let onnx = float::export_run(run)?;
     atomic_write(path, &onnx)?;
     println!("float ONNX: {} ({} bytes)", path.display(), onnx.len());
     Ok(())

@@ -6,7 +6,6 @@ use anyhow::Context;
 use clap::Args;
 use common::format::Layer;
 use common::plan::BandPlan;
-use common::preprocess::RowStream;
 use common::Model;
 
 #[derive(Args, Debug)]
@@ -109,12 +108,7 @@ pub fn describe(model: &Model<'_>, blob_bytes: usize) -> String {
     s
 }
 
-/// The row-band plan the firmware builds for `model`: its scratch holds preprocessing's row
-/// buffers (none without a preprocessing spec).
+/// The row-band plan the firmware builds for `model` (`BandPlan::for_camera`).
 pub fn band_plan(model: &Model<'_>) -> BandPlan {
-    let scratch = match model.def().input.preprocess {
-        Some(pp) => RowStream::buffer_bytes(&pp, model.input().shape),
-        None => 0,
-    };
-    BandPlan::new(model, scratch)
+    BandPlan::for_camera(model)
 }

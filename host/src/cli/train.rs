@@ -1,16 +1,15 @@
 //! `pilot train`: train a network on a data set.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
 
-use crate::data::{Balance, CifarPart, ClassificationData, ClassificationOptions, DrivingData, DrivingOptions, Examples, Split, SplitOptions};
+use crate::data::DataKind;
 use crate::nn::spec::NetSpec;
-use crate::train::checkpoint::{Meta, RunDir};
-use crate::nn::spec::TaskKind;
-use crate::train::{fit, FitOptions, FitReport, RegressionLoss, Target};
-use crate::transfer::{self, features, Backbone, Mode, TransferOptions};
+use crate::train::{FitOptions, RegressionLoss, TrainConfig};
+use crate::transfer::{features, Backbone, Mode, TransferOptions};
+use crate::workflow::train::{train, Job, Network, Trained};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -112,21 +111,6 @@ pub struct TransferArgs {
     pub no_cache: bool,
 }
 
-impl TransferArgs {
-    /// No transfer: train the architecture from random weights.
-    pub fn none() -> TransferArgs {
-        TransferArgs {
-            init: None,
-            mode: Mode::FeatureExtraction,
-            cut: None,
-            head: String::new(),
-            backbone_lr_scale: 1.0,
-            cache_dir: None,
-            no_cache: false,
-        }
-    }
-}
-
 #[derive(Args, Debug, Clone)]
 pub struct DrivingArgs {
     #[command(flatten)]
@@ -156,285 +140,105 @@ fn odd(s: &str) -> Result<usize, String> {
     }
 }
 
-/// The kind of data a run was trained on (recorded in meta.toml for eval and quantize).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum DataKind {
-    Driving,
-    Gtsrb,
-    Images,
-    Cifar,
-}
-
-impl DataKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            DataKind::Driving => "driving",
-            DataKind::Gtsrb => "gtsrb",
-            DataKind::Images => "images",
-            DataKind::Cifar => "cifar",
+impl CommonArgs {
+    /// The run's description: what to train on and how.
+    pub fn config(&self, kind: DataKind) -> TrainConfig {
+        TrainConfig {
+            val_split: self.val_split,
+            seed: self.seed,
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            patience: self.patience,
+            augment: !self.no_augment,
+            max_examples: self.max_examples,
+            ..TrainConfig::new(self.data.clone(), kind)
         }
     }
 
-    pub fn parse(s: &str) -> Result<DataKind> {
-        Ok(match s {
-            "driving" => DataKind::Driving,
-            "gtsrb" => DataKind::Gtsrb,
-            "images" => DataKind::Images,
-            "cifar" => DataKind::Cifar,
-            _ => bail!("unknown data kind {s:?}"),
-        })
+    pub fn fit_options(&self) -> FitOptions {
+        FitOptions { resume: self.resume, overwrite: self.force, progress: !self.quiet, ..FitOptions::default() }
     }
 
-    /// CIFAR-10 binary batches, or one folder per class.
-    fn detect_classify(dir: &Path) -> DataKind {
-        if dir.join("data_batch_1.bin").exists() || dir.join("test_batch.bin").exists() {
-            DataKind::Cifar
-        } else {
-            DataKind::Images
+    /// The architecture (`--arch`, else `default_arch`), or the transfer from `--init`.
+    fn network(&self, default_arch: &str) -> Result<Network> {
+        let t = &self.transfer;
+        let Some(init) = &t.init else {
+            return Ok(Network::Arch(NetSpec::load(self.arch.as_deref().unwrap_or(default_arch))?));
+        };
+        let options = TransferOptions {
+            mode: t.mode,
+            cut: t.cut.clone(),
+            head: t.head.parse()?,
+            backbone_lr_scale: t.backbone_lr_scale,
+            cache: features::cache_for(t.cache_dir.as_deref(), t.no_cache),
+            fit: self.fit_options(),
+        };
+        Ok(Network::Transfer(Box::new(Backbone::load(init)?), options))
+    }
+}
+
+impl DrivingArgs {
+    pub fn config(&self) -> TrainConfig {
+        TrainConfig {
+            loss: self.loss,
+            side_correction: Some(self.side_correction),
+            smooth_steering: Some(self.smooth_steering),
+            keep_straight: Some(self.keep_straight),
+            ..self.common.config(DataKind::Driving)
         }
     }
-
-    /// As [`Self::detect_classify`], also recognising the GTSRB official layout.
-    pub fn detect(dir: &Path) -> DataKind {
-        let gtsrb = dir.join("Final_Training").join("Images").is_dir() || dir.join("00000").join("GT-00000.csv").is_file();
-        if gtsrb {
-            DataKind::Gtsrb
-        } else {
-            DataKind::detect_classify(dir)
-        }
-    }
-}
-
-/// Loads a classification set of `kind` for `spec`.
-pub fn load_classification(kind: DataKind, dirs: &[PathBuf], spec: &NetSpec, augment: bool, progress: bool) -> Result<ClassificationData> {
-    let [dir] = dirs else { bail!("classification takes one --data folder, got {}", dirs.len()) };
-    let mut opts = ClassificationOptions::new(spec.input_spec());
-    opts.progress = progress;
-    if !augment {
-        opts.augment = crate::data::ImageAugment::none();
-    }
-    match kind {
-        DataKind::Gtsrb => ClassificationData::gtsrb(dir, &opts),
-        DataKind::Images => ClassificationData::image_folder(dir, &opts),
-        DataKind::Cifar => ClassificationData::cifar10(dir, CifarPart::Train, &opts),
-        DataKind::Driving => bail!("driving data is not a classification set"),
-    }
-    .with_context(|| format!("cannot load {}", dir.display()))
-}
-
-/// How driving labels are made for recordings whose `recording.toml` does not say.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LabelDefaults {
-    pub side_correction: f32,
-    pub smooth_steering: usize,
-}
-
-impl LabelDefaults {
-    /// The Udacity simulator's customary 0.2, labels as recorded.
-    pub const UDACITY: LabelDefaults = LabelDefaults { side_correction: 0.2, smooth_steering: 1 };
-
-    /// What a run was trained with (older runs: [`Self::UDACITY`]).
-    pub fn of_run(meta: &Meta) -> LabelDefaults {
-        LabelDefaults {
-            side_correction: meta.side_correction.unwrap_or(Self::UDACITY.side_correction),
-            smooth_steering: meta.smooth_steering.unwrap_or(Self::UDACITY.smooth_steering),
-        }
-    }
-}
-
-/// Loads driving recordings for `spec`.
-pub fn load_driving(dirs: &[PathBuf], spec: &NetSpec, labels: LabelDefaults, max_rows: Option<usize>, progress: bool) -> Result<DrivingData> {
-    load_driving_with(dirs, spec, labels, true, max_rows, progress)
-}
-
-/// As [`load_driving`], with augmentation on or off.
-pub fn load_driving_with(dirs: &[PathBuf], spec: &NetSpec, labels: LabelDefaults, augment: bool, max_rows: Option<usize>, progress: bool) -> Result<DrivingData> {
-    let mut opts = DrivingOptions::new(spec.input_spec());
-    if !augment {
-        opts.augment = crate::data::DrivingAugment::none();
-        opts.side_cameras = false;
-    }
-    opts.augment.steering_correction = labels.side_correction;
-    opts.smooth_steering = labels.smooth_steering;
-    opts.max_rows = max_rows;
-    opts.progress = progress;
-    DrivingData::load(dirs, &opts)
-}
-
-/// One line per recording: rows and how its labels are made.
-fn describe_recordings(data: &DrivingData) {
-    let mut counts = vec![0usize; data.recordings().len()];
-    data.rows().iter().for_each(|r| counts[r.recording] += 1);
-    for ((dir, s), n) in data.recordings().iter().zip(data.settings()).zip(counts) {
-        println!(
-            "  {}: {n} rows, side-camera correction {}, steering averaged over {} row(s) ({})",
-            dir.display(),
-            s.side_correction,
-            s.smooth_steering,
-            if s.from_file { "its recording.toml" } else { "command line" }
-        );
-    }
-}
-
-fn meta(c: &CommonArgs, kind: DataKind, classes: Vec<String>) -> Meta {
-    Meta {
-        classes,
-        data: c.data.iter().map(|d| d.display().to_string()).collect(),
-        data_kind: kind.name().into(),
-        batch: c.batch,
-        lr: c.lr,
-        seed: c.seed,
-        val_split: c.val_split,
-        ..Meta::default()
-    }
-}
-
-fn fit_options(c: &CommonArgs) -> FitOptions {
-    FitOptions { epochs: c.epochs, batch: c.batch, lr: c.lr, seed: c.seed, patience: c.patience, resume: c.resume, overwrite: c.force, progress: !c.quiet, ..FitOptions::default() }
-}
-
-pub fn split_options(val_split: f32, seed: u64) -> SplitOptions {
-    SplitOptions { val_fraction: val_split, seed, ..SplitOptions::default() }
-}
-
-/// Keeps a random `max` of the training examples (the split is sorted, often by class).
-fn limit(split: &mut Split, max: Option<usize>, seed: u64) {
-    if let Some(m) = max {
-        crate::data::Rng::keyed(seed, 0x11A1).shuffle(&mut split.train);
-        split.train.truncate(m);
-        split.train.sort_unstable();
-    }
-}
-
-fn print_report(report: &FitReport, run: &RunDir, metric: &str) {
-    println!(
-        "best validation {metric} {:.4} at epoch {} of {}{}; model in {}",
-        report.best_metric,
-        report.best_epoch,
-        report.history.epochs.len(),
-        if report.stopped_early { " (stopped early)" } else { "" },
-        run.dir.display()
-    );
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    match args.task {
-        TrainTask::Driving(d) => {
-            let c = &d.common;
-            let backbone = c.transfer.init.as_deref().map(Backbone::load).transpose()?;
-            let spec = match &backbone {
-                Some(b) => b.spec.clone(),
-                None => NetSpec::load(c.arch.as_deref().unwrap_or("pilotnet"))?,
-            };
-            let labels = LabelDefaults { side_correction: d.side_correction, smooth_steering: d.smooth_steering };
-            let data = load_driving_with(&c.data, &spec, labels, !c.no_augment, None, !c.quiet)?;
-            let mut split = data.split(&split_options(c.val_split, c.seed))?;
-            limit(&mut split, c.max_examples, c.seed);
-            println!("{} rows: {} for training, {} for validation", data.len(), split.train.len(), split.val.len());
-            describe_recordings(&data);
-            let balance = Balance { keep_straight: d.keep_straight, ..Balance::default() };
-            let run = RunDir::new(&c.out);
-            let meta = Meta { side_correction: Some(d.side_correction), smooth_steering: Some(d.smooth_steering), ..meta(c, DataKind::Driving, vec![]) };
-            let opts = FitOptions { loss: d.loss, ..fit_options(c) };
-            let epoch_rows = |rng: &mut crate::data::Rng| data.epoch(&split.train, &balance, rng);
-            match &backbone {
-                Some(b) => {
-                    let task = transfer::Task { data: &data, kind: TaskKind::Regression, outputs: 1, train: &split.train, val: &split.val };
-                    transfer_run(b, &task, epoch_rows, &run, meta, c, opts)?;
-                }
-                None => {
-                    let report = fit(&spec, &data, epoch_rows, &split.val, &run, &meta, &opts)?;
-                    print_report(&report, &run, "mae");
-                }
-            }
-            let net = run.load_best(&crate::train::infer_device())?;
-            let predicted = crate::nn::driver::predict(&net, &data, &split.val, c.batch);
-            let truth: Vec<f32> = split.val.iter().map(|&i| data.rows()[i].steering).collect();
-            crate::plot::steering(&truth, &predicted, &run.dir)?;
-            println!("plots: loss.png, metric.png, steering.png, steering-histogram.png in {}", run.dir.display());
-            Ok(())
-        }
-        TrainTask::Signs(c) => classify(&c, DataKind::Gtsrb, "sign"),
+    let (c, config, default_arch) = match &args.task {
+        TrainTask::Driving(d) => (&d.common, d.config(), "pilotnet"),
+        TrainTask::Signs(c) => (c, c.config(DataKind::Gtsrb), "sign"),
         TrainTask::Classify(c) => {
             let kind = DataKind::detect_classify(c.data.first().context("--data is required")?);
-            classify(&c, kind, "course-conv")
+            (c, c.config(kind), "course-conv")
         }
-    }
-}
-
-fn classify(c: &CommonArgs, kind: DataKind, default_arch: &str) -> Result<()> {
-    let backbone = c.transfer.init.as_deref().map(Backbone::load).transpose()?;
-    let spec = match &backbone {
-        Some(b) => b.spec.clone(),
-        None => NetSpec::load(c.arch.as_deref().unwrap_or(default_arch))?,
     };
-    let data = load_classification(kind, &c.data, &spec, !c.no_augment, !c.quiet)?;
-    let spec = spec.with_classes(data.num_classes() as u16);
-    let mut split = data.split(&split_options(c.val_split, c.seed))?;
-    limit(&mut split, c.max_examples, c.seed);
-    println!("{} images of {} classes: {} for training, {} for validation", data.len(), data.num_classes(), split.train.len(), split.val.len());
-    let run = RunDir::new(&c.out);
-    let meta = meta(c, kind, data.class_names().to_vec());
-    let epoch_rows = shuffled(split.train.clone());
-    match &backbone {
-        Some(b) => {
-            let task = transfer::Task { data: &data, kind: TaskKind::Classification, outputs: data.num_classes() as u16, train: &split.train, val: &split.val };
-            transfer_run(b, &task, epoch_rows, &run, meta, c, fit_options(c))
-        }
-        None => {
-            let report = fit(&spec, &data, epoch_rows, &split.val, &run, &meta, &fit_options(c))?;
-            print_report(&report, &run, "accuracy");
-            Ok(())
-        }
-    }
-}
-
-/// Each epoch: `rows`, shuffled.
-pub fn shuffled(rows: Vec<usize>) -> impl FnMut(&mut crate::data::Rng) -> Vec<usize> {
-    move |rng| {
-        let mut rows = rows.clone();
-        rng.shuffle(&mut rows);
-        rows
-    }
-}
-
-/// `pilot train ... --init SOURCE`: one transfer run, and what it did.
-fn transfer_run<D>(
-    backbone: &Backbone,
-    task: &transfer::Task<'_, D>,
-    epoch_rows: impl FnMut(&mut crate::data::Rng) -> Vec<usize>,
-    run: &RunDir,
-    mut meta: Meta,
-    c: &CommonArgs,
-    fit: FitOptions,
-) -> Result<()>
-where
-    D: crate::data::Examples,
-    D::Target: Target,
-{
-    let t = &c.transfer;
-    let opts = TransferOptions {
-        mode: t.mode,
-        cut: t.cut.clone(),
-        head: t.head.parse()?,
-        backbone_lr_scale: t.backbone_lr_scale,
-        cache: features::cache_for(t.cache_dir.as_deref(), t.no_cache),
-        fit,
-    };
-    let cut = backbone.cut(t.cut.as_deref())?;
-    meta.transfer = Some(format!("{} from {}, cut after {}, head \"{}\"", t.mode.name(), backbone.origin.display(), cut.name, opts.head.text));
-    let o = transfer::train(backbone, task, epoch_rows, run, &meta, &opts)?;
-    println!(
-        "{}: best validation {} {:.4} at epoch {}; {} of {} parameters trained; training {:.1} s{}; model in {}",
-        t.mode.name(),
-        D::Target::METRIC,
-        o.metric,
-        o.best_epoch,
-        o.trainable_params,
-        o.total_params,
-        o.train_seconds,
-        if t.mode == Mode::FeatureExtraction { format!(", features {:.1} s", o.feature_seconds) } else { String::new() },
-        run.dir.display()
-    );
+    let job = Job { network: c.network(default_arch)?, config, out: c.out.clone(), fit: c.fit_options() };
+    let trained = train(&job)?;
+    print_trained(&trained, &job);
     Ok(())
+}
+
+fn print_trained(t: &Trained, job: &Job) {
+    let out = job.out.display();
+    match &t.transfer {
+        Some(o) => {
+            let mode = job_mode(job);
+            println!(
+                "{}: best validation {} {:.4} at epoch {}; {} of {} parameters trained; training {:.1} s{}; model in {out}",
+                mode.name(),
+                t.metric,
+                o.metric,
+                o.best_epoch,
+                o.trainable_params,
+                o.total_params,
+                o.train_seconds,
+                if mode == Mode::FeatureExtraction { format!(", features {:.1} s", o.feature_seconds) } else { String::new() },
+            );
+        }
+        None => println!(
+            "best validation {} {:.4} at epoch {} of {}{}; model in {out}",
+            t.metric,
+            t.best_metric,
+            t.best_epoch,
+            t.epochs,
+            if t.stopped_early { " (stopped early)" } else { "" }
+        ),
+    }
+    if job.config.data_kind.is_driving() {
+        println!("plots: loss.png, metric.png, steering.png, steering-histogram.png in {out}");
+    }
+}
+
+fn job_mode(job: &Job) -> Mode {
+    match &job.network {
+        Network::Transfer(_, o) => o.mode,
+        Network::Arch(_) => Mode::Scratch,
+    }
 }

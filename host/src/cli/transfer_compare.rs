@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use anyhow::{ensure, Context, Result};
 use clap::Args;
 
-use super::train::{load_classification, shuffled, split_options, DataKind};
+use crate::data::{load_classification, DataKind, LabelDefaults, Source};
+use crate::workflow::train::{limited, shuffled};
 use crate::fsutil::atomic_write;
 use crate::nn::spec::TaskKind;
-use crate::train::checkpoint::{Meta, RunDir};
-use crate::train::FitOptions;
+use crate::train::checkpoint::RunDir;
+use crate::train::{FitOptions, TrainConfig};
 use crate::transfer::{self, features, Backbone, Head, Lookup, Mode, Outcome, TransferOptions};
 use crate::data::Examples;
 
@@ -103,13 +104,19 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let backbone = Backbone::load(&args.from)?;
     let cut = backbone.cut(args.cut.as_deref())?;
     let kind = DataKind::detect(&args.data);
-    let data = load_classification(kind, std::slice::from_ref(&args.data), &backbone.spec, args.augment, !args.quiet)?;
-    let mut split = data.split(&split_options(args.val_split, args.seed))?;
-    if let Some(n) = args.samples {
-        crate::data::Rng::keyed(args.seed, 0x11A1).shuffle(&mut split.train);
-        split.train.truncate(n);
-        split.train.sort_unstable();
-    }
+    let base = TrainConfig {
+        val_split: args.val_split,
+        seed: args.seed,
+        batch: args.batch,
+        lr: args.lr,
+        patience: args.patience,
+        augment: args.augment,
+        max_examples: args.samples,
+        ..TrainConfig::new(vec![args.data.clone()], kind)
+    };
+    let source = Source { dirs: base.data.clone(), kind, labels: LabelDefaults::UDACITY, augment: args.augment, max_rows: None, progress: !args.quiet };
+    let data = load_classification(&source, backbone.spec.input_spec())?;
+    let split = limited(data.split(&base.split())?, args.samples, args.seed);
     println!(
         "transfer from {} ({}, cut after {}: {} features) to {} ({} classes): {} training images, {} validation images",
         args.from.display(),
@@ -134,30 +141,16 @@ pub fn run(args: CompareArgs) -> Result<()> {
                 head: head.clone(),
                 backbone_lr_scale: args.backbone_lr_scale,
                 cache: cache.clone(),
-                fit: FitOptions {
-                    epochs: if mode == Mode::FeatureExtraction { args.head_epochs } else { args.epochs },
-                    batch: args.batch,
-                    lr: args.lr,
-                    seed: args.seed,
-                    patience: args.patience,
-                    overwrite: args.force,
-                    progress: !args.quiet,
-                    ..FitOptions::default()
-                },
+                fit: FitOptions { overwrite: args.force, progress: !args.quiet, ..FitOptions::default() },
             };
-            let meta = Meta {
+            let config = TrainConfig {
+                epochs: if mode == Mode::FeatureExtraction { args.head_epochs } else { args.epochs },
                 classes: data.class_names().to_vec(),
-                data: vec![args.data.display().to_string()],
-                data_kind: kind.name().into(),
-                batch: args.batch,
-                lr: args.lr,
-                seed: args.seed,
-                val_split: args.val_split,
                 transfer: Some(format!("{} from {}, cut after {}, head \"{}\"", mode.name(), args.from.display(), cut.name, head.text)),
-                ..Meta::default()
+                ..base.clone()
             };
             let run = RunDir::new(&dir);
-            let outcome = transfer::train(&backbone, &task, shuffled(split.train.clone()), &run, &meta, &opts)?;
+            let outcome = transfer::train(&backbone, &task, shuffled(split.train.clone()), &run, &config, &opts)?;
             println!("{}: validation accuracy {:.4} (epoch {})", mode.name(), outcome.metric, outcome.best_epoch);
             rows.push(Row { mode, head: head.clone(), outcome, run: dir });
         }

@@ -115,28 +115,37 @@ fn class_dirs(images: &Path) -> Result<Vec<(u16, PathBuf)>> {
 /// The annotated images of the test layout: `path` is the GT CSV, or the folder holding the
 /// images and exactly one `GT-*.csv`.
 pub(crate) fn test_files(path: &Path) -> Result<Vec<LabeledFile>> {
-    let csv = if path.is_dir() {
+    let (csv, images) = if path.is_dir() {
+        // The official layout: the images in `Final_Test/Images/`, the labels
+        // (`GT-final_test.csv`, a separate download) next to them or at the top.
+        let images = [path.join("Final_Test/Images"), path.join("Images"), path.to_path_buf()].into_iter().find(|d| d.is_dir()).unwrap_or_default();
         let mut found = Vec::new();
-        for entry in std::fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))? {
-            let p = entry?.path();
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.starts_with("GT-") && name.ends_with(".csv") {
-                found.push(p);
+        for dir in [path, images.as_path()] {
+            for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+                let p = entry?.path();
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name.starts_with("GT-") && name.ends_with(".csv") && !found.contains(&p) {
+                    found.push(p);
+                }
             }
         }
         match <[PathBuf; 1]>::try_from(found) {
-            Ok([csv]) => csv,
-            Err(found) => bail!("{} holds {} GT-*.csv files; name the labeled one", path.display(), found.len()),
+            Ok([csv]) => (csv, images),
+            Err(found) => bail!("{} holds {} GT-*.csv files (in it or in {}); name the labeled one", path.display(), found.len(), images.display()),
         }
     } else {
-        path.to_path_buf()
+        (path.to_path_buf(), path.parent().unwrap_or(Path::new(".")).to_path_buf())
     };
-    let dir = csv.parent().unwrap_or(Path::new("."));
-    let mut files = read_gt(&csv, dir, None)?;
+    let mut files = read_gt(&csv, &images, None)?;
     for f in &mut files {
         f.group = None;
     }
     Ok(files)
+}
+
+/// True when `dir` looks like GTSRB's official test layout.
+pub(crate) fn is_test_layout(dir: &Path) -> bool {
+    dir.join("Final_Test/Images").is_dir() || dir.join("GT-final_test.csv").is_file()
 }
 
 const COLUMNS: [&str; 8] = ["Filename", "Width", "Height", "Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2", "ClassId"];

@@ -38,6 +38,7 @@ mod frame;
 mod gtsrb;
 mod image_folder;
 pub mod recording;
+pub mod source;
 mod split;
 #[cfg(test)]
 mod testutil;
@@ -52,5 +53,6 @@ pub use classification::{ClassificationData, ClassificationOptions};
 pub use driving::{DrivingData, DrivingOptions};
 pub use gtsrb::CLASS_NAMES as GTSRB_CLASS_NAMES;
 pub use common::rng::Rng;
+pub use source::{load_classification, load_driving, open, split_options, DataKind, DataSet, LabelDefaults, Source};
 pub use split::{Split, SplitOptions};
 pub use udacity::{find_recordings, DrivingRow};

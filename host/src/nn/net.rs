@@ -111,6 +111,11 @@ impl Net {
         act.flat()
     }
 
+    /// Runs every block on an activation (an image batch, or a head's cached features).
+    pub fn forward_act(&self, act: Act) -> Tensor<2> {
+        self.forward_range(act, 0..self.blocks.len()).flat()
+    }
+
     /// Runs blocks `from..to` on an activation (feature extraction runs a prefix).
     pub fn forward_range(&self, mut act: Act, range: std::ops::Range<usize>) -> Act {
         for block in &self.blocks[range] {

@@ -76,3 +76,11 @@ pub fn export(spec: &NetSpec, graph: &[GraphLayer]) -> Result<Vec<u8>> {
     ];
     Ok(g.into_model(&doc, &meta))
 }
+
+/// The best float network of a training run as ONNX.
+pub fn export_run(run: &crate::train::checkpoint::RunDir) -> Result<Vec<u8>> {
+    let spec = run.spec()?;
+    let net = run.load_best(&crate::train::infer_device())?;
+    let graph = crate::quant::graph::extract(&net, &spec.resolve()?)?;
+    export(&spec, &graph)
+}

@@ -8,6 +8,7 @@
 
 pub mod calibrate;
 pub mod graph;
+pub mod ptq;
 pub mod scheme;
 
 use anyhow::{Context, Result};

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! DIR/arch.toml        the network, with the class count filled in
-//! DIR/meta.toml        what was trained on what: task, classes, data, options
+//! DIR/config.toml      what was trained on what, and how (`TrainConfig`; older runs: meta.toml)
 //! DIR/model.bpk        the best weights so far (burnpack)
 //! DIR/best.toml        which epoch they are from, and its validation numbers
 //! DIR/history.csv      one row per finished epoch
@@ -20,46 +20,14 @@ use burn::module::Module;
 use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
+use super::config::TrainConfig;
+use super::engine::Checkpoints;
+use super::history::History;
+use super::state::State;
+use crate::data::{DataSet, Split};
 use crate::fsutil::atomic_write;
 use crate::nn::net::Net;
 use crate::nn::spec::NetSpec;
-
-/// Description of the run, for `pilot eval`, `pilot quantize` and humans.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Meta {
-    /// Class names (classification), in label order.
-    #[serde(default)]
-    pub classes: Vec<String>,
-    /// The data the model was trained on (paths or a description).
-    #[serde(default)]
-    pub data: Vec<String>,
-    /// How to load that data again: driving, gtsrb, images or cifar.
-    #[serde(default)]
-    pub data_kind: String,
-    pub batch: usize,
-    pub lr: f64,
-    pub seed: u64,
-    pub val_split: f32,
-    /// Driving: the side-camera correction and steering smoothing given on the command line
-    /// (recordings with a recording.toml use their own).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side_correction: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub smooth_steering: Option<usize>,
-    /// For a transferred network: from what, how, and where it was cut.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer: Option<String>,
-}
-
-/// Where training stopped: the last finished epoch (1-based) and the best so far.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct State {
-    pub epoch: usize,
-    pub best_epoch: usize,
-    pub best_metric: f64,
-    /// Epochs since the best one (early stopping).
-    pub stale_epochs: usize,
-}
 
 pub struct RunDir {
     pub dir: PathBuf,
@@ -136,19 +104,37 @@ impl RunDir {
         Ok(())
     }
 
-    /// Starts a run: writes the network and the run description.
-    pub fn start(&self, spec: &NetSpec, meta: &Meta) -> Result<()> {
+    /// Starts a run: writes the network and the run's description.
+    pub fn start(&self, spec: &NetSpec, config: &TrainConfig) -> Result<()> {
         std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
         atomic_write(&self.arch_path(), spec.to_toml().as_bytes())?;
-        write_toml(&self.dir.join("meta.toml"), meta)
+        write_toml(&self.dir.join("config.toml"), config)
     }
 
     pub fn spec(&self) -> Result<NetSpec> {
         NetSpec::load(&self.arch_path().to_string_lossy())
     }
 
-    pub fn meta(&self) -> Result<Meta> {
-        read_toml(&self.dir.join("meta.toml"))
+    /// What the run was trained on and how (runs of earlier versions kept it in `meta.toml`,
+    /// with the same fields).
+    pub fn config(&self) -> Result<TrainConfig> {
+        let path = self.dir.join("config.toml");
+        let legacy = self.dir.join("meta.toml");
+        read_toml(if !path.exists() && legacy.exists() { &legacy } else { &path })
+    }
+
+    /// The best epoch's state (what `best.toml` says).
+    pub fn best_state(&self) -> Result<State> {
+        read_toml(&self.dir.join("best.toml"))
+    }
+
+    /// Reopens the run's data (or `dirs` instead, when given; without augmentation) and its
+    /// validation split.
+    pub fn open_data(&self, dirs: &[PathBuf], progress: bool) -> Result<RunData> {
+        let (spec, config) = (self.spec()?, self.config()?);
+        let data = crate::data::open(&config.source(dirs, false, progress), spec.input_spec())?;
+        let split = data.split(&config.split())?;
+        Ok(RunData { spec, config, data, split })
     }
 
     /// Saves a finished epoch: weights, optimizer state and the training state, as one unit.
@@ -203,5 +189,34 @@ impl RunDir {
         Net::new(&layers, device)
             .try_load_record(record)
             .with_context(|| format!("{} does not match {}", path.display(), self.arch_path().display()))
+    }
+}
+
+/// A run's data reopened: the network, the run's description, the data and its split.
+pub struct RunData {
+    pub spec: NetSpec,
+    pub config: TrainConfig,
+    pub data: DataSet,
+    pub split: Split,
+}
+
+/// The training loop's checkpoints in a run directory: the best weights, then after every
+/// epoch `last/` (resume), `history.csv` and the plots.
+pub struct RunCheckpoints<'r> {
+    pub run: &'r RunDir,
+    /// Names of the loss and the metric in the plots.
+    pub loss: &'static str,
+    pub metric: &'static str,
+}
+
+impl Checkpoints for RunCheckpoints<'_> {
+    fn best(&mut self, net: &Net, state: &State) -> Result<()> {
+        self.run.save_best(net, state)
+    }
+
+    fn epoch(&mut self, net: &Net, optim: &[u8], state: &State, history: &History) -> Result<()> {
+        atomic_write(&self.run.history_path(), history.to_csv().as_bytes())?;
+        crate::plot::history(history, self.loss, self.metric, &self.run.dir)?;
+        self.run.save_epoch(net, optim, state)
     }
 }

@@ -4,7 +4,8 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// The regression loss (classification always uses cross-entropy).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RegressionLoss {
     /// Mean squared error (what Keras PilotNet examples use).
     #[default]

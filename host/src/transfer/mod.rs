@@ -25,12 +25,13 @@ use burn::module::Module;
 use crate::data::{Examples, Rng};
 use crate::nn::net::Net;
 use crate::nn::spec::{NetSpec, TaskKind};
-use crate::train::checkpoint::{Meta, RunDir, State};
-use crate::train::{fit, train_device, BackboneLr, FitOptions, Target};
+use crate::train::checkpoint::RunDir;
+use crate::train::engine::{self, Schedule, Start};
+use crate::train::{fit, learning_rates, train_device, BackboneLr, FitOptions, Target, TrainConfig};
 pub use backbone::{Backbone, Cut};
 pub use features::{BurnExtractor, Cache, Extractor, Features, Lookup, TractExtractor};
 pub use head::Head;
-use head_train::{train_head, HeadOptions};
+use head_train::{FeatureBatches, HeadCheckpoints};
 
 /// How the backbone is reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -72,7 +73,7 @@ pub struct TransferOptions {
     pub backbone_lr_scale: f64,
     /// Where bottleneck features are cached (`None`: not cached).
     pub cache: Option<Cache>,
-    /// Epochs, batch, learning rate, seed, patience, progress, loss.
+    /// Resume, overwrite, progress (the initial weights and learning rates come from the mode).
     pub fit: FitOptions,
 }
 
@@ -109,7 +110,9 @@ pub struct Task<'a, D> {
 
 /// Trains the backbone's network with a new head on `task` in `opts.mode`, into `run`.
 /// `epoch_rows` gives each epoch's examples for the modes that train the whole network.
-pub fn train<D>(backbone: &Backbone, task: &Task<'_, D>, epoch_rows: impl FnMut(&mut Rng) -> Vec<usize>, run: &RunDir, meta: &Meta, opts: &TransferOptions) -> Result<Outcome>
+/// `config` gives the epochs (of the head, in feature extraction), batch, learning rate, seed,
+/// loss and patience, and is saved with the run.
+pub fn train<D>(backbone: &Backbone, task: &Task<'_, D>, epoch_rows: impl FnMut(&mut Rng) -> Vec<usize>, run: &RunDir, config: &TrainConfig, opts: &TransferOptions) -> Result<Outcome>
 where
     D: Examples,
     D::Target: Target,
@@ -145,7 +148,7 @@ where
                 _ => FitOptions { init: None, backbone_lr: None, ..opts.fit.clone() },
             };
             let started = Instant::now();
-            let report = fit(&spec, task.data, epoch_rows, task.val, run, meta, &fit_opts)?;
+            let report = fit(&spec, task.data, epoch_rows, task.val, run, config, &fit_opts)?;
             let epochs = report.history.epochs.len();
             Ok(outcome(report.best_metric, report.best_epoch, epochs, started.elapsed().as_secs_f64(), 0.0, None, total_params))
         }
@@ -155,44 +158,42 @@ where
                 Some(t) => Box::new(t),
                 None => Box::new(BurnExtractor::new(backbone, &cut)),
             };
-            let (cache, progress) = (opts.cache.as_ref(), opts.fit.progress);
-            let job = features::Job { backbone, cut: &cut, extractor: extractor.as_mut(), cache, progress, label: "training" };
-            let (train_f, train_y, lookup) = features::features(task.data, task.train, job)?;
-            let job = features::Job { backbone, cut: &cut, extractor: extractor.as_mut(), cache, progress, label: "validation" };
-            let (val_f, val_y, _) = features::features(task.data, task.val, job)?;
+            // One feature set, the training examples first, then the validation ones.
+            let rows: Vec<usize> = task.train.iter().chain(task.val).copied().collect();
+            let (n_train, cache, progress) = (task.train.len(), opts.cache.as_ref(), opts.fit.progress);
+            let job = features::Job { backbone, cut: &cut, extractor: extractor.as_mut(), cache, progress, label: "training and validation" };
+            let (feats, targets, lookup) = features::features(task.data, &rows, job)?;
             let feature_seconds = started.elapsed().as_secs_f64();
-            if opts.fit.progress {
+            if progress {
                 let how = match (lookup, &opts.cache) {
                     (Lookup::Hit, Some(c)) => format!("read from the cache {}", c.dir.display()),
                     (Lookup::Miss, Some(c)) => format!("computed and cached in {}", c.dir.display()),
                     (_, None) => "computed (cache off)".into(),
                 };
-                eprintln!("bottleneck features at {} ({} values each) for {} + {} examples: {how} in {feature_seconds:.1} s", cut.name, cut.shape.len(), task.train.len(), task.val.len());
+                eprintln!("bottleneck features at {} ({} values each) for {n_train} + {} examples: {how} in {feature_seconds:.1} s", cut.name, cut.shape.len(), task.val.len());
             }
 
             let fresh = head::assemble(backbone, &cut, &spec, &train_device())?;
             let head_net = Net { blocks: fresh.blocks[cut.blocks..].to_vec() };
             let trainable = head_net.num_params();
             let started = Instant::now();
-            let head_opts = HeadOptions {
-                epochs: opts.fit.epochs,
-                batch: opts.fit.batch,
-                lr: opts.fit.lr,
-                seed: opts.fit.seed,
-                loss: opts.fit.loss,
-                patience: opts.fit.patience,
-                verbose: opts.fit.progress,
+            run.start(&spec, config)?;
+            let (loss, metric) = (D::Target::loss_name(config.loss), D::Target::METRIC);
+            let mut sink = HeadCheckpoints { run, backbone: backbone.net.blocks[..cut.blocks].to_vec(), loss, metric };
+            let schedule = Schedule { label: "head epoch", ..crate::train::schedule(config, progress) };
+            // Each epoch: every training feature, shuffled (no augmentation: the features were
+            // computed once, on the examples as recorded).
+            let epoch_rows = |rng: &mut Rng| {
+                let mut rows: Vec<usize> = (0..n_train).collect();
+                rng.shuffle(&mut rows);
+                rows
             };
-            let report = train_head(head_net, cut.shape, (&train_f, &train_y), (&val_f, &val_y), &head_opts)?;
+            let val: Vec<usize> = (n_train..rows.len()).collect();
+            let source = FeatureBatches { features: &feats, targets: &targets, shape: cut.shape };
+            let start = Start::fresh(head_net, D::Target::HIGHER_IS_BETTER);
+            let lr = learning_rates(&start.net, config.lr, None);
+            let report = engine::run(&source, start, lr, epoch_rows, &val, &schedule, &mut sink)?;
             let train_seconds = started.elapsed().as_secs_f64();
-
-            // The frozen backbone, unchanged, with the best head.
-            let net = Net { blocks: backbone.net.blocks[..cut.blocks].iter().cloned().chain(report.head.blocks.iter().cloned()).collect() };
-            run.start(&spec, meta)?;
-            let state = State { epoch: report.history.epochs.len(), best_epoch: report.best_epoch, best_metric: report.best_metric, stale_epochs: 0 };
-            run.save_best(&net, &state)?;
-            crate::fsutil::atomic_write(&run.history_path(), report.history.to_csv().as_bytes())?;
-            crate::plot::history(&report.history, D::Target::loss_name(opts.fit.loss), D::Target::METRIC, &run.dir)?;
             let epochs = report.history.epochs.len();
             Ok(outcome(report.best_metric, report.best_epoch, epochs, train_seconds, feature_seconds, Some(lookup), trainable))
         }

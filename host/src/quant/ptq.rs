@@ -1,0 +1,183 @@
+//! Post-training quantization of a training run: calibrate on its training split, build the
+//! int8 model, and compare float and int8 on its validation split.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use common::format::owned::OwnedModel;
+use common::format::Task;
+use common::Model;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::calibrate::{Observer, RangeMethod};
+use super::{build, graph};
+use crate::data::{DataSet, Examples, Rng, Split};
+use crate::fsutil::atomic_write;
+use crate::nn::net::{input_batch, Net};
+use crate::nn::spec::NetSpec;
+use crate::train::checkpoint::RunDir;
+use crate::train::infer_device;
+use crate::train::target::argmax;
+
+/// How to quantize.
+#[derive(Clone, Debug)]
+pub struct PtqOptions {
+    /// Calibration data (empty: the run's own data; its training split is used).
+    pub calib: Vec<PathBuf>,
+    /// Calibration examples.
+    pub samples: usize,
+    pub range: RangeMethod,
+    /// Validation examples for the float vs int8 comparison (`None`: the whole split).
+    pub eval_samples: Option<usize>,
+    pub progress: bool,
+}
+
+impl Default for PtqOptions {
+    fn default() -> Self {
+        PtqOptions { calib: Vec::new(), samples: 500, range: RangeMethod::MinMax, eval_samples: None, progress: true }
+    }
+}
+
+/// The float vs int8 comparison, as written to quant.toml.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuantReport {
+    pub float_run: String,
+    pub calibration_samples: usize,
+    pub range: String,
+    pub eval_samples: usize,
+    /// "mae" or "accuracy".
+    pub metric: String,
+    pub float: f64,
+    pub int8: f64,
+    /// Classification: share of examples where float and int8 predict the same class.
+    /// Regression: mean |float - int8| of the outputs.
+    pub agreement: f64,
+}
+
+impl QuantReport {
+    /// The int8 change as a reader wants it: relative for an error, points for an accuracy.
+    pub fn change(&self) -> String {
+        if self.metric == "mae" {
+            format!("{:+.1}%", 100.0 * (self.int8 / self.float - 1.0))
+        } else {
+            format!("{:+.2} pt", 100.0 * (self.int8 - self.float))
+        }
+    }
+}
+
+/// A quantized run.
+pub struct Quantized {
+    pub model: OwnedModel,
+    pub report: QuantReport,
+}
+
+impl Quantized {
+    /// The blob.
+    pub fn blob(&self) -> Vec<u8> {
+        self.model.to_bytes()
+    }
+
+    /// Writes `model.pnn8` and `quant.toml` into `out` (what `pilot export` takes).
+    pub fn save(&self, out: &Path) -> Result<()> {
+        atomic_write(&out.join("model.pnn8"), &self.blob())?;
+        atomic_write(&out.join("quant.toml"), toml::to_string_pretty(&self.report)?.as_bytes())
+    }
+}
+
+/// Quantizes the best checkpoint of `run`.
+pub fn quantize_run(run: &RunDir, opts: &PtqOptions) -> Result<Quantized> {
+    let reopened = run.open_data(&opts.calib, opts.progress)?;
+    let net = run.load_best(&infer_device())?;
+    let (spec, config, split) = (&reopened.spec, &reopened.config, &reopened.split);
+    let q = match &reopened.data {
+        DataSet::Driving(d) => quantize(spec, &net, d, split, config.seed, opts, |out: &[f32], t: f32| (out[0] - t).abs() as f64, "mae")?,
+        DataSet::Classification(c) => {
+            quantize(spec, &net, c, split, config.seed, opts, |out: &[f32], t: u16| (argmax(out) == t as usize) as u8 as f64, "accuracy")?
+        }
+    };
+    Ok(Quantized { report: QuantReport { float_run: run.dir.display().to_string(), ..q.report }, ..q })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn quantize<D: Examples>(
+    spec: &NetSpec,
+    net: &Net,
+    data: &D,
+    split: &Split,
+    seed: u64,
+    opts: &PtqOptions,
+    score: impl Fn(&[f32], D::Target) -> f64 + Sync,
+    metric: &str,
+) -> Result<Quantized>
+where
+    D::Target: crate::train::Target,
+{
+    let device = infer_device();
+    let shape = data.input().shape;
+    let scale_exp = data.input().quant.scale_exp;
+    let graph = graph::extract(net, &spec.resolve()?)?;
+
+    // Calibration: a random sample of the training split, as recorded (no augmentation).
+    let mut calib = split.train.clone();
+    Rng::new(seed ^ 0xCA11B).shuffle(&mut calib);
+    calib.truncate(opts.samples.max(1));
+    let mut observer = Observer::new(graph.len(), opts.range);
+    let n_in = shape.len();
+    for chunk in calib.chunks(64) {
+        let (mut x, mut y) = (vec![0i8; chunk.len() * n_in], vec![D::Target::default(); chunk.len()]);
+        data.fill_batch(chunk, 0, false, &mut x, &mut y);
+        observer.observe(net, &graph, &x, shape, scale_exp, &device);
+    }
+    let owned = build(&spec.name, spec.task(), spec.input_spec(), &graph, &observer, opts.range)?;
+    let blob = owned.to_bytes();
+
+    // Float vs int8 on the validation split.
+    let mut val = split.val.clone();
+    if let Some(n) = opts.eval_samples {
+        // A random subset: the split is sorted, and image folders are sorted by class.
+        Rng::new(seed ^ 0xE7A1).shuffle(&mut val);
+        val.truncate(n);
+    }
+    let model = Model::parse(&blob)?;
+    let out_q = model.output().quant;
+    let (mut float_sum, mut int8_sum, mut agree_sum) = (0.0, 0.0, 0.0);
+    for chunk in val.chunks(64) {
+        let (mut x, mut y) = (vec![0i8; chunk.len() * n_in], vec![D::Target::default(); chunk.len()]);
+        data.fill_batch(chunk, 0, false, &mut x, &mut y);
+        let float_out = net.forward(input_batch(&x, shape, scale_exp, &device));
+        let k = float_out.dims()[1];
+        let float_out: Vec<f32> = float_out.into_data().try_to_vec::<f32>().unwrap_or_default();
+        let int8_out: Vec<Vec<f32>> = x
+            .par_chunks(n_in)
+            .map(|input| {
+                let mut arena = vec![0i8; model.plan().arena_bytes()];
+                let q = common::run(&model, input, &mut arena).expect("a validated model runs");
+                q.iter().map(|&v| out_q.dequantize(v)).collect()
+            })
+            .collect();
+        for ((f, i), &t) in float_out.chunks(k).zip(&int8_out).zip(&y) {
+            float_sum += score(f, t);
+            int8_sum += score(i, t);
+            agree_sum += match spec.task() {
+                Task::Classification => (argmax(f) == argmax(i)) as u8 as f64,
+                Task::Regression => (f[0] - i[0]).abs() as f64,
+            };
+        }
+    }
+    let n = val.len().max(1) as f64;
+    let report = QuantReport {
+        float_run: String::new(),
+        calibration_samples: calib.len(),
+        range: match opts.range {
+            RangeMethod::MinMax => "minmax".into(),
+            RangeMethod::Percentile(p) => format!("percentile {p}"),
+        },
+        eval_samples: val.len(),
+        metric: metric.into(),
+        float: float_sum / n,
+        int8: int8_sum / n,
+        agreement: agree_sum / n,
+    };
+    Ok(Quantized { model: owned, report })
+}
