@@ -265,7 +265,7 @@ fn the_arducam_readout_is_the_frame_over_spi_plus_the_core_s_gaps() {
 fn pilotnet_on_the_black_pill_is_slow_and_late_and_faster_chips_are_faster() {
     let bytes = test_vector("pilotnet-random.pnn8");
     let m = Model::parse(&bytes).unwrap();
-    let timings: Vec<_> = BOARDS.iter().map(|b| b.frame_timing(&m, Pipeline::Sequential)).collect();
+    let timings: Vec<_> = BOARDS.iter().map(|b| b.frame_timing(&m, Pipeline::Sequential).unwrap()).collect();
     let bp = timings[0];
     // 33.5 M instructions at 1.5-2 cycles on 100 MHz, a 0.26 s readout, a 67 ms frame.
     assert!(bp.decisions_per_second() < 2.0, "{}", bp.decisions_per_second());

@@ -90,12 +90,17 @@ impl Camera {
     /// Time the core spends getting one whole frame once the sensor has delivered it (0 for
     /// DMA), on a core clocked at `core_hz`.
     pub fn readout_ns(&self, core_hz: u32) -> Nanos {
+        self.readout_of_ns(self.frame_bytes(), self.height, core_hz)
+    }
+
+    /// The same for a frame of `bytes` in `rows` rows (the camera windowed to another size).
+    pub fn readout_of_ns(&self, bytes: u32, rows: u16, core_hz: u32) -> Nanos {
         match self.link {
             Link::SpiFifo { spi_hz, byte_gap_cycles, burst_cycles, setup_bytes, .. } => {
                 // Each burst sends its command byte before the row's bytes.
-                let bytes = self.frame_bytes() as u64 + self.height as u64 + setup_bytes as u64;
+                let bytes = bytes as u64 + rows as u64 + setup_bytes as u64;
                 let wire = bytes * 8 * 1_000_000_000 / spi_hz as u64;
-                let cycles = bytes * byte_gap_cycles as u64 + self.height as u64 * burst_cycles as u64;
+                let cycles = bytes * byte_gap_cycles as u64 + rows as u64 * burst_cycles as u64;
                 wire + cycles * 1_000_000_000 / core_hz as u64
             }
             Link::DcmiDma => 0,

@@ -207,10 +207,19 @@ impl Board {
         cycles.saturating_mul(1_000_000_000) / self.clock_hz as u64
     }
 
-    /// The core's work on one frame costing `cost` (conservative cycles per instruction).
-    pub fn work(&self, cost: &FrameCost) -> Work {
+    /// The frames the board's camera gives `model`, as the firmware preprocesses them: the
+    /// camera's own ([`Board::preprocess`]) when the model's crop fits them, else the model's
+    /// own frames (the camera windowed to the model's frame size, for models such as the sign
+    /// CNN that take small crops); `None` without a preprocessing spec.
+    pub fn frames(&self, model: &Model<'_>) -> Option<Preprocess> {
+        self.preprocess(model).or(model.def().input.preprocess)
+    }
+
+    /// The core's work on one frame costing `cost` (conservative cycles per instruction),
+    /// its rows read off the camera in frames of `frames`.
+    pub fn work(&self, cost: &FrameCost, frames: &Preprocess) -> Work {
         Work {
-            readout_ns: self.camera.readout_ns(self.clock_hz),
+            readout_ns: self.camera.readout_of_ns(frames.frame_bytes() as u32, frames.frame_h, self.clock_hz),
             preprocess_ns: self.nanos(self.cpi.cycles(&cost.preprocess)),
             network_streamed_ns: self.nanos(self.cpi.cycles(&cost.network_streamed())),
             network_tail_ns: self.nanos(self.cpi.cycles(&cost.network_tail())),
@@ -218,9 +227,11 @@ impl Board {
     }
 
     /// The frame timing of `model` on this board: its instructions on this camera's frames
-    /// ([`FrameCost::of`]) at the conservative cycles per instruction, with the camera.
-    pub fn frame_timing(&self, model: &Model<'_>, pipeline: Pipeline) -> FrameTiming {
-        let cost = FrameCost::of(model, self.preprocess(model).as_ref());
-        timing::frame_timing(&self.camera, self.work(&cost), pipeline)
+    /// ([`Board::frames`], [`FrameCost::of`]) at the conservative cycles per instruction, with
+    /// the camera; `None` when the model takes no camera frames.
+    pub fn frame_timing(&self, model: &Model<'_>, pipeline: Pipeline) -> Option<FrameTiming> {
+        let frames = self.frames(model)?;
+        let cost = FrameCost::of(model, Some(&frames));
+        Some(timing::frame_timing(&self.camera, self.work(&cost, &frames), pipeline))
     }
 }
