@@ -150,3 +150,134 @@ fn the_cost_model_matches_the_firmware_for_random_models() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Events per charge bucket of one frame: layers, then preprocessing, then the stream's rest.
+struct Buckets {
+    pending: Vec<f64>,
+    rows: Vec<Vec<f64>>,
+    layers: usize,
+}
+
+impl common::board::cost::Ledger for Buckets {
+    fn add(&mut self, e: Event, n: u64) {
+        self.pending[e as usize] += n as f64;
+    }
+
+    fn charge(&mut self, to: Charge) {
+        let i = match to {
+            Charge::Layer(i) => i,
+            Charge::Preprocess => self.layers,
+            Charge::Streamed | Charge::Tail => self.layers + 1,
+        };
+        for (a, b) in self.rows[i].iter_mut().zip(&self.pending) {
+            *a += b;
+        }
+        self.pending.iter_mut().for_each(|v| *v = 0.0);
+    }
+}
+
+use common::board::cost::{walk, Charge, Event};
+
+/// Solves the least-squares problem `min |W (A x - y)|` with `x >= 0` for the columns in
+/// `free` (the others fixed at zero): normal equations, dropping the most negative column
+/// until none is.
+fn nonnegative_least_squares(a: &[Vec<f64>], y: &[f64], w: &[f64], mut free: Vec<usize>) -> Vec<f64> {
+    let n = a[0].len();
+    loop {
+        let k = free.len();
+        let mut m = vec![vec![0.0; k + 1]; k];
+        for ((row, &yi), &wi) in a.iter().zip(y).zip(w) {
+            for (p, &i) in free.iter().enumerate() {
+                for (q, &j) in free.iter().enumerate() {
+                    m[p][q] += wi * row[i] * row[j];
+                }
+                m[p][k] += wi * row[i] * yi;
+            }
+        }
+        for (p, r) in m.iter_mut().enumerate() {
+            r[p] += 1e-9 * (1.0 + r[p]);
+        }
+        // Gauss-Jordan with partial pivoting.
+        for c in 0..k {
+            let piv = (c..k).max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs())).unwrap();
+            m.swap(c, piv);
+            let d = m[c][c];
+            for v in m[c].iter_mut() {
+                *v /= d;
+            }
+            for r in 0..k {
+                if r != c {
+                    let f = m[r][c];
+                    let row_c = m[c].clone();
+                    for (v, rc) in m[r].iter_mut().zip(row_c) {
+                        *v -= f * rc;
+                    }
+                }
+            }
+        }
+        let sol: Vec<f64> = (0..k).map(|p| m[p][k]).collect();
+        let (worst, min) = sol.iter().enumerate().fold((0, 0.0), |acc, (p, &v)| if v < acc.1 { (p, v) } else { acc });
+        if min >= 0.0 {
+            let mut x = vec![0.0; n];
+            for (p, &i) in free.iter().enumerate() {
+                x[i] = sol[p];
+            }
+            return x;
+        }
+        free.remove(worst);
+    }
+}
+
+/// Re-derives the fitted costs of `common/src/board/cost/events.rs` (`fit(...)`) from fresh
+/// measurements: the shipped models and `PILOT_E2E_REFIT_MODELS` (default 80) random ones,
+/// every layer's and the preprocessing's logged instructions against their events, the
+/// counted costs held fixed. Prints the new table and the worst residuals; paste the table
+/// into `events.rs` after a kernel or compiler change. About 10 minutes.
+///
+/// `cargo test --release -p e2e --test timing -- --ignored --nocapture refit`
+#[test]
+#[ignore]
+fn refit_the_fitted_event_costs() {
+    let n: u64 = std::env::var("PILOT_E2E_REFIT_MODELS").map(|v| v.parse().expect("a model count")).unwrap_or(80);
+    let mut blobs = vec![shipped("pilotnet/pilotnet.pnn8"), shipped("sign/sign.pnn8")];
+    blobs.extend((0..n).map(|s| random_camera_model(9000 + s)));
+    let fitted: Vec<usize> = Event::ALL.iter().filter(|e| e.is_fitted()).map(|&e| e as usize).collect();
+    let (mut a, mut y, mut tags) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, blob) in blobs.iter().enumerate() {
+        let model = Model::parse(blob).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let got = measure(blob, dir.path());
+        let layers = model.layers().len();
+        let mut b = Buckets { pending: vec![0.0; Event::ALL.len()], rows: vec![vec![0.0; Event::ALL.len()]; layers + 2], layers };
+        walk(&model, None, &mut b);
+        let mut push = |row: Vec<f64>, measured: u64, tag: String| {
+            // Take the counted events' instructions off the measurement.
+            let counted: f64 = Event::ALL.iter().filter(|e| !e.is_fitted()).map(|&e| row[e as usize] * e.sixteenths() as f64 / 16.0).sum();
+            a.push(row);
+            y.push(measured as f64 - counted);
+            tags.push((tag, measured));
+        };
+        for i in 0..layers {
+            push(b.rows[i].clone(), got.layers[i], format!("model {k} layer {i}"));
+        }
+        push(b.rows[layers].clone(), got.preprocess, format!("model {k} preprocessing"));
+        let total: Vec<f64> = (0..Event::ALL.len()).map(|e| (0..layers).chain([layers + 1]).map(|i| b.rows[i][e]).sum()).collect();
+        push(total, got.network, format!("model {k} network"));
+        eprintln!("measured model {k} of {}", blobs.len());
+    }
+    let w: Vec<f64> = tags.iter().map(|(_, m)| 1.0 / (2000.0 + *m as f64)).collect();
+    let used: Vec<usize> = fitted.iter().copied().filter(|&i| a.iter().any(|r| r[i] != 0.0)).collect();
+    let x = nonnegative_least_squares(&a, &y, &w, used);
+    println!("fitted costs (instructions per event):");
+    for &i in &fitted {
+        let e = Event::ALL[i];
+        println!("    {} = {:?}, fit({:?});", e.name(), e.region(), (x[i] * 16.0).round() / 16.0);
+    }
+    let mut res: Vec<(f64, usize)> =
+        a.iter().zip(&y).enumerate().map(|(k, (r, yi))| ((r.iter().zip(&x).map(|(p, q)| p * q).sum::<f64>() - yi), k)).collect();
+    res.sort_by(|p, q| q.0.abs().total_cmp(&p.0.abs()));
+    println!("worst residuals:");
+    for (d, k) in res.iter().take(15) {
+        println!("  {:<28} measured {:>11} off by {:>9.0} ({:+.2} %)", tags[*k].0, tags[*k].1, d, 100.0 * d / tags[*k].1.max(1) as f64);
+    }
+}

@@ -16,13 +16,29 @@
 
 use super::Region;
 
-/// Marks a cost fitted to measurements (the others are counted from the code).
+/// Marks a cost fitted to measurements (the others are counted from the code): as a value
+/// it is the cost itself; [`Event::is_fitted`] tells them apart.
 const fn fit(instructions: f64) -> f64 {
     instructions
 }
 
+/// Marks a cost counted from the code.
+const fn counted(instructions: f64) -> f64 {
+    instructions
+}
+
+/// True for a cost written `fit(...)`.
+macro_rules! fitted {
+    (fit) => {
+        true
+    };
+    (counted) => {
+        false
+    };
+}
+
 macro_rules! events {
-    ($($(#[$doc:meta])* $name:ident = $region:ident, $cost:expr;)+) => {
+    ($($(#[$doc:meta])* $name:ident = $region:ident, $kind:ident($cost:expr);)+) => {
         /// One path through the firmware's code (see the module documentation).
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(u8)]
@@ -45,7 +61,14 @@ macro_rules! events {
             /// over the variants an event stands for).
             pub const fn sixteenths(self) -> u64 {
                 match self {
-                    $(Event::$name => ($cost as f64 * 16.0 + 0.5) as u64,)+
+                    $(Event::$name => ($kind($cost as f64) * 16.0 + 0.5) as u64,)+
+                }
+            }
+
+            /// True when the cost was fitted to measurements rather than counted.
+            pub const fn is_fitted(self) -> bool {
+                match self {
+                    $(Event::$name => fitted!($kind),)+
                 }
             }
 
@@ -66,50 +89,50 @@ events! {
     // --- `kernels::conv::dot_rows` (asm, exact: `firmware/kernels/src/conv.rs`) ---
     /// A call of `dot_rows` with one pixel: the bounds check, the frame, the dispatch (30 + 0
     /// instructions), the asm preamble computing the loop entry (8) and the return (3).
-    DotRowsCall1 = MacOne, 41;
+    DotRowsCall1 = MacOne, counted(41);
     /// The same with two pixels (two more compares in the dispatch).
-    DotRowsCall2 = Mac, 43;
+    DotRowsCall2 = Mac, counted(43);
     /// Three pixels.
-    DotRowsCall3 = Mac, 45;
+    DotRowsCall3 = Mac, counted(45);
     /// Four pixels.
-    DotRowsCall4 = Mac, 45;
+    DotRowsCall4 = Mac, counted(45);
     /// One output channel, one pixel: reload the frame (2), the sum (1), `LDR PC` (1), store
     /// the sum (1), step the row, compare, branch (5).
-    DotRowsChannel1 = MacOne, 10;
+    DotRowsChannel1 = MacOne, counted(10);
     /// The same with two pixels (their sums in one `LDRD` and one `STRD`).
-    DotRowsChannel2 = Mac, 10;
+    DotRowsChannel2 = Mac, counted(10);
     /// One output channel, three or four pixels (one more load and store of sums).
-    DotRowsChannel34 = Mac, 12;
+    DotRowsChannel34 = Mac, counted(12);
     /// One chunk (4 weights): `LDR`, 2 x `SXTB16`, then per pixel `LDRD` and 2 x `SMLAD`.
-    DotRowsChunk1 = MacOne, 6;
-    DotRowsChunk2 = Mac, 9;
-    DotRowsChunk3 = Mac, 12;
-    DotRowsChunk4 = Mac, 15;
+    DotRowsChunk1 = MacOne, counted(6);
+    DotRowsChunk2 = Mac, counted(9);
+    DotRowsChunk3 = Mac, counted(12);
+    DotRowsChunk4 = Mac, counted(15);
     /// One pass through the four-chunk loop body: `SUBS` + `BNE`.
-    DotRowsPass = Mac, 2;
+    DotRowsPass = Mac, counted(2);
 
     // --- `kernels::conv::widen` (asm, exact) ---
     /// A call with no whole chunk: the early return.
-    WidenEmpty = Widen, 5;
+    WidenEmpty = Widen, counted(5);
     /// A call: set-up, bounds check, the odd-chunk test and the return.
-    WidenCall = Widen, 15;
+    WidenCall = Widen, counted(15);
     /// The odd first chunk: `LDR`, 2 x `SXTAB16`, `STRD`.
-    WidenOdd = Widen, 4;
+    WidenOdd = Widen, counted(4);
     /// Two chunks and the loop branch.
-    WidenPair = Widen, 10;
+    WidenPair = Widen, counted(10);
 
     // --- `kernels::conv::copy_words` (asm, exact; inlined into `conv2d`) ---
     /// One run: `MOV` and, after its words, `ADD`, `SUB`, `SUBS`, `BNE`.
-    CopyRun = Copy, 5;
+    CopyRun = Copy, counted(5);
     /// One word: `LDR`, `STR`, `SUBS`, `BNE`.
-    CopyWord = Copy, 4;
+    CopyWord = Copy, counted(4);
 
     // --- `kernels::requant::requantize_block` (asm loop exact) ---
     /// One channel of four pixels: the multiplier load, 4 x (8 for the sum, `SSAT`, `STRB`),
     /// one `ADD` for the last pixel's address, then `ADD`, `SUBS`, `BNE`.
-    RequantChannel = Requant, 45;
+    RequantChannel = Requant, counted(45);
     /// The same with the lower clamp above -128 (`CMP`, `IT`, `MOVLT` per output).
-    RequantChannelClamped = Requant, 57;
+    RequantChannelClamped = Requant, counted(57);
 
     // --- `kernels::conv::conv2d`, compiled (fitted) ---
     /// A call: stack buffers cleared (`memclr` of 2.5 KB), layer fields read.
@@ -153,39 +176,39 @@ events! {
 
     // --- `kernels::pool::max_pool` (compiled, counted on the disassembly) ---
     /// A call on four or more channels (the loop with whole words).
-    MaxPoolCall = Pool, 45;
+    MaxPoolCall = Pool, counted(45);
     /// One output pixel: its window, `fill` of the running maxima.
-    MaxPoolPixel = Pool, 50;
+    MaxPoolPixel = Pool, counted(50);
     /// One window row of an output pixel.
-    MaxPoolRow = Pool, 10;
+    MaxPoolRow = Pool, counted(10);
     /// One window position of an output pixel.
-    MaxPoolTap = Pool, 18;
+    MaxPoolTap = Pool, counted(18);
     /// A position's last `c mod 4` channels begun (when there are any).
-    MaxPoolTapTail = Pool, 2;
+    MaxPoolTapTail = Pool, counted(2);
     /// Four channels of one position (`SSUB8` + `SEL` with their loads and store).
-    MaxPoolWord = Pool, 10;
+    MaxPoolWord = Pool, counted(10);
     /// One of the last `c mod 4` channels of one position.
-    MaxPoolByte = Pool, 8;
+    MaxPoolByte = Pool, counted(8);
     /// A call on fewer than four channels (the compiler's loop without words), its output
     /// pixels, window rows and positions.
-    MaxPoolNarrowCall = Pool, 43;
-    MaxPoolNarrowPixel = Pool, 44;
-    MaxPoolNarrowRow = Pool, 7;
-    MaxPoolNarrowTap = Pool, 12;
+    MaxPoolNarrowCall = Pool, counted(43);
+    MaxPoolNarrowPixel = Pool, counted(44);
+    MaxPoolNarrowRow = Pool, counted(7);
+    MaxPoolNarrowTap = Pool, counted(12);
 
     // --- `common::kernels::avg_pool`, the reference kernel (compiled, counted on the disassembly; its call and row fitted) ---
     AvgPoolCall = Pool, fit(94.0);
     /// One output row.
     AvgPoolRow = Pool, fit(31.75);
     /// One output pixel.
-    AvgPoolPixel = Pool, 25;
+    AvgPoolPixel = Pool, counted(25);
     /// One output value: the window iterator, the rounding division (whose paths differ by
     /// an instruction or two with the remainder: their mean).
-    AvgPoolValue = Pool, 39;
+    AvgPoolValue = Pool, counted(39);
     /// One window row of one output value.
-    AvgPoolTapRow = Pool, 10;
+    AvgPoolTapRow = Pool, counted(10);
     /// One input value summed.
-    AvgPoolTap = Pool, 14;
+    AvgPoolTap = Pool, counted(14);
 
     // --- `common::interp::Stream` and `run_whole` (fitted) ---
     /// A model-input row pushed (`Stream::push_row`): checks, placing it; the QEMU
@@ -252,7 +275,7 @@ events! {
     // --- `compiler_builtins` memory functions ---
     /// One instruction of `memcpy` or `memset`, counted by [`super::memory`] from their
     /// disassembly.
-    MemoryInstruction = Memory, 1;
+    MemoryInstruction = Memory, counted(1);
     /// A `memcpy` whose source is not word-aligned once its destination is (fitted).
     MemcpyMisaligned = Memory, fit(59.5625);
     /// One word of its shifting loop (fitted).
