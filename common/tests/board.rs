@@ -276,6 +276,13 @@ fn pilotnet_on_the_black_pill_is_slow_and_late_and_faster_chips_are_faster() {
         let fit = b.fit(&m, bytes.len());
         assert!(fit.fits(), "{}: {fit:?}", b.name);
     }
+    // Timing from the firmware's own counts: the model's when they agree, longer when more.
+    let frames = BLACKPILL.frames(&m).unwrap();
+    let cost = FrameCost::of(&m, Some(&frames));
+    let (net, pre) = (cost.network().total(), cost.preprocess.total());
+    assert_eq!(BLACKPILL.work_measured(&cost, &frames, net, pre), BLACKPILL.work(&cost, &frames));
+    let slower = BLACKPILL.work_measured(&cost, &frames, 2 * net, pre);
+    assert!(slower.network_ns().abs_diff(2 * BLACKPILL.work(&cost, &frames).network_ns()) <= 2);
     // Best-case cycles are fewer than conservative ones.
     let cost = FrameCost::of(&m, BLACKPILL.preprocess(&m).as_ref());
     assert!(BLACKPILL.cpi.best_cycles(&cost.network()) < BLACKPILL.cpi.cycles(&cost.network()));
