@@ -114,7 +114,8 @@ fn a_dense_layer_runs_one_pixel_and_blocks_its_depth_and_channels() {
     assert_eq!(n.get(Event::DotRowsChunk4), 0);
 }
 
-/// The blob fuzzing found: one average pool over a 12262x3x95 input.
+/// Like the blob fuzzing found (one average pool over a 12262x3x95 input; its window is not
+/// in the repository, 200x3 here).
 fn huge_avg_pool() -> Vec<u8> {
     let pool = Pool { kernel_h: 200, kernel_w: 3, stride_h: 1, stride_w: 1, pads: Pads::default() };
     model(Shape::new(12262, 3, 95), None, vec![OwnedLayer::AvgPool(pool)])

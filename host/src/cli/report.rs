@@ -149,7 +149,13 @@ fn boards(model: &Model<'_>, blob_bytes: usize) -> String {
             if fit.fits() { "fits" } else { "DOES NOT FIT" }
         );
         let Some(pp) = b.frames(model) else {
-            let _ = writeln!(s, "            no timing: the model has no preprocessing spec (it takes no camera frames)");
+            let cost = FrameCost::of(model, None);
+            let _ = writeln!(
+                s,
+                "            no camera timing (the model has no preprocessing spec); the network alone: {:.1} ms ({} instructions)",
+                b.nanos(b.cpi.cycles(&cost.network())) as f64 / 1e6,
+                cost.network().total()
+            );
             continue;
         };
         let camera = if b.preprocess(model).is_some() {
