@@ -204,7 +204,7 @@ impl Board {
 
     /// Nanoseconds of `cycles` core cycles.
     pub fn nanos(&self, cycles: u64) -> Nanos {
-        cycles.saturating_mul(1_000_000_000) / self.clock_hz as u64
+        (cycles as u128 * 1_000_000_000 / self.clock_hz as u128).min(Nanos::MAX as u128) as Nanos
     }
 
     /// The frames the board's camera gives `model`, as the firmware preprocesses them: the
