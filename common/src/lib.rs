@@ -15,12 +15,15 @@
 //! - [`rng`]: the one seeded random generator (tracks, splits, augmentation, test models).
 //! - [`preprocess`]: camera frame -> crop -> resize -> colour -> int8 input, whole-frame and
 //!   row-streaming.
+//! - [`board`]: the boards the firmware runs on (clock, memory, cycles per instruction, camera)
+//!   and the instructions and time one frame of a model costs on each.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+pub mod board;
 pub mod format;
 pub mod interp;
 pub mod kernels;

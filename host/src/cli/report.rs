@@ -1,15 +1,21 @@
-//! `pilot report`: what a model blob contains and what it costs on a chip.
+//! `pilot report`: what a model blob contains and what it costs on a chip: per layer its
+//! parameters, MACs, memory and the firmware's instructions (pooling and the stream's copies
+//! included); per board (`common::board`) the frame rate, the latency from the camera's frame
+//! to the servo command and whether the model fits.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use common::board::cost::FrameCost;
+use common::board::timing::{FrameTiming, Pipeline};
+use common::board::{Board, BLACKPILL, BOARDS, F746, H743, MIN_STACK_BYTES};
 use common::format::Layer;
 use common::plan::BandPlan;
 use common::Model;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  pilot report --blob models/pilotnet.pnn8")]
+#[command(after_help = "Examples:\n  pilot report --blob models/pilotnet/pilotnet.pnn8\n  pilot report --blob models/sign/sign.pnn8\n\nInstructions are the firmware's (DSP kernels, row-band stream) as `pilot bench firmware` measures them in QEMU; time on a board uses its conservative cycles per instruction, the camera's frame period and readout (see common/src/board/).")]
 pub struct ReportArgs {
     /// Model blob written by `pilot export` (or `pilot demo`).
     #[arg(long)]
@@ -24,11 +30,12 @@ pub struct Chip {
     pub ram: usize,
 }
 
-pub const CHIPS: &[Chip] = &[
-    Chip { name: "STM32F411CEUx", flash: 512 * 1024, ram: 128 * 1024 },
-    Chip { name: "STM32F746NGHx", flash: 1024 * 1024, ram: 320 * 1024 },
-    Chip { name: "STM32H743ZITx", flash: 2048 * 1024, ram: 512 * 1024 },
-];
+/// The boards' chips (`common::board`), the reference chip first.
+pub const CHIPS: &[Chip] = &[chip(&BLACKPILL), chip(&F746), chip(&H743)];
+
+const fn chip(b: &Board) -> Chip {
+    Chip { name: b.chip, flash: b.flash_bytes as usize, ram: b.ram_bytes as usize }
+}
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.blob).with_context(|| format!("cannot read {}", args.blob.display()))?;
@@ -43,7 +50,8 @@ pub fn describe(model: &Model<'_>, blob_bytes: usize) -> String {
     let mut s = String::new();
     let input = model.input();
     let _ = writeln!(s, "model {:?}: input {}x{}x{} (scale 2^{}, zero point {})", model.name(), input.shape.h, input.shape.w, input.shape.c, input.quant.scale_exp, input.quant.zero_point);
-    let _ = writeln!(s, "{:<10} {:<8} {:>14} {:>9} {:>12} {:>18} {:>24}", "layer", "op", "output", "params", "MACs", "whole-tensor slot", "row-band slot");
+    let cost = FrameCost::of(model, None);
+    let _ = writeln!(s, "{:<10} {:<8} {:>14} {:>9} {:>12} {:>18} {:>24} {:>13} {:>8}", "layer", "op", "output", "params", "MACs", "whole-tensor slot", "row-band slot", "instructions", "per MAC");
     let (plan, bands) = (model.plan(), band_plan(model));
     let slots = |i: usize| {
         let (whole, band) = (plan.slot(i), bands.slot(i));
@@ -68,9 +76,22 @@ pub fn describe(model: &Model<'_>, blob_bytes: usize) -> String {
         };
         let (whole, band) = slots(i + 1);
         let macs = node.layer.macs(model.tensor(i).shape, model.tensor(i + 1).shape);
-        let _ = writeln!(s, "{:<10} {:<8} {:>14} {:>9} {:>12} {whole:>18} {band:>24}", node.name, node.layer.op_name(), shape(i + 1), params, macs);
+        let instr = cost.layer(i).total();
+        let per_mac = if macs == 0 { "-".to_string() } else { format!("{:.2}", instr as f64 / macs as f64) };
+        let _ = writeln!(s, "{:<10} {:<8} {:>14} {:>9} {:>12} {whole:>18} {band:>24} {instr:>13} {per_mac:>8}", node.name, node.layer.op_name(), shape(i + 1), params, macs);
     }
     let _ = writeln!(s, "parameters {}   MACs {}   blob (flash for weights and tables) {} bytes", model.parameters(), model.macs(), blob_bytes);
+    let pre = match model.def().input.preprocess {
+        Some(pp) => format!("preprocessing {} ({}x{} {:?} frames)", cost.preprocess.total(), pp.frame_w, pp.frame_h, pp.format),
+        None => "no preprocessing spec".to_string(),
+    };
+    let _ = writeln!(
+        s,
+        "firmware instructions per frame: network {} ({} in the row bands and the stream, {} after them), {pre}",
+        cost.network().total(),
+        cost.network_streamed().total(),
+        cost.network_tail().total()
+    );
     let _ = writeln!(
         s,
         "arena, whole tensors: {} bytes (naive ping-pong {} bytes, {:.0}% of it)",
@@ -92,20 +113,91 @@ pub fn describe(model: &Model<'_>, blob_bytes: usize) -> String {
         scratch.offset,
         scratch.end()
     );
-    for chip in CHIPS {
-        let fits = blob_bytes <= chip.flash && bands.arena_bytes() <= chip.ram;
+    s.push_str(&boards(model, blob_bytes));
+    s
+}
+
+/// Milliseconds, for the report.
+fn ms(ns: u64) -> String {
+    format!("{:.1} ms", ns as f64 / 1e6)
+}
+
+/// Per board: the fit, then the frame rate and the latency and where the time goes.
+fn boards(model: &Model<'_>, blob_bytes: usize) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "boards (flash: blob + {} KB of code; RAM: arena + statics + {} KB of stack; time at each board's conservative cycles per instruction, latency from the start of the camera's frame to the servo command):",
+        common::board::CODE_BYTES / 1024,
+        MIN_STACK_BYTES / 1024
+    );
+    for b in BOARDS {
+        let fit = b.fit(model, blob_bytes);
         let _ = writeln!(
             s,
-            "  {:<14} flash {:>4} KB, RAM {:>4} KB: {} (weights {:.0}% of flash, row-band arena {:.0}% of RAM; code and stack not included)",
-            chip.name,
-            chip.flash / 1024,
-            chip.ram / 1024,
-            if fits { "fits" } else { "DOES NOT FIT" },
-            100.0 * blob_bytes as f64 / chip.flash as f64,
-            100.0 * bands.arena_bytes() as f64 / chip.ram as f64
+            "  {:<9} {} {} at {} MHz: flash {:.1} of {} KB, RAM {:.1} of {} KB: {}",
+            b.name,
+            b.chip,
+            b.core.name(),
+            b.clock_hz / 1_000_000,
+            fit.flash_needed as f64 / 1024.0,
+            fit.flash / 1024,
+            fit.ram_needed as f64 / 1024.0,
+            fit.ram / 1024,
+            if fit.fits() { "fits" } else { "DOES NOT FIT" }
         );
+        let Some(pp) = b.frames(model) else {
+            let cost = FrameCost::of(model, None);
+            let _ = writeln!(
+                s,
+                "            no camera timing (the model has no preprocessing spec); the network alone: {:.1} ms ({} instructions)",
+                b.nanos(b.cpi.cycles(&cost.network())) as f64 / 1e6,
+                cost.network().total()
+            );
+            continue;
+        };
+        let camera = if b.preprocess(model).is_some() {
+            b.camera.name.to_string()
+        } else {
+            format!("{}, windowed to the model's {}x{} frames (its crop does not fit the camera's {}x{})", b.camera.name, pp.frame_w, pp.frame_h, b.camera.width, b.camera.height)
+        };
+        let cost = FrameCost::of(model, Some(&pp));
+        let instr = cost.network().total() + cost.preprocess.total();
+        let cycles = b.cpi.cycles(&cost.network()) + b.cpi.cycles(&cost.preprocess);
+        let best = b.cpi.best_cycles(&cost.network()) + b.cpi.best_cycles(&cost.preprocess);
+        let _ = writeln!(
+            s,
+            "            camera: {camera}; {} instructions a frame ({:.0} ms at {:.2}-{:.2} cycles per instruction)",
+            instr,
+            b.nanos(cycles) as f64 / 1e6,
+            best as f64 / instr.max(1) as f64,
+            cycles as f64 / instr.max(1) as f64
+        );
+        for pipeline in [Pipeline::Sequential, Pipeline::Overlapped] {
+            if let Some(t) = b.frame_timing(model, pipeline) {
+                let _ = writeln!(s, "            {}", timing_line(&t));
+            }
+        }
     }
     s
+}
+
+fn timing_line(t: &FrameTiming) -> String {
+    let readout = if t.work.readout_ns > 0 { format!(", readout {}", ms(t.work.readout_ns)) } else { String::new() };
+    format!(
+        "{:<10} {:>5.2} decisions/s (every {}), latency {} = camera {} (frame {}, start delay {}{readout}) + preprocessing {} + network {}; capture request waits {} for the frame",
+        t.pipeline.name(),
+        t.decisions_per_second(),
+        ms(t.period_ns),
+        ms(t.latency_ns),
+        ms(t.camera_latency_ns()),
+        ms(t.sensor_ns),
+        ms(t.notice_ns),
+        ms(t.work.preprocess_ns),
+        ms(t.work.network_ns()),
+        ms(t.capture_wait_ns)
+    )
 }
 
 /// The row-band plan the firmware builds for `model` (`BandPlan::for_camera`).

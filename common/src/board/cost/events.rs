@@ -1,0 +1,292 @@
+//! The structural events of a frame and the instructions each costs in the firmware.
+//!
+//! An event is one pass through one path of the firmware's code: one call of a kernel, one
+//! pixel block, one chunk of the multiply-accumulate loop, one camera row. The walk of a frame
+//! ([`super::walk`]) counts them exactly as the firmware's control flow takes them; the cost
+//! of a frame is the sum of counts times the instructions of each path.
+//!
+//! Where the path is one of the kernels' hand-written `asm!` loops, its instructions are
+//! counted from the source (they are the instructions the assembler emits) and are exact. The
+//! paths through compiled Rust were counted on the QEMU application's disassembly
+//! (`llvm-objdump -d` of `target/thumbv7em-none-eabihf/release/qemu`), with the executions of
+//! each instruction from a QEMU run, and their per-event costs fitted over a set of random
+//! models (least squares of the firmware's per-layer log against these counts; the e2e test
+//! `tests/tests/timing.rs` checks the result against fresh measurements). A compiler or kernel
+//! change moves them: that test then fails and names the layer.
+
+use super::Region;
+
+/// Marks a cost fitted to measurements (the others are counted from the code): as a value
+/// it is the cost itself; [`Event::is_fitted`] tells them apart.
+const fn fit(instructions: f64) -> f64 {
+    instructions
+}
+
+/// Marks a cost counted from the code.
+const fn counted(instructions: f64) -> f64 {
+    instructions
+}
+
+/// True for a cost written `fit(...)`.
+macro_rules! fitted {
+    (fit) => {
+        true
+    };
+    (counted) => {
+        false
+    };
+}
+
+macro_rules! events {
+    ($($(#[$doc:meta])* $name:ident = $region:ident, $kind:ident($cost:expr);)+) => {
+        /// One path through the firmware's code (see the module documentation).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum Event {
+            $($(#[$doc])* $name,)+
+        }
+
+        impl Event {
+            /// Every event, in declaration order.
+            pub const ALL: &'static [Event] = &[$(Event::$name,)+];
+
+            /// The kind of code the path is (for its cycles per instruction).
+            pub const fn region(self) -> Region {
+                match self {
+                    $(Event::$name => Region::$region,)+
+                }
+            }
+
+            /// Instructions of one pass through the path, in sixteenths (fitted paths average
+            /// over the variants an event stands for).
+            pub const fn sixteenths(self) -> u64 {
+                match self {
+                    $(Event::$name => ($kind($cost as f64) * 16.0 + 0.5) as u64,)+
+                }
+            }
+
+            /// True when the cost was fitted to measurements rather than counted.
+            pub const fn is_fitted(self) -> bool {
+                match self {
+                    $(Event::$name => fitted!($kind),)+
+                }
+            }
+
+            /// The event's name.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Event::$name => stringify!($name),)+
+                }
+            }
+        }
+    };
+}
+
+/// Number of events.
+pub const EVENTS: usize = Event::ALL.len();
+
+events! {
+    // --- `kernels::conv::dot_rows` (asm, exact: `firmware/kernels/src/conv.rs`) ---
+    /// A call of `dot_rows` with one pixel: the bounds check, the frame, the dispatch (30 + 0
+    /// instructions), the asm preamble computing the loop entry (8) and the return (3).
+    DotRowsCall1 = MacOne, counted(41);
+    /// The same with two pixels (two more compares in the dispatch).
+    DotRowsCall2 = Mac, counted(43);
+    /// Three pixels.
+    DotRowsCall3 = Mac, counted(45);
+    /// Four pixels.
+    DotRowsCall4 = Mac, counted(45);
+    /// One output channel, one pixel: reload the frame (2), the sum (1), `LDR PC` (1), store
+    /// the sum (1), step the row, compare, branch (5).
+    DotRowsChannel1 = MacOne, counted(10);
+    /// The same with two pixels (their sums in one `LDRD` and one `STRD`).
+    DotRowsChannel2 = Mac, counted(10);
+    /// One output channel, three or four pixels (one more load and store of sums).
+    DotRowsChannel34 = Mac, counted(12);
+    /// One chunk (4 weights): `LDR`, 2 x `SXTB16`, then per pixel `LDRD` and 2 x `SMLAD`.
+    DotRowsChunk1 = MacOne, counted(6);
+    DotRowsChunk2 = Mac, counted(9);
+    DotRowsChunk3 = Mac, counted(12);
+    DotRowsChunk4 = Mac, counted(15);
+    /// One pass through the four-chunk loop body: `SUBS` + `BNE`.
+    DotRowsPass = Mac, counted(2);
+
+    // --- `kernels::conv::widen` (asm, exact) ---
+    /// A call with no whole chunk: the early return.
+    WidenEmpty = Widen, counted(5);
+    /// A call: set-up, bounds check, the odd-chunk test and the return.
+    WidenCall = Widen, counted(15);
+    /// The odd first chunk: `LDR`, 2 x `SXTAB16`, `STRD`.
+    WidenOdd = Widen, counted(4);
+    /// Two chunks and the loop branch.
+    WidenPair = Widen, counted(10);
+
+    // --- `kernels::conv::copy_words` (asm, exact; inlined into `conv2d`) ---
+    /// One run: `MOV` and, after its words, `ADD`, `SUB`, `SUBS`, `BNE`.
+    CopyRun = Copy, counted(5);
+    /// One word: `LDR`, `STR`, `SUBS`, `BNE`.
+    CopyWord = Copy, counted(4);
+
+    // --- `kernels::requant::requantize_block` (asm loop exact) ---
+    /// One channel of four pixels: the multiplier load, 4 x (8 for the sum, `SSAT`, `STRB`),
+    /// one `ADD` for the last pixel's address, then `ADD`, `SUBS`, `BNE`.
+    RequantChannel = Requant, counted(45);
+    /// The same with the lower clamp above -128 (`CMP`, `IT`, `MOVLT` per output).
+    RequantChannelClamped = Requant, counted(57);
+
+    // --- `kernels::conv::conv2d`, compiled (fitted) ---
+    /// A call: stack buffers cleared (`memclr` of 2.5 KB), layer fields read.
+    ConvCall = Control, fit(999.25);
+    /// A call whose depth is below one depth block (the head test).
+    ConvSmallDepth = Control, fit(11.4375);
+    /// A call that copies the first weight rows behind zero bytes (`head`).
+    ConvHead = Control, fit(4.625);
+    /// A pixel block of 1, 2, 3 or 4 pixels: their windows, the loop.
+    ConvBlock1 = Control, fit(42.5);
+    ConvBlock2 = Control, fit(70.3125);
+    ConvBlock3 = Control, fit(0.0);
+    ConvBlock4 = Control, fit(189.125);
+    /// A pixel whose window is computed with padding (the layer, or its band row, has pads).
+    ConvPaddedWindow = Control, fit(31.1875);
+    /// A block's channel block: the sums set to the biases, the requantization's call and
+    /// set-up.
+    ConvChannelBlock = Control, fit(160.875);
+    /// One channel of `start_at_bias`.
+    ConvBiasChannel = Control, fit(4.0625);
+    /// A block's depth block: the columns, `dot_block`.
+    ConvDepthBlock = Control, fit(95.125);
+    /// A `dot_block` that first runs the rows kept behind zero bytes (`head`).
+    ConvHeadRows = Control, fit(18.9375);
+    /// A pixel's columns widened straight from the input (no padding, whole chunks).
+    ColumnsDirect = Control, fit(21.0625);
+    /// One window row of such a pixel (one `widen` call).
+    ColumnsDirectRun = Control, fit(29.8125);
+    /// A pixel whose depth block is whole window rows: the over-read check.
+    ColumnsCopyCheck = Control, fit(37.3125);
+    /// A pixel copied by `copy_runs` then widened.
+    ColumnsCopied = Control, fit(18.5625);
+    /// A pixel gathered with padding then widened.
+    ColumnsGathered = Control, fit(37.75);
+    /// One window-row part of a gathered pixel.
+    GatherPart = Control, fit(21.25);
+    /// A part with input values in it (a `copy_from_slice`).
+    GatherCopy = Control, fit(28.875);
+    /// One pixel of a short block (fewer than four pixels) moved from scratch to the output.
+    ConvShortPixel = Control, fit(55.75);
+
+    // --- `kernels::pool::max_pool` (compiled, counted on the disassembly) ---
+    /// A call on four or more channels (the loop with whole words).
+    MaxPoolCall = Pool, counted(45);
+    /// One output pixel: its window, `fill` of the running maxima.
+    MaxPoolPixel = Pool, counted(50);
+    /// One window row of an output pixel.
+    MaxPoolRow = Pool, counted(10);
+    /// One window position of an output pixel.
+    MaxPoolTap = Pool, counted(18);
+    /// A position's last `c mod 4` channels begun (when there are any).
+    MaxPoolTapTail = Pool, counted(2);
+    /// Four channels of one position (`SSUB8` + `SEL` with their loads and store).
+    MaxPoolWord = Pool, counted(10);
+    /// One of the last `c mod 4` channels of one position.
+    MaxPoolByte = Pool, counted(8);
+    /// A call on fewer than four channels (the compiler's loop without words), its output
+    /// pixels, window rows and positions.
+    MaxPoolNarrowCall = Pool, counted(43);
+    MaxPoolNarrowPixel = Pool, counted(44);
+    MaxPoolNarrowRow = Pool, counted(7);
+    MaxPoolNarrowTap = Pool, counted(12);
+
+    // --- `common::kernels::avg_pool`, the reference kernel (compiled, counted on the disassembly; its call and row fitted) ---
+    AvgPoolCall = Pool, fit(94.0);
+    /// One output row.
+    AvgPoolRow = Pool, fit(31.75);
+    /// One output pixel.
+    AvgPoolPixel = Pool, counted(25);
+    /// One output value: the window iterator, the rounding division (whose paths differ by
+    /// an instruction or two with the remainder: their mean).
+    AvgPoolValue = Pool, counted(39);
+    /// One window row of one output value.
+    AvgPoolTapRow = Pool, counted(10);
+    /// One input value summed.
+    AvgPoolTap = Pool, counted(14);
+
+    // --- depthwise convolution: the firmware runs the reference kernel for now ---
+    /// A call. (Estimated from the reference loop's structure, not yet fitted: the QEMU
+    /// check leaves depthwise layers out until the DSP kernel and its events land.)
+    DepthwiseCall = Control, fit(60.0);
+    /// One output value: bias, requantization, store.
+    DepthwiseValue = Control, fit(30.0);
+    /// One window position inside the input: two loads, the zero point, a multiply-add.
+    DepthwiseTap = Control, fit(12.0);
+
+    // --- `common::interp::Stream` and `run_whole` (fitted) ---
+    /// A model-input row pushed (`Stream::push_row`): checks, placing it; the QEMU
+    /// application's clock reads around it.
+    StreamRow = Control, fit(88.75);
+    /// One step of the depth-first loop.
+    StreamStep = Control, fit(34.0625);
+    /// One readiness check of a band layer.
+    StreamReady = Control, fit(42.125);
+    /// A band row of a convolution computed: its window, pads and tensors, the dispatch, the
+    /// application's clock read after it.
+    StreamBandConv = Control, fit(395.1875);
+    /// The same for a pooling layer.
+    StreamBandPool = Control, fit(192.625);
+    /// A band row no later layer reads (skipped).
+    StreamBandRowSkipped = Control, fit(0.0);
+    /// Placing a row in a window (`Stream::place`).
+    StreamPlaceWindow = Control, fit(43.1875);
+    /// A row no pending output of the window reads, below the last output's window.
+    StreamPlaceDone = Control, fit(0.0);
+    /// A row between two windows (stride above the kernel).
+    StreamPlaceBetween = Control, fit(33.0);
+    /// Placing a row in a whole tensor.
+    StreamPlaceWhole = Control, fit(0.0);
+    /// A window whose old rows are dropped (`move_rows_up`).
+    StreamMove = Control, fit(40.8125);
+    /// One row moved up.
+    StreamMoveRow = Control, fit(11.625);
+    /// `Stream::finish` and its `run_whole`, with the clock reads around them.
+    StreamFinish = Control, fit(25.5);
+    /// A convolution run whole (after the band chain), with its clock read.
+    WholeConv = Control, fit(294.5625);
+    /// A dense layer run whole (`kernels::Dsp::dense` makes it a 1x1 convolution).
+    WholeDense = Control, fit(309.5);
+    /// A pooling layer run whole.
+    WholePool = Control, fit(87.4375);
+    /// A flatten (moves nothing).
+    WholeFlatten = Control, fit(55.4375);
+
+    // --- `common::preprocess::RowStream` (fitted) ---
+    /// One camera row arriving (the application's row loop, `RowStream::push_row`'s checks).
+    PreRow = Preprocess, fit(62.5625);
+    /// A row inside the crop while output rows are pending: the next output row's sample.
+    PreRowInCrop = Preprocess, fit(107.125);
+    /// A row that is interpolated (`interpolate_row`).
+    PreInterpRow = Preprocess, fit(75.3125);
+    /// One output pixel of an interpolated row, from RGB888.
+    PreInterpPixelRgb888 = Preprocess, fit(133.9375);
+    /// The same from RGB565.
+    PreInterpPixelRgb565 = Preprocess, fit(144.0625);
+    /// One check for a completed output row.
+    PreOutputCheck = Preprocess, fit(63.1875);
+    /// One output row combined and emitted.
+    PreOutputRow = Preprocess, fit(100.3125);
+    /// One output pixel combined, as RGB.
+    PreCombinePixelRgb = Preprocess, fit(74.3125);
+    /// As YUV.
+    PreCombinePixelYuv = Preprocess, fit(111.875);
+    /// As gray.
+    PreCombinePixelGray = Preprocess, fit(76.5);
+    /// The frame's start and end (`RowStream::new`, the closing clock reads).
+    PreFrame = Preprocess, fit(112.4375);
+
+    // --- `compiler_builtins` memory functions ---
+    /// One instruction of `memcpy` or `memset`, counted by [`super::memory`] from their
+    /// disassembly.
+    MemoryInstruction = Memory, counted(1);
+    /// A `memcpy` whose source is not word-aligned once its destination is (fitted).
+    MemcpyMisaligned = Memory, fit(59.5625);
+    /// One word of its shifting loop (fitted).
+    MemcpyMisalignedWord = Memory, fit(14.25);
+}
