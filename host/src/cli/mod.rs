@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod eval;
+pub mod explain;
 pub mod export;
 pub mod quantize;
 pub mod report;
@@ -53,6 +54,9 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Driving simulator: record training data, drive and score a model.
     Sim(sim::SimArgs),
+    /// What a driving network looks at: saliency (VisualBackProp) over the camera frames of a
+    /// recording or a simulator drive, as pictures and a GIF.
+    Explain(explain::ExplainArgs),
     /// Measure speed (prints numbers).
     Bench(bench::BenchArgs),
 }
@@ -69,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => export::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Sim(a) => sim::run(a),
+        Command::Explain(a) => explain::run(a),
         Command::Bench(a) => bench::run(a),
     }
 }

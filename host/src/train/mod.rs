@@ -212,7 +212,7 @@ where
         }
         history.epochs.push(record);
         crate::fsutil::atomic_write(&run.history_path(), history.to_csv().as_bytes())?;
-        crate::plot::history(&history, D::Target::loss_name(opts.loss), D::Target::METRIC, &run.dir)?;
+        crate::plot::history(&history, D::Target::loss_name(opts.loss), D::Target::METRIC, state.best_epoch, &run.dir)?;
         run.save_epoch(&net, &optim.into_bytes()?.to_vec(), &state)?;
         if opts.patience.is_some_and(|p| state.stale_epochs >= p) {
             eprintln!("early stop: no better validation {} for {} epochs", D::Target::METRIC, state.stale_epochs);

@@ -192,7 +192,7 @@ where
             let state = State { epoch: report.history.epochs.len(), best_epoch: report.best_epoch, best_metric: report.best_metric, stale_epochs: 0 };
             run.save_best(&net, &state)?;
             crate::fsutil::atomic_write(&run.history_path(), report.history.to_csv().as_bytes())?;
-            crate::plot::history(&report.history, D::Target::loss_name(opts.fit.loss), D::Target::METRIC, &run.dir)?;
+            crate::plot::history(&report.history, D::Target::loss_name(opts.fit.loss), D::Target::METRIC, report.best_epoch, &run.dir)?;
             let epochs = report.history.epochs.len();
             Ok(outcome(report.best_metric, report.best_epoch, epochs, train_seconds, feature_seconds, Some(lookup), trainable))
         }
