@@ -11,13 +11,12 @@ use anyhow::{ensure, Context, Result};
 use common::preprocess::Preprocess;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Rgb, RgbImage};
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::Saliency;
 use crate::fsutil::atomic_write;
-use crate::plot::canvas::{draw_over, tick, Drawn};
+use crate::plot::canvas::{draw_over, tick, Area, Drawn};
 use crate::plot::colorbar::{self, ColourBar};
 use crate::plot::text::style;
 
@@ -95,7 +94,7 @@ pub fn overlay(rgb888: &[u8], pp: &Preprocess, saliency: &Saliency, caption: &Ca
     Ok(img)
 }
 
-fn annotate(area: &DrawingArea<BitMapBackend<'_>, Shift>, pp: &Preprocess, caption: &Caption<'_>, scale: u32) -> Drawn {
+fn annotate(area: &Area<'_>, pp: &Preprocess, caption: &Caption<'_>, scale: u32) -> Drawn {
     let s = scale as i32;
     let (fw, fh) = (pp.frame_w as i32 * s, pp.frame_h as i32 * s);
     let c = pp.crop;

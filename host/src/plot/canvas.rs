@@ -7,7 +7,11 @@ use anyhow::{anyhow, Context, Result};
 use image::RgbImage;
 use plotters::prelude::*;
 
+use super::raster::Pixels;
 use crate::fsutil::atomic_write;
+
+/// What charts and pictures draw on.
+pub type Area<'a> = DrawingArea<Pixels<'a>, plotters::coord::Shift>;
 
 /// Training, validation, and marks (matplotlib's first colours, which most readers know).
 pub const BLUE: RGBColor = RGBColor(31, 119, 180);
@@ -22,7 +26,7 @@ pub const GRID: RGBColor = RGBColor(225, 225, 225);
 pub type Drawn = std::result::Result<(), Box<dyn std::error::Error>>;
 
 /// A white `w x h` picture drawn by `paint` on a plotters area over it.
-pub fn draw(w: u32, h: u32, what: &str, paint: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Drawn) -> Result<RgbImage> {
+pub fn draw(w: u32, h: u32, what: &str, paint: impl FnOnce(&Area<'_>) -> Drawn) -> Result<RgbImage> {
     let mut buf = vec![255u8; (w * h * 3) as usize];
     draw_on(&mut buf, w, h, what, paint)?;
     Ok(RgbImage::from_raw(w, h, buf).expect("buffer has w * h * 3 bytes"))
@@ -30,13 +34,13 @@ pub fn draw(w: u32, h: u32, what: &str, paint: impl FnOnce(&DrawingArea<BitMapBa
 
 /// Lets `paint` draw over the RGB pixels of `img` (a picture that is not a chart: a map, a
 /// camera frame).
-pub fn draw_over(img: &mut RgbImage, what: &str, paint: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Drawn) -> Result<()> {
+pub fn draw_over(img: &mut RgbImage, what: &str, paint: impl FnOnce(&Area<'_>) -> Drawn) -> Result<()> {
     let (w, h) = img.dimensions();
-    draw_on(img.as_mut(), w, h, what, paint)
+    draw_on(&mut **img, w, h, what, paint)
 }
 
-fn draw_on(buf: &mut [u8], w: u32, h: u32, what: &str, paint: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Drawn) -> Result<()> {
-    let area = BitMapBackend::with_buffer(buf, (w, h)).into_drawing_area();
+fn draw_on(buf: &mut [u8], w: u32, h: u32, what: &str, paint: impl FnOnce(&Area<'_>) -> Drawn) -> Result<()> {
+    let area = Pixels::new(buf, (w, h)).into_drawing_area();
     paint(&area).map_err(|e| anyhow!("cannot draw {what}: {e}"))?;
     area.present().map_err(|e| anyhow!("cannot draw {what}: {e}"))
 }

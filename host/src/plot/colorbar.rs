@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::canvas::{Drawn, INK};
+use super::canvas::{Area, Drawn, INK};
 
 use super::text::style;
 
@@ -19,7 +19,7 @@ pub struct ColourBar<'a> {
 /// Draws `bar` in the pixel rectangle `(x, y, w, h)` of `area`: vertical (0 at the bottom,
 /// labels to the right, title above) when `h > w`, else horizontal (0 at the left, labels
 /// below, title to the left); text in `ink`.
-pub fn draw(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, bar: &ColourBar<'_>, (x, y, w, h): (i32, i32, i32, i32), text_size: f64, ink: RGBColor) -> Drawn {
+pub fn draw(area: &Area<'_>, bar: &ColourBar<'_>, (x, y, w, h): (i32, i32, i32, i32), text_size: f64, ink: RGBColor) -> Drawn {
     let vertical = h > w;
     let steps = if vertical { h } else { w };
     for i in 0..steps {

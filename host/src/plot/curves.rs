@@ -3,8 +3,8 @@
 use image::RgbImage;
 use plotters::prelude::*;
 
-use super::canvas::{draw, finite_range, padded, tick, Drawn, BLUE, GREEN, GREY, GRID, INK, ORANGE};
-use super::text::{draw_vertical, font, style};
+use super::canvas::{draw, Area, finite_range, padded, tick, Drawn, BLUE, GREEN, GREY, GRID, INK, ORANGE};
+use super::text::{font, style};
 
 pub const WIDTH: u32 = 800;
 pub const HEIGHT: u32 = 500;
@@ -26,13 +26,10 @@ fn points(v: &[f64]) -> Vec<(f64, f64)> {
 }
 
 pub fn chart(c: &Curves<'_>) -> anyhow::Result<RgbImage> {
-    let mut img = draw(WIDTH, HEIGHT, c.title, |root| paint(root, c))?;
-    // The y axis' name, turned, left of the tick labels.
-    draw_vertical(&mut img, c.quantity, 16.0, INK, (22, (HEIGHT as i32 - 60) / 2 + 40));
-    Ok(img)
+    draw(WIDTH, HEIGHT, c.title, |root| paint(root, c))
 }
 
-fn paint(root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, c: &Curves<'_>) -> Drawn {
+fn paint(root: &Area<'_>, c: &Curves<'_>) -> Drawn {
     root.fill(&WHITE)?;
     let epochs = c.train.len().max(c.val.len()).max(1);
     let (train, val) = (points(c.train), points(c.val));
@@ -41,9 +38,9 @@ fn paint(root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, c: &Curv
         .caption(c.title, font(22.0))
         .margin_top(10)
         .margin_right(24)
-        .margin_left(40)
+        .margin_left(14)
         .x_label_area_size(50)
-        .y_label_area_size(64)
+        .y_label_area_size(90)
         .build_cartesian_2d(0.5..epochs as f64 + 0.5, y.clone())?;
     chart
         .configure_mesh()
@@ -56,6 +53,7 @@ fn paint(root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, c: &Curv
         .x_label_formatter(&|v| if (v - v.round()).abs() < 1e-6 { format!("{}", v.round() as i64) } else { String::new() })
         .y_label_formatter(&|v| tick(*v))
         .x_desc("epoch")
+        .y_desc(c.quantity)
         .label_style(style(14.0, INK))
         .axis_desc_style(style(16.0, INK))
         .draw()?;

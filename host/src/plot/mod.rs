@@ -6,6 +6,7 @@
 pub mod canvas;
 pub mod colorbar;
 pub mod curves;
+pub mod raster;
 pub mod steering;
 pub mod text;
 

@@ -4,8 +4,8 @@
 use image::RgbImage;
 use plotters::prelude::*;
 
-use super::canvas::{draw, finite_range, tick, Drawn, BLUE, GREY, GRID, INK, ORANGE};
-use super::text::{draw_vertical, font, style};
+use super::canvas::{draw, Area, finite_range, tick, Drawn, BLUE, GREY, GRID, INK, ORANGE};
+use super::text::{font, style};
 
 /// The scatter plot is square, so that the diagonal is at 45 degrees.
 pub const SCATTER_SIDE: u32 = 640;
@@ -23,12 +23,10 @@ fn mean_abs_error(truth: &[f32], predicted: &[f32]) -> f64 {
 }
 
 pub fn scatter(truth: &[f32], predicted: &[f32]) -> anyhow::Result<RgbImage> {
-    let mut img = draw(SCATTER_SIDE, SCATTER_SIDE, "the steering scatter plot", |root| paint_scatter(root, truth, predicted))?;
-    draw_vertical(&mut img, "predicted steering", 16.0, INK, (22, (SCATTER_SIDE as i32 - 60) / 2 + 40));
-    Ok(img)
+    draw(SCATTER_SIDE, SCATTER_SIDE, "the steering scatter plot", |root| paint_scatter(root, truth, predicted))
 }
 
-fn paint_scatter(root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, truth: &[f32], predicted: &[f32]) -> Drawn {
+fn paint_scatter(root: &Area<'_>, truth: &[f32], predicted: &[f32]) -> Drawn {
     root.fill(&WHITE)?;
     let (lo, hi) = finite_range(truth.iter().chain(predicted).map(|&v| v as f64)).unwrap_or((-0.5, 0.5));
     // The same range on both axes, at least [-0.5, 0.5] so that small steering looks small.
@@ -39,9 +37,9 @@ fn paint_scatter(root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, 
         .caption(title, font(20.0))
         .margin_top(10)
         .margin_right(24)
-        .margin_left(40)
+        .margin_left(14)
         .x_label_area_size(50)
-        .y_label_area_size(60)
+        .y_label_area_size(84)
         .build_cartesian_2d(r.clone(), r.clone())?;
     chart
         .configure_mesh()
@@ -51,6 +49,7 @@ fn paint_scatter(root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, 
         .x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&|v| tick(*v))
         .x_desc("true steering")
+        .y_desc("predicted steering")
         .label_style(style(14.0, INK))
         .axis_desc_style(style(16.0, INK))
         .draw()?;
@@ -85,12 +84,10 @@ pub fn bin_counts(values: &[f32]) -> Vec<usize> {
 }
 
 pub fn histogram(truth: &[f32], predicted: &[f32]) -> anyhow::Result<RgbImage> {
-    let mut img = draw(HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT, "the steering histogram", |root| paint_histogram(root, truth, predicted))?;
-    draw_vertical(&mut img, "frames", 16.0, INK, (22, (HISTOGRAM_HEIGHT as i32 - 60) / 2 + 40));
-    Ok(img)
+    draw(HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT, "the steering histogram", |root| paint_histogram(root, truth, predicted))
 }
 
-fn paint_histogram(root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, truth: &[f32], predicted: &[f32]) -> Drawn {
+fn paint_histogram(root: &Area<'_>, truth: &[f32], predicted: &[f32]) -> Drawn {
     root.fill(&WHITE)?;
     let (t, p) = (bin_counts(truth), bin_counts(predicted));
     let top = t.iter().chain(&p).copied().max().unwrap_or(0).max(1) as f64;
@@ -100,9 +97,9 @@ fn paint_histogram(root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>
         .caption(format!("steering histogram ({} validation frames)", truth.len()), font(20.0))
         .margin_top(10)
         .margin_right(24)
-        .margin_left(40)
+        .margin_left(14)
         .x_label_area_size(50)
-        .y_label_area_size(60)
+        .y_label_area_size(84)
         .build_cartesian_2d(-1.0..1.0, 0.0..top * 1.08)?;
     chart
         .configure_mesh()
@@ -114,6 +111,7 @@ fn paint_histogram(root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>
         .x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&|v| if (v - v.round()).abs() < 1e-6 { format!("{}", v.round() as i64) } else { String::new() })
         .x_desc("steering (negative left, positive right)")
+        .y_desc("frames")
         .label_style(style(14.0, INK))
         .axis_desc_style(style(16.0, INK))
         .draw()?;

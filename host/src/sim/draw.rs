@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Rgb, RgbImage, RgbaImage};
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -19,7 +18,7 @@ use super::render::{Frame, FRAME_H, FRAME_W};
 use super::session::INTERVENTION_DISTANCE;
 use super::texture::unpack;
 use super::world::World;
-use crate::plot::canvas::{draw_over, Drawn};
+use crate::plot::canvas::{draw_over, Area, Drawn};
 use crate::plot::colorbar::{self, ColourBar};
 use crate::plot::text::style;
 
@@ -55,7 +54,7 @@ fn bar_colour(t: f64) -> RGBColor {
 }
 
 /// The scale bar on the map and the key beside it.
-fn key(area: &DrawingArea<BitMapBackend<'_>, Shift>, (map_w, map_h): (u32, u32), metres_per_pixel: f64, report: &Report) -> Drawn {
+fn key(area: &Area<'_>, (map_w, map_h): (u32, u32), metres_per_pixel: f64, report: &Report) -> Drawn {
     let ink = RGBColor(30, 30, 30);
     // Scale bar: the roundest length near a fifth of the map's width.
     let target = map_w as f64 * metres_per_pixel / 5.0;
@@ -68,10 +67,9 @@ fn key(area: &DrawingArea<BitMapBackend<'_>, Shift>, (map_w, map_h): (u32, u32),
 
     let x = map_w as i32 + 20;
     let d = INTERVENTION_DISTANCE;
-    let ticks: Vec<(f64, String)> = [0.0, 0.25, 0.5, 0.75, 1.0].iter().map(|&t| (t, format!("{:.2} m", t * d))).collect();
+    let ticks: Vec<(f64, String)> = [0.0, 0.25, 0.5, 0.75, 1.0].iter().map(|&t| (t, format!("{:.2} m{}", t * d, if t == 1.0 { ": intervention" } else { "" }))).collect();
     let bar = ColourBar { title: "distance from the centre line", colour: &bar_colour, ticks: &ticks };
     colorbar::draw(area, &bar, (x, 44, 24, 200), 14.0, ink)?;
-    area.draw_text("intervention", &style(14.0, ink).pos(Pos::new(HPos::Left, VPos::Center)), (x + 92, 44))?;
 
     let mut y = 280;
     area.draw(&Circle::new((x + 10, y), 7, RGBColor(230, 0, 230).stroke_width(2)))?;
@@ -200,7 +198,7 @@ pub fn annotate(frame: &Frame, steering: f32, expert: f32) -> RgbImage {
 }
 
 /// The key to the bars, with their values, in the top left corner.
-fn steering_labels(area: &DrawingArea<BitMapBackend<'_>, Shift>, steering: f32, expert: f32) -> Drawn {
+fn steering_labels(area: &Area<'_>, steering: f32, expert: f32) -> Drawn {
     area.draw(&Rectangle::new([(4, 4), (112, 42)], BLACK.mix(0.55).filled()))?;
     let left = Pos::new(HPos::Left, VPos::Center);
     area.draw_text(&format!("pilot   {steering:+.3}"), &style(13.0, RGBColor(255, 220, 0)).pos(left), (10, 14))?;
