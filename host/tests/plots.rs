@@ -126,3 +126,42 @@ fn lap_map_has_a_key() {
     let on_map = image::imageops::crop_imm(&img, 0, 0, w, h).to_image();
     assert!(on_map.pixels().filter(|p| p.0[1] > 180 && p.0[0] < 80 && p.0[2] < 40).count() > 100, "the path");
 }
+
+/// The bounding box of dark pixels: (x0, y0, x1, y1).
+fn ink_box(img: &RgbImage) -> (u32, u32, u32, u32) {
+    let mut b = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, p) in img.enumerate_pixels() {
+        if p.0.iter().all(|&v| v < 128) {
+            b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+        }
+    }
+    b
+}
+
+#[test]
+fn text_is_anchored_and_turned_as_asked() {
+    use host::plot::canvas::draw;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    use plotters::style::{FontTransform, RGBColor};
+    let label = "steering angle";
+    let (w, h) = text::measure(label, 20.0);
+    // Level, right-aligned and vertically centred on (150, 50): the ink ends left of x = 150.
+    let level = draw(200, 100, "level text", |a| {
+        a.draw_text(label, &text::style(20.0, RGBColor(0, 0, 0)).pos(Pos::new(HPos::Right, VPos::Center)), (150, 50))?;
+        Ok(())
+    })
+    .unwrap();
+    let (x0, y0, x1, y1) = ink_box(&level);
+    assert!(x1 <= 150 && x1 >= 145 && x0 + w + 2 >= 150, "ink x {x0}..{x1}, width {w}");
+    assert!(y0 >= 50 - h / 2 && y1 <= 50 + h / 2, "ink y {y0}..{y1}, height {h}");
+    // Turned a quarter (as y axis names are): taller than wide, about as tall as the level
+    // text is wide.
+    let turned = draw(100, 200, "turned text", |a| {
+        a.draw_text(label, &text::style(20.0, RGBColor(0, 0, 0)).transform(FontTransform::Rotate270), (50, 190))?;
+        Ok(())
+    })
+    .unwrap();
+    let (x0, y0, x1, y1) = ink_box(&turned);
+    assert!(y1 - y0 + 6 >= w && y1 - y0 <= w, "turned ink {}x{}, level width {w}", x1 - x0, y1 - y0);
+    assert!(x1 - x0 < h, "turned ink {} wide", x1 - x0);
+}

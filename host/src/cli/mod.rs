@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "Train camera-to-steering CNNs on the PC and run them int8 on a microcontroller",
     long_about = None,
-    after_help = "Examples:\n  pilot demo                                   the main job end to end\n  pilot sim record --seed 1 --laps 2 --out runs/sim-data\n  pilot train driving --data runs/sim-data --out runs/pilotnet\n  pilot train signs --data GTSRB/ --init runs/cifar --mode feature-extraction --out runs/sign-fe\n  pilot transfer-compare --from runs/cifar --data GTSRB/ --samples 2000 --out runs/transfer\n  pilot quantize --model runs/pilotnet --out runs/pilotnet-int8\n  pilot export --model runs/pilotnet-int8 --onnx pilotnet.int8.onnx --blob pilotnet.pnn8\n  pilot sim drive --blob pilotnet.pnn8 --seeds 1,2,3\n  pilot report --blob models/pilotnet.pnn8     parameters, MACs, memory plan, chip fit"
+    after_help = "Examples:\n  pilot demo                                   the main job end to end\n  pilot sim record --seed 1 --laps 2 --out runs/sim-data\n  pilot train driving --data runs/sim-data --out runs/pilotnet\n  pilot train signs --data GTSRB/ --init runs/cifar --mode feature-extraction --out runs/sign-fe\n  pilot transfer-compare --from runs/cifar --data GTSRB/ --samples 2000 --out runs/transfer\n  pilot quantize --model runs/pilotnet --out runs/pilotnet-int8\n  pilot export --model runs/pilotnet-int8 --onnx pilotnet.int8.onnx --blob pilotnet.pnn8\n  pilot sim drive --blob pilotnet.pnn8 --seeds 1,2,3\n  pilot explain --blob pilotnet.pnn8 --seed 1 --out runs/explain   what the network looks at\n  pilot report --blob models/pilotnet.pnn8     parameters, MACs, memory plan, chip fit"
 )]
 pub struct Cli {
     #[command(subcommand)]
