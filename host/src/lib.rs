@@ -2,6 +2,7 @@
 //! `tests/` drive exactly what the command line runs.
 
 pub mod cli;
+pub mod explain;
 pub mod fsutil;
 pub mod nn;
 pub mod onnx;

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod eval;
+pub mod explain;
 pub mod export;
 pub mod quantize;
 pub mod report;
@@ -23,7 +24,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "Train camera-to-steering CNNs on the PC and run them int8 on a microcontroller",
     long_about = None,
-    after_help = "Examples:\n  pilot demo                                   the main job end to end\n  pilot sim record --seed 1 --laps 2 --out runs/sim-data\n  pilot train driving --data runs/sim-data --out runs/pilotnet\n  pilot train signs --data GTSRB/ --init runs/cifar --mode feature-extraction --out runs/sign-fe\n  pilot transfer-compare --from runs/cifar --data GTSRB/ --samples 2000 --out runs/transfer\n  pilot quantize --model runs/pilotnet --out runs/pilotnet-int8\n  pilot export --model runs/pilotnet-int8 --onnx pilotnet.int8.onnx --blob pilotnet.pnn8\n  pilot sim drive --blob pilotnet.pnn8 --seeds 1,2,3\n  pilot serve --blob pilotnet.pnn8              the Udacity simulator drives with it\n  pilot report --blob models/pilotnet.pnn8     parameters, MACs, memory plan, chip fit"
+    after_help = "Examples:\n  pilot demo                                   the main job end to end\n  pilot sim record --seed 1 --laps 2 --out runs/sim-data\n  pilot train driving --data runs/sim-data --out runs/pilotnet\n  pilot train signs --data GTSRB/ --init runs/cifar --mode feature-extraction --out runs/sign-fe\n  pilot transfer-compare --from runs/cifar --data GTSRB/ --samples 2000 --out runs/transfer\n  pilot quantize --model runs/pilotnet --out runs/pilotnet-int8\n  pilot export --model runs/pilotnet-int8 --onnx pilotnet.int8.onnx --blob pilotnet.pnn8\n  pilot sim drive --blob pilotnet.pnn8 --seeds 1,2,3\n  pilot serve --blob pilotnet.pnn8              the Udacity simulator drives with it\n  pilot explain --blob pilotnet.pnn8 --seed 1 --out runs/explain   what the network looks at\n  pilot report --blob models/pilotnet.pnn8     parameters, MACs, memory plan, chip fit"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -56,6 +57,9 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Drive the Udacity simulator with a model: drive.py's Socket.IO server on port 4567.
     Serve(serve::ServeArgs),
+    /// What a driving network looks at: saliency (VisualBackProp) over the camera frames of a
+    /// recording or a simulator drive, as pictures and a GIF.
+    Explain(explain::ExplainArgs),
     /// Measure speed (prints numbers).
     Bench(bench::BenchArgs),
 }
@@ -73,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(a) => verify::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Explain(a) => explain::run(a),
         Command::Bench(a) => bench::run(a),
     }
 }

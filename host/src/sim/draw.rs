@@ -1,6 +1,6 @@
 //! Pictures of a drive: the track from above with the driven path coloured by lateral error
-//! and the interventions marked (PNG), and the camera's view with the steering drawn on it
-//! (animated GIF).
+//! and the interventions marked, with a key (PNG), and the camera's view with the steering
+//! drawn on it (animated GIF).
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Rgb, RgbImage, RgbaImage};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ground::TEXEL;
 use super::metrics::Report;
@@ -16,14 +18,81 @@ use super::render::{Frame, FRAME_H, FRAME_W};
 use super::session::INTERVENTION_DISTANCE;
 use super::texture::unpack;
 use super::world::World;
+use crate::plot::canvas::{draw_over, Area, Drawn};
+use crate::plot::colorbar::{self, ColourBar};
+use crate::plot::text::style;
 
 /// The top-down picture is at most this many pixels wide or high.
 const MAX_SIDE: usize = 1400;
 
+/// Width of the key to the right of the lap map.
+const KEY_WIDTH: u32 = 270;
+/// The key needs this much height; a smaller map is padded below.
+const KEY_HEIGHT: u32 = 470;
+
 /// The world from above (north up) with `report`'s path: green on the centre line through
 /// yellow to red at the intervention distance; each intervention is a magenta ring, the start
-/// a white square.
+/// a white square. A scale bar sits on the map; to its right a key explains the colours and
+/// marks and gives the drive's numbers.
 pub fn top_down(world: &World, report: &Report) -> RgbImage {
+    let (map, metres_per_pixel) = map_with_path(world, report);
+    let (w, h) = map.dimensions();
+    let mut img = RgbImage::from_pixel(w + KEY_WIDTH, h.max(KEY_HEIGHT), Rgb([255, 255, 255]));
+    image::imageops::replace(&mut img, &map, 0, 0);
+    // Text and marks only: a failure here leaves the picture without its key, not the drive
+    // without a picture.
+    if let Err(e) = draw_over(&mut img, "the lap map's key", |area| key(area, (w, h), metres_per_pixel, report)) {
+        eprintln!("warning: {e}");
+    }
+    img
+}
+
+/// Error colour of the key's bar, `t` in [0, 1] of the intervention distance.
+fn bar_colour(t: f64) -> RGBColor {
+    let c = error_colour(t);
+    RGBColor(c.0[0], c.0[1], c.0[2])
+}
+
+/// The scale bar on the map and the key beside it.
+fn key(area: &Area<'_>, (map_w, map_h): (u32, u32), metres_per_pixel: f64, report: &Report) -> Drawn {
+    let ink = RGBColor(30, 30, 30);
+    // Scale bar: the roundest length near a fifth of the map's width.
+    let target = map_w as f64 * metres_per_pixel / 5.0;
+    let metres = [5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0].into_iter().rfind(|&m| m <= target).unwrap_or(5.0);
+    let len = (metres / metres_per_pixel).round() as i32;
+    let (x0, y0) = (16, map_h as i32 - 18);
+    area.draw(&Rectangle::new([(x0 - 8, y0 - 26), (x0 + len + 8, y0 + 10)], WHITE.mix(0.85).filled()))?;
+    area.draw(&Rectangle::new([(x0, y0 - 3), (x0 + len, y0 + 3)], ink.filled()))?;
+    area.draw_text(&format!("{metres:.0} m"), &style(14.0, ink).pos(Pos::new(HPos::Center, VPos::Bottom)), (x0 + len / 2, y0 - 6))?;
+
+    let x = map_w as i32 + 20;
+    let d = INTERVENTION_DISTANCE;
+    let ticks: Vec<(f64, String)> = [0.0, 0.25, 0.5, 0.75, 1.0].iter().map(|&t| (t, format!("{:.2} m{}", t * d, if t == 1.0 { ": intervention" } else { "" }))).collect();
+    let bar = ColourBar { title: "distance from the centre line", colour: &bar_colour, ticks: &ticks };
+    colorbar::draw(area, &bar, (x, 44, 24, 200), 14.0, ink)?;
+
+    let mut y = 280;
+    area.draw(&Circle::new((x + 10, y), 7, RGBColor(230, 0, 230).stroke_width(2)))?;
+    area.draw_text(&format!("intervention ({})", report.interventions.len()), &style(14.0, ink).pos(Pos::new(HPos::Left, VPos::Center)), (x + 28, y))?;
+    y += 26;
+    area.draw(&Rectangle::new([(x + 6, y - 4), (x + 14, y + 4)], WHITE.filled()))?;
+    area.draw(&Rectangle::new([(x + 5, y - 5), (x + 15, y + 5)], ink.stroke_width(1)))?;
+    area.draw_text("start", &style(14.0, ink).pos(Pos::new(HPos::Left, VPos::Center)), (x + 28, y))?;
+    y += 40;
+    for line in [
+        format!("autonomy {:.1} %", report.autonomy()),
+        format!("{:.2} laps in {:.0} s", report.laps, report.elapsed_s),
+        format!("off the centre line: mean {:.2} m,", report.mean_abs_lateral),
+        format!("largest {:.2} m", report.max_abs_lateral),
+    ] {
+        area.draw_text(&line, &style(14.0, ink).pos(Pos::new(HPos::Left, VPos::Center)), (x, y))?;
+        y += 22;
+    }
+    Ok(())
+}
+
+/// The map with the path, interventions and start drawn, and its metres per pixel.
+fn map_with_path(world: &World, report: &Report) -> (RgbImage, f64) {
     let map = world.map();
     let k = (0..map.levels()).find(|&k| map.level(k).w.max(map.level(k).h) <= MAX_SIDE).unwrap_or(map.levels() - 1);
     let level = map.level(k);
@@ -62,7 +131,7 @@ pub fn top_down(world: &World, report: &Report) -> RgbImage {
             }
         }
     }
-    img
+    (img, size)
 }
 
 /// Green (0) through yellow (0.5) to red (1 and beyond).
@@ -122,7 +191,19 @@ pub fn annotate(frame: &Frame, steering: f32, expert: f32) -> RgbImage {
     line(&mut img, (centre, y - 5.0), (centre, y + 5.0), 0.5, Rgb([255, 255, 255]));
     bar(&mut img, steering, y, 2.0, Rgb([255, 220, 0]));
     bar(&mut img, expert, y + 4.0, 0.7, Rgb([0, 230, 255]));
+    if let Err(e) = draw_over(&mut img, "the steering labels", |area| steering_labels(area, steering, expert)) {
+        eprintln!("warning: {e}");
+    }
     img
+}
+
+/// The key to the bars, with their values, in the top left corner.
+fn steering_labels(area: &Area<'_>, steering: f32, expert: f32) -> Drawn {
+    area.draw(&Rectangle::new([(4, 4), (112, 42)], BLACK.mix(0.55).filled()))?;
+    let left = Pos::new(HPos::Left, VPos::Center);
+    area.draw_text(&format!("pilot   {steering:+.3}"), &style(13.0, RGBColor(255, 220, 0)).pos(left), (10, 14))?;
+    area.draw_text(&format!("expert {expert:+.3}"), &style(13.0, RGBColor(0, 230, 255)).pos(left), (10, 32))?;
+    Ok(())
 }
 
 /// An animated GIF of annotated frames, keeping every `stride`-th frame offered so that a

@@ -216,7 +216,7 @@ impl Checkpoints for RunCheckpoints<'_> {
 
     fn epoch(&mut self, net: &Net, optim: &[u8], state: &State, history: &History) -> Result<()> {
         atomic_write(&self.run.history_path(), history.to_csv().as_bytes())?;
-        crate::plot::history(history, self.loss, self.metric, &self.run.dir)?;
+        crate::plot::history(history, self.loss, self.metric, state.best_epoch, &self.run.dir)?;
         self.run.save_epoch(net, optim, state)
     }
 }

@@ -62,8 +62,8 @@ impl Checkpoints for HeadCheckpoints<'_> {
         self.run.save_best(&net, state)
     }
 
-    fn epoch(&mut self, _head: &Net, _optim: &[u8], _state: &State, history: &History) -> Result<()> {
+    fn epoch(&mut self, _head: &Net, _optim: &[u8], state: &State, history: &History) -> Result<()> {
         atomic_write(&self.run.history_path(), history.to_csv().as_bytes())?;
-        crate::plot::history(history, self.loss, self.metric, &self.run.dir)
+        crate::plot::history(history, self.loss, self.metric, state.best_epoch, &self.run.dir)
     }
 }
