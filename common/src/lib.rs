@@ -14,6 +14,7 @@
 //!   whole input or row by row.
 //! - [`preprocess`]: camera frame -> crop -> resize -> colour -> int8 input, whole-frame and
 //!   row-streaming.
+//! - [`report`]: what a frame cost on the chip, as the record the firmware writes for the host.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -26,6 +27,7 @@ pub mod kernels;
 pub mod plan;
 pub mod preprocess;
 pub mod quant;
+pub mod report;
 pub mod shape;
 #[cfg(feature = "std")]
 pub mod testing;

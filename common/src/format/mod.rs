@@ -43,6 +43,28 @@ pub struct QParams {
     pub zero_point: i8,
 }
 
+impl QParams {
+    /// The real value of `q`: `(q - zero_point) * 2^scale_exp`. Exact: `q - zero_point` has at
+    /// most 9 bits and `2^scale_exp` is a power of two f32 holds for every `scale_exp`
+    /// (as a subnormal below 2^-126), so the product is exact unless it exceeds f32's range
+    /// (then it is infinite: `|q - zero_point| * 2^scale_exp > f32::MAX` needs
+    /// `scale_exp >= 121`). The power is built from its exponent bits: no `powi`, which
+    /// `core` lacks on the chip.
+    pub fn dequantize(&self, q: i8) -> f32 {
+        (q as i32 - self.zero_point as i32) as f32 * pow2(self.scale_exp)
+    }
+}
+
+/// `2^e`, exactly: a normal f32 for `e >= -126`, a subnormal below.
+const fn pow2(e: i8) -> f32 {
+    let e = e as i32;
+    if e >= -126 {
+        f32::from_bits(((e + 127) as u32) << 23)
+    } else {
+        f32::from_bits(1 << (e + 149))
+    }
+}
+
 /// Explicit zero padding (in the quantized domain: padded inputs equal the input zero point).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -378,4 +400,36 @@ impl<'a> Model<'a> {
 pub fn read_i32(table: &[u8], i: usize) -> i32 {
     let b = &table[4 * i..4 * i + 4];
     i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QParams;
+
+    #[test]
+    fn dequantize_is_the_zero_point_offset_times_the_power_of_two() {
+        let q = |scale_exp, zero_point| QParams { scale_exp, zero_point };
+        assert_eq!(q(-7, 0).dequantize(64), 0.5);
+        assert_eq!(q(-7, 0).dequantize(-128), -1.0);
+        assert_eq!(q(-3, -128).dequantize(-128), 0.0);
+        assert_eq!(q(-3, -128).dequantize(127), 255.0 / 8.0);
+        assert_eq!(q(2, 5).dequantize(4), -4.0);
+        assert_eq!(q(0, 0).dequantize(-1), -1.0);
+    }
+
+    #[test]
+    fn dequantize_is_exact_for_every_exponent() {
+        for e in i8::MIN..=i8::MAX {
+            // 2^e as f64 is exact, and so is its product with a 9-bit integer.
+            let want = |d: i32| (d as f64 * (e as f64).exp2()) as f32;
+            for (v, zp) in [(1i8, 0i8), (-1, 0), (127, -128), (-128, 127), (3, 0)] {
+                let got = QParams { scale_exp: e, zero_point: zp }.dequantize(v);
+                let d = v as i32 - zp as i32;
+                assert_eq!(got.to_bits(), want(d).to_bits(), "scale_exp {e}, q {v}, zero point {zp}");
+                if e < 121 {
+                    assert_eq!(got as f64, d as f64 * (e as f64).exp2(), "not exact at scale_exp {e}");
+                }
+            }
+        }
+    }
 }
