@@ -50,12 +50,17 @@ impl Clock {
             let mut wraps = WRAPS.load(Ordering::Relaxed);
             let mut current = SYST::get_current();
             // A wrap whose exception is still pending (interrupts are off here) has not been
-            // counted yet: count it and re-read the counter, which has reloaded by now.
+            // counted yet: count it and re-read the counter, which is past the wrap by now.
             if SCB::is_pendst_pending() {
                 wraps += 1;
                 current = SYST::get_current();
             }
-            wraps as u64 * (RELOAD as u64 + 1) + (RELOAD - current) as u64
+            // The exception becomes pending as the counter reaches 0, one tick before it
+            // reloads: 0 is the first tick of the period that wrap starts, then RELOAD..1.
+            // (Counting 0 as the old period's last tick made a reading in that one tick a
+            // whole period late once the exception had run.)
+            let ticks_into_period = if current == 0 { 0 } else { RELOAD + 1 - current };
+            wraps as u64 * (RELOAD as u64 + 1) + ticks_into_period as u64
         })
     }
 

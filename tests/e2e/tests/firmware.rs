@@ -57,6 +57,10 @@ fn firmware_matches_reference(blob: &[u8], frames: &[Vec<u8>]) {
     let arena = CameraPlan::of(&model).arena_bytes() as u32;
     for (i, c) in run.costs.iter().enumerate() {
         assert_eq!(c.layers.len(), model.layers().len(), "frame {i}: {c:?}");
+        let layers: u64 = c.layers.iter().map(|&n| n as u64).sum();
+        // Each layer is charged from the previous one's end: together they are the network,
+        // less the SysTick reads around them (40-instruction ticks).
+        assert!(layers <= c.network && c.network - layers < c.network / 100 + 4000, "frame {i}: {c:?}");
         assert!(c.network > model.macs() / 4 && c.preprocess > 0 && c.read_rows > 0, "frame {i}: {c:?}");
         assert_eq!(c.arena_bytes, arena, "frame {i}");
         assert!(c.stack_high_water > 0 && c.stack_high_water < c.stack_bytes, "frame {i}: {c:?}");
