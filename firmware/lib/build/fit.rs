@@ -9,7 +9,7 @@ use memory::{CHIP, FLASH_BYTES, RAM_BYTES};
 use super::Sizes;
 
 /// Stack the firmware needs besides its static buffers. Measured high-water mark of the QEMU
-/// application: 10,828 B with PilotNet, 10,836 B with the sign CNN, set while parsing (the
+/// application: 10,836 B with PilotNet, 10,844 B with the sign CNN, set while parsing (the
 /// ~2.3 KB `Model` moves by value through postcard, serde and validation: 7.4 KB of
 /// temporaries in `model::parse`'s own frame, 1.1 KB in `Model::from_def`, on top of the 2.2 KB
 /// `main` frame that keeps the model). During inference the stack stays near 8 KB: `main`,
