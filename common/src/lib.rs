@@ -4,7 +4,7 @@
 //! host (training inputs, reference inference, export) and the microcontroller run the very same
 //! code and agree on every byte.
 //!
-//! - [`format`]: the versioned model blob (header + postcard payload), parsed zero-copy and fully
+//! - [`format`](mod@format): the versioned model blob (header + postcard payload), parsed zero-copy and fully
 //!   validated into a [`Model`].
 //! - [`plan`]: the activation arena layout and its exact peak size, for whole tensors and for
 //!   row bands (the first layers computed row by row as the input streams in).

@@ -3,7 +3,7 @@
 //! The QEMU application counts instructions with SysTick under `-icount shift=0` and, besides
 //! its human-readable log, writes one [`FrameCost`] per frame into a host file, postcard-encoded
 //! records back to back ([`FrameCost::encode`]); the host reads them back with
-//! [`FrameCost::decode_all`]. No allocation on the chip: the per-layer counts are a
+//! `FrameCost::decode_all` (feature `alloc`). No allocation on the chip: the per-layer counts are a
 //! fixed-capacity vector and a record encodes into a [`MAX_ENCODED_BYTES`] buffer.
 
 use serde::{Deserialize, Serialize};

@@ -6,10 +6,10 @@
 //!   preprocessing's row buffers, preprocessing row by row, the network in row bands, with a
 //!   per-layer hook for timing.
 //! - [`kernels`]: the kernel set every binary and on-target test runs.
-//! - [`once`]: a static buffer handed out once; [`stack`] (on the chip only): the stack
+//! - [`once`]: a static buffer handed out once; `stack` (on the chip only): the stack
 //!   high-water mark.
 //!
-//! Everything but [`stack`] builds on the host too, where `cargo test` runs the pipeline's
+//! Everything but `stack` builds on the host too, where `cargo test` runs the pipeline's
 //! tests against `common`'s reference.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -20,6 +20,8 @@ impl<T> Once<T> {
     }
 
     /// The value, the first time; `None` ever after.
+    // A `&mut` from a `&`: sound here, the flag hands it out once (see the SAFETY note).
+    #[allow(clippy::mut_from_ref)]
     pub fn take(&'static self) -> Option<&'static mut T> {
         if self.taken.swap(true, Ordering::AcqRel) {
             return None;

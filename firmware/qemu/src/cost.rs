@@ -3,7 +3,7 @@
 //! QEMU models no cycles and DWT CYCCNT reads 0, but with `-icount shift=0` every instruction
 //! takes exactly 1 ns of virtual time, and SysTick counts that time at the mps2 boards' 25 MHz
 //! core clock: one tick is 40 instructions, repeatably. The 24-bit counter wraps every
-//! [`RELOAD`]` + 1` ticks; the SysTick exception counts the wraps, so time is a 64-bit tick
+//! `RELOAD + 1` ticks; the SysTick exception counts the wraps, so time is a 64-bit tick
 //! count. (On a real chip the same ticks are core cycles / 1; use DWT there.)
 
 use core::sync::atomic::{AtomicU32, Ordering};
