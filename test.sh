@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the project: host tests, the no_std build of `common`, the firmware's
 # on-target tests in QEMU, the build of the Black Pill board binary and the end-to-end tests.
-# On a fresh Debian machine it first installs what is missing (QEMU from apt, flip-link and
-# defmt-print with cargo, the thumbv7em target).
+# On a fresh Debian machine it first installs what is missing for these and for every command
+# the README documents (QEMU from apt; flip-link and defmt-print with cargo; the thumbv7em
+# target and the rustup components of rust-toolchain.toml: llvm-tools for
+# `pilot bench firmware`, rustfmt, clippy). Running it again installs nothing.
 #
 #   ./test.sh            everything
 #   ./test.sh --no-install   fail instead of installing missing tools
@@ -37,6 +39,16 @@ if ! rustup target list --installed | grep -q thumbv7em-none-eabihf; then
     [[ $install == 0 ]] && { echo "missing target: rustup target add thumbv7em-none-eabihf" >&2; exit 1; }
     rustup target add thumbv7em-none-eabihf
 fi
+# rustup adds rust-toolchain.toml's components only when it installs the toolchain; an
+# already installed one may lack them.
+components=$(sed -n 's/^components *= *\[\(.*\)\]/\1/p' rust-toolchain.toml | tr -d '" ' | tr ',' ' ')
+installed=$(rustup component list --installed)
+for c in $components; do
+    grep -q "^$c\(-\|$\)" <<<"$installed" && continue
+    [[ $install == 0 ]] && { echo "missing rustup component: rustup component add $c" >&2; exit 1; }
+    log "installing rustup component $c"
+    rustup component add "$c"
+done
 need qemu-system-arm "apt-get install qemu-system-arm" apt_install qemu-system-arm
 need flip-link "cargo install flip-link --locked" cargo install flip-link --locked
 need defmt-print "cargo install defmt-print --locked" cargo install defmt-print --locked
@@ -50,11 +62,11 @@ cargo test --release 2>&1 | tee -a "$results"
 log "common builds for the microcontroller (no_std, thumbv7em-none-eabihf)"
 cargo build --release -p common --target thumbv7em-none-eabihf
 
-log "firmware on-target tests in QEMU (cd firmware && cargo test --release)"
-(cd firmware && cargo test --release) 2>&1 | tee -a "$results"
+log "firmware on-target tests in QEMU (cd firmware/qemu && cargo test --release)"
+(cd firmware/qemu && cargo test --release) 2>&1 | tee -a "$results"
 
-log "Black Pill board binary builds (cd firmware && cargo build --release -p blackpill; running it needs the board)"
-(cd firmware && cargo build --release -p blackpill)
+log "Black Pill board binary builds (cd firmware/blackpill && cargo build --release; running it needs the board)"
+(cd firmware/blackpill && cargo build --release)
 
 log "end to end: firmware in QEMU against the host reference (cargo test --release -p e2e)"
 cargo test --release -p e2e 2>&1 | tee -a "$results"

@@ -4,7 +4,7 @@
 //! host (training inputs, reference inference, export) and the microcontroller run the very same
 //! code and agree on every byte.
 //!
-//! - [`format`]: the versioned model blob (header + postcard payload), parsed zero-copy and fully
+//! - [`format`](mod@format): the versioned model blob (header + postcard payload), parsed zero-copy and fully
 //!   validated into a [`Model`].
 //! - [`plan`]: the activation arena layout and its exact peak size, for whole tensors and for
 //!   row bands (the first layers computed row by row as the input streams in).
@@ -17,6 +17,7 @@
 //!   row-streaming.
 //! - [`board`]: the boards the firmware runs on (clock, memory, cycles per instruction, camera)
 //!   and the instructions and time one frame of a model costs on each.
+//! - [`report`]: what a frame cost on the chip, as the record the firmware writes for the host.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -31,6 +32,7 @@ pub mod plan;
 pub mod preprocess;
 pub mod quant;
 pub mod rng;
+pub mod report;
 pub mod shape;
 #[cfg(feature = "std")]
 pub mod testing;

@@ -2,10 +2,10 @@
 //!
 //! The model is embedded, its arena sized and checked against the chip by the `firmware`
 //! library's build script, exactly as for the QEMU application. This one writes `memory.x`
-//! with the same chip sizes (`../build/memory.rs`) at the real chip's addresses (flash at
+//! with the same chip sizes (`../lib/build/memory.rs`) at the real chip's addresses (flash at
 //! 0x0800_0000), and `config.rs` with the servo trim and range from the environment.
 
-#[path = "../build/memory.rs"]
+#[path = "../lib/build/memory.rs"]
 mod memory;
 
 use std::path::PathBuf;
@@ -18,23 +18,10 @@ const RAM_ORIGIN: u32 = 0x2000_0000;
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=../build/memory.rs");
+    println!("cargo:rerun-if-changed=../lib/build/memory.rs");
 
     fs::write(out.join("memory.x"), memory::memory_x("STM32F411", FLASH_ORIGIN, RAM_ORIGIN)).expect("write memory.x");
-    // The `firmware` library's build script writes a `memory.x` too, at QEMU's addresses, in
-    // its own folder. Cargo passes this package's folder to the linker first, so this one is
-    // found; the assertion turns any change of that order into a link error, not a board
-    // that does not boot.
-    fs::write(
-        out.join("blackpill.x"),
-        format!(
-            "ASSERT(ORIGIN(FLASH) == {FLASH_ORIGIN:#010x}, \"blackpill: linked with a memory.x that is not the \
-             STM32F411's (flash must start at {FLASH_ORIGIN:#010x})\");\n"
-        ),
-    )
-    .expect("write blackpill.x");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rustc-link-arg-bins=-Tblackpill.x");
 
     let trim = servo_us("PILOT_SERVO_TRIM_US", 0);
     let range = servo_us("PILOT_SERVO_RANGE_US", 500);

@@ -1,6 +1,7 @@
 //! The `pilot` host tool as a library, so that integration tests and the end-to-end tests in
 //! `tests/` drive exactly what the command line runs.
 
+pub mod bench;
 pub mod cli;
 pub mod explain;
 pub mod fsutil;

@@ -1,8 +1,7 @@
 //! The memory plans of the shipped network shapes (the numbers the README and model cards quote).
 
-use common::plan::BandPlan;
+use common::plan::{BandPlan, CameraPlan};
 use common::Model;
-use host::cli::report::band_plan;
 use host::zoo;
 
 #[test]
@@ -43,7 +42,7 @@ fn pilotnet_and_sign_cnn_row_band_plans() {
     assert_eq!(chains, [112_512, 96_600, 38_448, 28_500, 30_228, 31_380]);
     // The firmware adds preprocessing's row buffers: a 320x3 camera row, `RowStream`'s two
     // 200x3 u16 interpolated rows and its 200x3 output row.
-    let firmware = band_plan(&pilot);
+    let firmware = CameraPlan::of(&pilot).bands;
     assert_eq!(firmware.scratch().len, 960 + 2 * 2 * 600 + 600);
     assert_eq!(firmware.arena_bytes(), 28_500 + 3_960);
 
@@ -57,6 +56,6 @@ fn pilotnet_and_sign_cnn_row_band_plans() {
     assert_eq!(bands.arena_bytes(), 3 * 96 + 2 * 960 + 3 * 480 + 2 * 832 + 2_304);
     assert_eq!(bands.arena_bytes(), 7_616);
     // Camera row 32x3, interpolated rows 2x32x3 u16, output row 32x3.
-    let firmware = band_plan(&sign);
+    let firmware = CameraPlan::of(&sign).bands;
     assert_eq!(firmware.arena_bytes(), 7_616 + 96 + 384 + 96);
 }

@@ -187,7 +187,7 @@ impl Board {
     /// The row-band plan the board firmware builds for `model` (the firmware sizes its row
     /// buffers for the model's own frames, which hold the camera's).
     pub fn band_plan(&self, model: &Model<'_>) -> BandPlan {
-        cost::firmware_plan(model)
+        crate::plan::CameraPlan::of(model).bands
     }
 
     /// Flash and RAM the firmware needs for `model` (a blob of `blob_bytes`) on this board.

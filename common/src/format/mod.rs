@@ -400,3 +400,35 @@ pub fn read_i32(table: &[u8], i: usize) -> i32 {
     let b = &table[4 * i..4 * i + 4];
     i32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::QParams;
+
+    #[test]
+    fn dequantize_is_the_zero_point_offset_times_the_power_of_two() {
+        let q = |scale_exp, zero_point| QParams { scale_exp, zero_point };
+        assert_eq!(q(-7, 0).dequantize(64), 0.5);
+        assert_eq!(q(-7, 0).dequantize(-128), -1.0);
+        assert_eq!(q(-3, -128).dequantize(-128), 0.0);
+        assert_eq!(q(-3, -128).dequantize(127), 255.0 / 8.0);
+        assert_eq!(q(2, 5).dequantize(4), -4.0);
+        assert_eq!(q(0, 0).dequantize(-1), -1.0);
+    }
+
+    #[test]
+    fn dequantize_is_exact_for_every_exponent() {
+        for e in i8::MIN..=i8::MAX {
+            // 2^e as f64 is exact, and so is its product with a 9-bit integer.
+            let want = |d: i32| (d as f64 * (e as f64).exp2()) as f32;
+            for (v, zp) in [(1i8, 0i8), (-1, 0), (127, -128), (-128, 127), (3, 0)] {
+                let got = QParams { scale_exp: e, zero_point: zp }.dequantize(v);
+                let d = v as i32 - zp as i32;
+                assert_eq!(got.to_bits(), want(d).to_bits(), "scale_exp {e}, q {v}, zero point {zp}");
+                if e < 121 {
+                    assert_eq!(got as f64, d as f64 * (e as f64).exp2(), "not exact at scale_exp {e}");
+                }
+            }
+        }
+    }
+}

@@ -77,17 +77,6 @@ impl BandPlan {
         best
     }
 
-    /// The plan a camera model streams through on the chip: the smallest, with preprocessing's
-    /// row buffers ([`crate::preprocess::RowStream::buffer_bytes`]) in its scratch (none for
-    /// a model without a preprocessing spec).
-    pub fn for_camera(model: &Model<'_>) -> BandPlan {
-        let scratch = match model.def().input.preprocess {
-            Some(pp) => crate::preprocess::RowStream::buffer_bytes(&pp, model.input().shape),
-            None => 0,
-        };
-        BandPlan::new(model, scratch)
-    }
-
     /// The plan whose first `banded` layers run row by row; `None` beyond
     /// [`BandPlan::max_bands`].
     pub fn with_bands(model: &Model<'_>, banded: usize, scratch_bytes: usize) -> Option<BandPlan> {

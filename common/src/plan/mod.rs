@@ -12,12 +12,17 @@
 //! - [`BandPlan`] (row bands, what [`crate::interp::Stream`] walks): the first layers run one
 //!   output row at a time, so their tensors live in windows of a few rows.
 //!
+//! [`CameraPlan`] is the band plan a camera model runs with on the chip: preprocessing's row
+//! buffers ([`RowBuffers`]) in its scratch.
+//!
 //! Everything here is plain integer code with no allocation, so a firmware `build.rs` can run it
 //! on the blob and declare a static arena of exactly the plan's bytes.
 
 mod band;
+mod camera;
 
 pub use band::{BandPlan, MAX_SCRATCH_BYTES};
+pub use camera::{CameraPlan, RowBuffers};
 pub(crate) use band::RowWindow;
 
 use crate::format::{Layer, ModelDef, TensorInfo, MAX_LAYERS};

@@ -1,5 +1,5 @@
-//! The car's firmware on the STM32F411 "Black Pill". From `firmware/`,
-//! `cargo run --release -p blackpill` builds it, flashes it through probe-rs and shows its log.
+//! The car's firmware on the STM32F411 "Black Pill". From `firmware/blackpill/`,
+//! `cargo run --release` builds it, flashes it through probe-rs and shows its log.
 //!
 //! Each turn: capture a frame on the ArduCAM (320x240 RGB565), stream its rows through the
 //! model's preprocessing into the network, steer the servo with the output. Every few frames

@@ -12,7 +12,7 @@
 //! the reference's own). Every output channel then streams its weight row once against the
 //! columns: per 4 weights one `LDR`, two `SXTB16` and, per pixel, one `LDRD` and two `SMLAD`
 //! (15 instructions for 16 MACs with four pixels, 6 for 4 with one), the loop branch every
-//! fourth chunk. One `asm!` block runs all channels of a block ([`dot_rows`]), with about 12
+//! fourth chunk. One `asm!` block runs all channels of a block (`dot_rows`), with about 12
 //! instructions of bookkeeping a channel; the sums of each channel are then requantized in one
 //! `asm!` loop ([`crate::requant::requantize_block`]).
 //!
@@ -37,7 +37,7 @@
 //! bytes (which widen to 0), and the weight row is read from `lead` bytes before its start,
 //! so the partial chunk is an ordinary chunk whose low weight bytes (the previous row's last
 //! ones) meet zeros. Only the first row of the weights (the first three when `K` is 1) has too
-//! little before it: the kernel reads it from a copy behind `lead` zero bytes ([`head`]).
+//! little before it: the kernel reads it from a copy behind `lead` zero bytes (`head`).
 //!
 //! A dense layer is the 1x1 convolution of a one-pixel input ([`crate::Dsp`]): one block of one
 //! pixel, its depth and channels blocked as above.

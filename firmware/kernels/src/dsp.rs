@@ -4,9 +4,10 @@
 //! elsewhere it is a plain-Rust emulation of the instruction's definition in the ARMv7-M
 //! Architecture Reference Manual. The kernels are written once against these functions, so the
 //! host property tests exercise the same algorithm (blocking, data layout, rounding) that the
-//! chip runs; only the innermost dot-product loops have a hand-scheduled `asm!` body on the chip
-//! (see [`crate::conv`] and [`crate::dense`]), and those have portable twins built from these
-//! functions.
+//! chip runs; only the innermost loops have a hand-scheduled `asm!` body on the chip (the
+//! convolution's dot products in [`crate::conv`], which dense layers share as 1x1
+//! convolutions, and the requantization loop in [`crate::requant`]), and those have portable
+//! twins built from these functions.
 //!
 //! Halfword packing: a `u32` holding two i16 lanes has lane 0 in bits 0..16 and lane 1 in bits
 //! 16..32.

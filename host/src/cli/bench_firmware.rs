@@ -1,12 +1,15 @@
 //! `pilot bench firmware`: the firmware's cost in QEMU for each shipped model: instructions per
-//! inference, per layer and per MAC (SysTick under `-icount shift=0`), arena, stack high-water,
-//! flash and RAM, on the Cortex-M4F (mps2-an386) and Cortex-M7 (mps2-an500) machines; and the
-//! flash and RAM of the Black Pill board binary built for the same model.
+//! inference, per layer and per MAC (SysTick under `-icount shift=0`, from the cost records the
+//! firmware writes), arena, stack high-water, flash and RAM, on the Cortex-M4F (mps2-an386) and
+//! Cortex-M7 (mps2-an500) machines; and the flash and RAM of the Black Pill board binary built
+//! for the same model.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Context, Result};
 use clap::Args;
+use common::plan::CameraPlan;
+use common::report::FrameCost;
 use common::Model;
 
 use crate::cli::report::CHIPS;
@@ -23,16 +26,23 @@ pub struct FirmwareBenchArgs {
     pub machines: Vec<String>,
 }
 
-/// The per-layer lines and the total of a firmware log.
-fn parse_log(log: &str) -> (Vec<String>, Option<String>) {
-    let lines: Vec<&str> = log.lines().collect();
-    let start = lines.iter().position(|l| l.contains("per layer (last frame)"));
-    let total = lines.iter().find(|l| l.contains("total:")).map(|l| l.trim_start_matches("INFO").trim().to_string());
-    let layers = match start {
-        Some(s) => lines[s + 1..].iter().take_while(|l| !l.contains("total:")).map(|l| l.trim_start_matches("INFO").trim().to_string()).collect(),
-        None => vec![],
-    };
-    (layers, total)
+/// The per-layer table of a run's last frame: name, op, MACs, instructions, instructions/MAC.
+fn print_layers(model: &Model<'_>, cost: &FrameCost) {
+    println!("  {:<12} {:<8} {:>12} {:>12} {:>9}", "layer", "op", "MACs", "instructions", "per MAC");
+    for (i, node) in model.layers().iter().enumerate() {
+        let macs = node.layer.macs(model.tensor(i).shape, model.tensor(i + 1).shape);
+        let instr = cost.layers.get(i).copied().unwrap_or(0);
+        println!("  {:<12} {:<8} {macs:>12} {instr:>12} {:>9}", node.name, node.layer.op_name(), per_mac(instr as u64, macs));
+    }
+}
+
+/// `instructions / macs` with three decimals, or `-` for a layer without MACs.
+fn per_mac(instructions: u64, macs: u64) -> String {
+    if macs == 0 {
+        "-".into()
+    } else {
+        format!("{:.3}", instructions as f64 / macs as f64)
+    }
 }
 
 /// Prints an ELF's flash and static RAM use, and the stack that leaves on the reference chip
@@ -58,13 +68,13 @@ fn print_memory(what: &str, elf: &Path, blob_bytes: usize) -> Result<()> {
 pub fn run(args: FirmwareBenchArgs) -> Result<()> {
     let missing = qemu::missing_tools();
     ensure!(missing.is_empty(), "the firmware benchmark needs: {}", missing.join("; "));
-    let root = std::fs::canonicalize(qemu::firmware_dir().join(".."))?;
+    let root = std::fs::canonicalize(qemu::repo_dir())?;
     let models = if args.models.is_empty() { vec![root.join("models/pilotnet/pilotnet.pnn8"), root.join("models/sign/sign.pnn8")] } else { args.models.clone() };
     let work = tempfile::tempdir()?;
     for path in &models {
         let blob = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let model = Model::parse(&blob).with_context(|| format!("{} is not a valid model blob", path.display()))?;
-        let bands = super::report::band_plan(&model);
+        let bands = CameraPlan::of(&model).bands;
         println!(
             "\n{} ({}): {} MACs, blob {} B, arena {} B (row bands over the first {} layers, {} B of preprocessing row buffers included; whole tensors {} B)",
             model.name(),
@@ -85,15 +95,23 @@ pub fn run(args: FirmwareBenchArgs) -> Result<()> {
             println!("Black Pill binary: not built (it steers with one-output models)");
         }
         for (i, machine) in args.machines.iter().enumerate() {
-            let log = qemu::run_synthetic(&elf, machine)?;
-            let (layers, total) = parse_log(&log);
+            let run = qemu::run_synthetic(&elf, machine)?;
+            let cost = run.costs.last().with_context(|| format!("the firmware on {machine} wrote no cost record"))?;
             if i == 0 {
-                println!("per layer on {machine} (name op MACs instructions instructions/MAC):");
-                for l in &layers {
-                    println!("  {l}");
-                }
+                println!("per layer on {machine}, one synthetic frame:");
+                print_layers(&model, cost);
             }
-            println!("{machine}: {}", total.unwrap_or_else(|| "no total in the log".into()));
+            println!(
+                "{machine}: {} instructions per inference ({} per MAC); preprocessing {} (+ reading rows {}); arena {} B; stack high-water {} B of {} B; model blob {} B",
+                cost.network,
+                per_mac(cost.network, model.macs()),
+                cost.preprocess,
+                cost.read_rows,
+                cost.arena_bytes,
+                cost.stack_high_water,
+                cost.stack_bytes,
+                blob.len()
+            );
         }
     }
     println!("\nAnchor (TensorFlow Lite Micro + CMSIS-NN on mps2-an386, from the issue): PilotNet 55.3 M instructions, sign CNN 9.9 M.");

@@ -126,7 +126,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     atomic_write(&float_path, &float::export_run(&run)?)?;
     atomic_write(&blob_path, &blob)?;
     println!("{}, {} and {}", onnx_path.display(), float_path.display(), blob_path.display());
-    let bands = common::plan::BandPlan::for_camera(&model);
+    let bands = common::plan::CameraPlan::of(&model).bands;
     s.add(
         "int8 model",
         format!(

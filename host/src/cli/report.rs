@@ -11,7 +11,7 @@ use common::board::cost::FrameCost;
 use common::board::timing::{FrameTiming, Pipeline};
 use common::board::{Board, BLACKPILL, BOARDS, F746, H743, MIN_STACK_BYTES};
 use common::format::Layer;
-use common::plan::BandPlan;
+use common::plan::CameraPlan;
 use common::Model;
 
 #[derive(Args, Debug)]
@@ -52,7 +52,7 @@ pub fn describe(model: &Model<'_>, blob_bytes: usize) -> String {
     let _ = writeln!(s, "model {:?}: input {}x{}x{} (scale 2^{}, zero point {})", model.name(), input.shape.h, input.shape.w, input.shape.c, input.quant.scale_exp, input.quant.zero_point);
     let cost = FrameCost::of(model, None);
     let _ = writeln!(s, "{:<10} {:<8} {:>14} {:>9} {:>12} {:>18} {:>24} {:>13} {:>8}", "layer", "op", "output", "params", "MACs", "whole-tensor slot", "row-band slot", "instructions", "per MAC");
-    let (plan, bands) = (model.plan(), band_plan(model));
+    let (plan, bands) = (model.plan(), CameraPlan::of(model).bands);
     let slots = |i: usize| {
         let (whole, band) = (plan.slot(i), bands.slot(i));
         let mut banded = format!("{}..{}", band.offset, band.end());
@@ -200,7 +200,4 @@ fn timing_line(t: &FrameTiming) -> String {
     )
 }
 
-/// The row-band plan the firmware builds for `model` (`BandPlan::for_camera`).
-pub fn band_plan(model: &Model<'_>) -> BandPlan {
-    BandPlan::for_camera(model)
-}
+

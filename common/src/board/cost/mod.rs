@@ -179,7 +179,7 @@ impl FrameCost {
         let mut cost = FrameCost {
             layers: [Instructions::default(); MAX_LAYERS],
             n_layers: model.layers().len() as u8,
-            banded: firmware_plan(model).banded_layers() as u8,
+            banded: crate::plan::CameraPlan::of(model).bands.banded_layers() as u8,
             preprocess: Instructions::default(),
             streamed_other: Instructions::default(),
             tail_other: Instructions::default(),
@@ -229,16 +229,6 @@ impl FrameCost {
     }
 }
 
-/// The row-band plan the firmware builds (`firmware/build.rs`, `Stream::new`): the scratch
-/// holds the row buffers of the model's own preprocessing spec.
-pub fn firmware_plan(model: &Model<'_>) -> BandPlan {
-    let scratch = match model.def().input.preprocess {
-        Some(pp) => RowStream::buffer_bytes(&pp, model.input().shape),
-        None => 0,
-    };
-    BandPlan::new(model, scratch)
-}
-
 /// Walks one frame of `model` (camera rows preprocessed by `frame`, or the model's own spec)
 /// through the firmware's control flow, giving its events to `t` and charging them as the
 /// QEMU application's log does.
@@ -270,7 +260,7 @@ struct StreamWalk<'s, 'm> {
 
 impl<'s, 'm> StreamWalk<'s, 'm> {
     fn new(model: &'s Model<'m>) -> Self {
-        StreamWalk { model, plan: firmware_plan(model), produced: [0; MAX_LAYERS + 1], top: [0; MAX_LAYERS] }
+        StreamWalk { model, plan: crate::plan::CameraPlan::of(model).bands, produced: [0; MAX_LAYERS + 1], top: [0; MAX_LAYERS] }
     }
 
     fn row_bytes(&self, j: usize) -> usize {
