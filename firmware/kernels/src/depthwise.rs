@@ -36,6 +36,9 @@
 //! On the chip the sweep and the gathers are hand-scheduled `asm!`; elsewhere the same steps
 //! run with the instructions emulated ([`crate::dsp`]).
 
+use core::mem::MaybeUninit;
+
+use common::bytes_as_i8;
 use common::format::{read_i32, Depthwise};
 use common::interp::{Tensor, TensorMut};
 use common::quant::lower_clamp;
@@ -156,35 +159,40 @@ pub fn depthwise(l: &Depthwise<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
         mults: [0; 4],
         weights: [[0; 2]; MAX_TAPS],
     };
-    let mut cols = [[0u32; 2]; GATHER_SLOTS];
+    // (Not zeroed: a sweep reads only slots that `Columns` wrote, see there.)
+    let mut slots = [MaybeUninit::<Slot>::uninit(); GATHER_SLOTS];
     let mut tail = [0i8; 4 * TAIL_PIXELS];
-    let mut c0 = 0;
-    while c0 < c {
-        let cn = (c - c0).min(4);
-        let requant = load_group(l, c, c0, (kh, kw), &mut group);
-        let seg = if cn == 4 { seg } else { seg.min(TAIL_PIXELS) };
-        for oy in 0..oh {
-            let iy0 = (oy * sh) as isize - win.pads.top as isize;
-            let mut ox0 = 0;
-            while ox0 < ow {
-                let n = seg.min(ow - ox0);
-                let ix0 = (ox0 * sw) as isize - win.pads.left as isize;
-                let ncols = (n - 1) * sw + kw;
-                gather(src, c0, cn, kh, (iy0, ix0), ncols, &mut cols);
-                let at = (oy * ow + ox0) * c + c0;
+    // Row by row, segment by segment, then channel group by group: the geometry and the
+    // padding slots of a segment are the same for every group. (The group's table is then
+    // rebuilt for every segment; in the row-band interpreter's calls, one output row each, it
+    // is built once per call either way.)
+    for oy in 0..oh {
+        let iy0 = (oy * sh) as isize - win.pads.top as isize;
+        let mut ox0 = 0;
+        while ox0 < ow {
+            // Partial groups go through `tail`: at most `TAIL_PIXELS` pixels.
+            let n = if c % 4 == 0 { seg } else { seg.min(TAIL_PIXELS) }.min(ow - ox0);
+            let ix0 = (ox0 * sw) as isize - win.pads.left as isize;
+            let mut cols = Columns::new(&mut slots, src, kh, (iy0, ix0), (n - 1) * sw + kw);
+            let at = (oy * ow + ox0) * c;
+            let mut c0 = 0;
+            while c0 < c {
+                let cn = (c - c0).min(4);
+                let requant = load_group(l, c, c0, (kh, kw), &mut group);
+                let cols = cols.gather(src, c0, cn);
                 let sweep = Sweep { taps, step: sw * kh, n, requant, zp: out_zp, lo };
                 if cn == 4 {
-                    sweep.run(&mut group, &cols, &mut y[at..], c);
+                    sweep.run(&mut group, cols, &mut y[at + c0..], c);
                 } else {
-                    sweep.run(&mut group, &cols, &mut tail, 4);
+                    sweep.run(&mut group, cols, &mut tail, 4);
                     for p in 0..n {
-                        y[at + p * c..at + p * c + cn].copy_from_slice(&tail[4 * p..4 * p + cn]);
+                        y[at + c0 + p * c..][..cn].copy_from_slice(&tail[4 * p..4 * p + cn]);
                     }
                 }
-                ox0 += n;
+                c0 += 4;
             }
+            ox0 += n;
         }
-        c0 += 4;
     }
 }
 
@@ -192,79 +200,114 @@ pub fn depthwise(l: &Depthwise<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
 /// says how to requantize them.
 fn load_group(l: &Depthwise<'_>, c: usize, c0: usize, (kh, kw): (usize, usize), group: &mut Group) -> Requant {
     let cn = (c - c0).min(4);
-    let mut mults = [1i32; 4];
+    let (mut bias, mut mults) = ([0i32; 4], [1i32; 4]);
     for j in 0..cn {
-        group.bias[j] = read_i32(l.bias, c0 + j);
+        bias[j] = read_i32(l.bias, c0 + j);
         mults[j] = read_i32(l.multipliers, c0 + j);
     }
-    group.bias[cn..].fill(0);
+    group.bias = bias;
     let requant = if mults.iter().all(|&m| m < 1 << 15) { Requant::Fast } else { Requant::General };
-    for (dst, m) in group.mults.iter_mut().zip(mults) {
-        *dst = if requant == Requant::Fast { m << 16 } else { m };
-    }
-    for kx in 0..kw {
-        for ky in 0..kh {
-            let at = (ky * kw + kx) * c + c0;
+    group.mults = if requant == Requant::Fast { mults.map(|m| m << 16) } else { mults };
+    // Tap `(ky, kx)` holds the group's weights at `(ky * kw + kx) * c` on; the table is `kx`
+    // major like a gathered window, so it is gathered the same way (zero point 0).
+    let w = &bytes_as_i8(l.weights)[c0..];
+    // SAFETY: `gather_words` and the loop below write only initialized slots into the
+    // table (which stays initialized), and `MaybeUninit<Slot>` has the layout of `Slot`.
+    let table = unsafe { &mut *(&mut group.weights[..] as *mut [Slot] as *mut [MaybeUninit<Slot>]) };
+    if cn == 4 {
+        gather_words(w, kw, kh, (c, kw * c), table, kh, 0);
+    } else {
+        for t in 0..kh * kw {
             let mut b = [0u8; 4];
-            b[..cn].copy_from_slice(&l.weights[at..at + cn]);
+            for (d, s) in b.iter_mut().zip(&w[t * c..t * c + cn]) {
+                *d = *s as u8;
+            }
             let word = u32::from_le_bytes(b);
-            group.weights[kx * kh + ky] = [sxtb16(word), sxtb16_ror8(word)];
+            table[(t % kw) * kh + t / kw].write([sxtb16(word), sxtb16_ror8(word)]);
         }
     }
     requant
 }
 
-/// Gathers channels `c0..c0 + cn` of the window columns `ix0..ix0 + ncols` of input rows
-/// `iy0..iy0 + kh` into `cols`, widened with the zero point subtracted, slot `(i, r)` at
-/// `i * kh + r`; slots outside the input are 0.
-fn gather(i: Input<'_>, c0: usize, cn: usize, kh: usize, (iy0, ix0): (isize, isize), ncols: usize, cols: &mut [Slot]) {
-    let (kh_i, n_i) = (kh as isize, ncols as isize);
-    let (r0, i_lo) = ((-iy0).clamp(0, kh_i) as usize, (-ix0).clamp(0, n_i) as usize);
-    let (r1, i_hi) = ((i.h - iy0).clamp(r0 as isize, kh_i) as usize, (i.w - ix0).clamp(i_lo as isize, n_i) as usize);
-    for col in (0..i_lo).chain(i_hi..ncols) {
-        cols[col * kh..(col + 1) * kh].fill([0; 2]);
-    }
-    if r0 > 0 || r1 < kh {
-        for col in i_lo..i_hi {
-            cols[col * kh..col * kh + r0].fill([0; 2]);
-            cols[col * kh + r1..(col + 1) * kh].fill([0; 2]);
-        }
-    }
-    if i_lo == i_hi || r0 == r1 {
-        return;
-    }
-    let row_stride = i.w as usize * i.c;
-    let at = (iy0 + r0 as isize) as usize * row_stride + (ix0 + i_lo as isize) as usize * i.c + c0;
-    let dst = &mut cols[i_lo * kh + r0..];
-    let (n, rows) = (i_hi - i_lo, r1 - r0);
-    if cn == 4 {
-        gather_words(&i.x[at..], n, rows, (i.c, row_stride), dst, kh, i.neg_zp);
-    } else {
-        // A partial group: byte by byte, the missing channels at the zero point (they widen
-        // to 0), so that no read passes the input's end.
-        for col in 0..n {
-            for r in 0..rows {
-                let p = at + r * row_stride + col * i.c;
-                let mut b = [i.zp as u8; 4];
-                for (d, s) in b.iter_mut().zip(&i.x[p..p + cn]) {
-                    *d = *s as u8;
-                }
-                let word = u32::from_le_bytes(b);
-                dst[col * kh + r] = [sxtab16(i.neg_zp, word), sxtab16_ror8(i.neg_zp, word)];
+/// The gathered window columns `ix0..ix0 + ncols` of input rows `iy0..iy0 + kh` for one
+/// segment of an output row, one channel group at a time: slot `(i, r)` at `i * kh + r`,
+/// widened with the zero point subtracted; slots outside the input are 0.
+///
+/// [`Columns::new`] writes the padding slots (the same for every group), [`Columns::gather`]
+/// every other slot of a group (rows `r0..r1` of columns `i_lo..i_hi`), so after a gather all
+/// `ncols * kh` slots are written.
+struct Columns<'c> {
+    slots: &'c mut [MaybeUninit<Slot>],
+    kh: usize,
+    /// Kernel rows inside the input.
+    r0: usize,
+    r1: usize,
+    /// Columns inside the input.
+    i_lo: usize,
+    i_hi: usize,
+    /// Where slot `(i_lo, r0)` of channel 0 is in the input.
+    at: usize,
+}
+
+impl<'c> Columns<'c> {
+    fn new(slots: &'c mut [MaybeUninit<Slot>], i: Input<'_>, kh: usize, (iy0, ix0): (isize, isize), ncols: usize) -> Self {
+        let (kh_i, n_i) = (kh as isize, ncols as isize);
+        let (r0, i_lo) = ((-iy0).clamp(0, kh_i) as usize, (-ix0).clamp(0, n_i) as usize);
+        let (r1, i_hi) = ((i.h - iy0).clamp(r0 as isize, kh_i) as usize, (i.w - ix0).clamp(i_lo as isize, n_i) as usize);
+        let slots = &mut slots[..ncols * kh];
+        let zero = |s: &mut [MaybeUninit<Slot>]| s.iter_mut().for_each(|s| _ = s.write([0; 2]));
+        zero(&mut slots[..i_lo * kh]);
+        zero(&mut slots[i_hi * kh..]);
+        if r0 > 0 || r1 < kh {
+            for col in i_lo..i_hi {
+                zero(&mut slots[col * kh..col * kh + r0]);
+                zero(&mut slots[col * kh + r1..(col + 1) * kh]);
             }
         }
+        let at = if r0 < r1 && i_lo < i_hi { ((iy0 + r0 as isize) * i.w + ix0 + i_lo as isize) as usize * i.c } else { 0 };
+        Columns { slots, kh, r0, r1, i_lo, i_hi, at }
+    }
+
+    /// Gathers channels `c0..c0 + cn` and returns all the slots.
+    fn gather(&mut self, i: Input<'_>, c0: usize, cn: usize) -> &[Slot] {
+        let (kh, r0) = (self.kh, self.r0);
+        let (n, rows) = (self.i_hi - self.i_lo, self.r1 - r0);
+        if n > 0 && rows > 0 {
+            let row_stride = i.w as usize * i.c;
+            let (x, dst) = (&i.x[self.at + c0..], &mut self.slots[self.i_lo * kh + r0..]);
+            if cn == 4 {
+                gather_words(x, n, rows, (i.c, row_stride), dst, kh, i.neg_zp);
+            } else {
+                // A partial group: byte by byte, the missing channels at the zero point (they
+                // widen to 0), so that no read passes the input's end.
+                for col in 0..n {
+                    for r in 0..rows {
+                        let p = r * row_stride + col * i.c;
+                        let mut b = [i.zp as u8; 4];
+                        for (d, s) in b.iter_mut().zip(&x[p..p + cn]) {
+                            *d = *s as u8;
+                        }
+                        let word = u32::from_le_bytes(b);
+                        dst[col * kh + r].write([sxtab16(i.neg_zp, word), sxtab16_ror8(i.neg_zp, word)]);
+                    }
+                }
+            }
+        }
+        // SAFETY: every slot is written, the padding ones by `new` and the others just above
+        // (see the type's documentation); `MaybeUninit<Slot>` has the layout of `Slot`.
+        unsafe { &*(&*self.slots as *const [MaybeUninit<Slot>] as *const [Slot]) }
     }
 }
 
 /// Widens `n` columns of `rows` words (column `i`, row `r` at `x[r * rs + i * c..][..4]`) into
 /// `dst[i * kh + r]`.
 #[cfg(not(target_arch = "arm"))]
-fn gather_words(x: &[i8], n: usize, rows: usize, (c, rs): (usize, usize), dst: &mut [Slot], kh: usize, neg_zp: u32) {
+fn gather_words(x: &[i8], n: usize, rows: usize, (c, rs): (usize, usize), dst: &mut [MaybeUninit<Slot>], kh: usize, neg_zp: u32) {
     for col in 0..n {
         for r in 0..rows {
             let p = r * rs + col * c;
             let word = u32::from_le_bytes([x[p] as u8, x[p + 1] as u8, x[p + 2] as u8, x[p + 3] as u8]);
-            dst[col * kh + r] = [sxtab16(neg_zp, word), sxtab16_ror8(neg_zp, word)];
+            dst[col * kh + r].write([sxtab16(neg_zp, word), sxtab16_ror8(neg_zp, word)]);
         }
     }
 }
@@ -273,7 +316,7 @@ fn gather_words(x: &[i8], n: usize, rows: usize, (c, rs): (usize, usize), dst: &
 /// rows and all are inside the input (15 instructions a column), else a column of any rows
 /// at a time (7 instructions a slot, 4 a column).
 #[cfg(target_arch = "arm")]
-fn gather_words(x: &[i8], n: usize, rows: usize, (c, rs): (usize, usize), dst: &mut [Slot], kh: usize, neg_zp: u32) {
+fn gather_words(x: &[i8], n: usize, rows: usize, (c, rs): (usize, usize), dst: &mut [MaybeUninit<Slot>], kh: usize, neg_zp: u32) {
     // Soundness of the accesses below: column i, row r reads x[r * rs + i * c..][..4] and
     // writes dst[i * kh + r]; this check (a panic, never UB) guarantees the last of each
     // exists, and that both loops run at least once.
@@ -281,7 +324,7 @@ fn gather_words(x: &[i8], n: usize, rows: usize, (c, rs): (usize, usize), dst: &
     assert!(x.len() >= (rows - 1) * rs + (n - 1) * c + 4 && dst.len() >= (n - 1) * kh + rows);
     let (s, d) = (x.as_ptr(), dst.as_mut_ptr());
     // SAFETY: the accesses checked above (`dst` an exclusive borrow of word-aligned slots, as
-    // STRD needs; LDR may be unaligned on ARMv7-M); only the named registers and the flags
+    // STRD needs, which it initializes; LDR may be unaligned on ARMv7-M); only the named registers and the flags
     // change; no stack use.
     unsafe {
         if kh == 3 && rows == 3 {
@@ -395,8 +438,8 @@ impl Sweep {
     }
 
     /// The same on the chip: one `asm!` loop over the pixels ([`sweep_fast`] and its kin), 6
-    /// instructions a tap (two `LDRD`s, four multiply-accumulates), 7 an output with
-    /// [`Requant::Fast`] (10 with a lower clamp above -128, 13 general), 15 a pixel besides.
+    /// instructions a tap (two `LDRD`s, four multiply-accumulates), 6.5 an output with
+    /// [`Requant::Fast`] (10 with a lower clamp above -128, 13 general), 16 a pixel besides.
     #[cfg(target_arch = "arm")]
     fn run(&self, g: &mut Group, cols: &[Slot], out: &mut [i8], out_step: usize) {
         let (n, taps, step) = (self.n, self.taps, self.step);
@@ -444,18 +487,17 @@ macro_rules! tap {
     };
 }
 
-/// [`Requant::Fast`] of the sum in `$a` (multiplier at frame offset `$m`) into output byte
-/// `$c`, with `x1 = 0x7FFF_FFFF`, `w0` the zero point and `$clamp` the lower clamp (against
-/// `x0`) or nothing.
+/// [`Requant::Fast`] of the sum in `$a` with the multiplier in `$m` into output byte `$c`,
+/// with `x1 = 0x7FFF_FFFF`, `w0` the zero point, `$t` a scratch register and `$clamp` the
+/// lower clamp (against `x0`) or nothing.
 #[cfg(target_arch = "arm")]
 #[rustfmt::skip]
 macro_rules! fast {
-    ($a:literal, $m:literal, $c:literal, $clamp:expr) => {
+    ($a:literal, $m:literal, $t:literal, $c:literal, $clamp:expr) => {
         concat!(
-            "ldr {n}, [{f}, #", $m, "]\n",
-            "smull {", $a, "}, {w1}, {", $a, "}, {n}\n",
-            "lsrs {n}, {w1}, #1\n",
-            "adcs {n}, {", $a, "}, {x1}\n",
+            "smull {", $a, "}, {w1}, {", $a, "}, {", $m, "}\n",
+            "lsrs {", $t, "}, {w1}, #1\n",
+            "adcs {", $t, "}, {", $a, "}, {x1}\n",
             "adc {w1}, {w1}, {w0}\n",
             "ssat {w1}, #8, {w1}\n",
             $clamp,
@@ -568,17 +610,28 @@ macro_rules! sweep_asm {
 sweep_asm!(
     sweep_fast,
     "mvn {x1}, #0x80000000\nldr {w0}, [{f}, #20]\n",
-    concat!(fast!("a0", "48", "0", ""), fast!("a1", "52", "1", ""), fast!("a2", "56", "2", ""), fast!("a3", "60", "3", ""))
+    concat!(
+        "ldrd {n}, {x0}, [{f}, #48]\n",
+        fast!("a0", "n", "pw", "0", ""),
+        fast!("a1", "x0", "pw", "1", ""),
+        "ldrd {n}, {x0}, [{f}, #56]\n",
+        fast!("a2", "n", "pw", "2", ""),
+        fast!("a3", "x0", "pw", "3", "")
+    )
 );
 #[cfg(target_arch = "arm")]
 sweep_asm!(
     sweep_fast_clamp,
     "mvn {x1}, #0x80000000\nldr {w0}, [{f}, #20]\nldr {x0}, [{f}, #24]\n",
     concat!(
-        fast!("a0", "48", "0", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"),
-        fast!("a1", "52", "1", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"),
-        fast!("a2", "56", "2", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"),
-        fast!("a3", "60", "3", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n")
+        "ldr {n}, [{f}, #48]\n",
+        fast!("a0", "n", "n", "0", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"),
+        "ldr {n}, [{f}, #52]\n",
+        fast!("a1", "n", "n", "1", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"),
+        "ldr {n}, [{f}, #56]\n",
+        fast!("a2", "n", "n", "2", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"),
+        "ldr {n}, [{f}, #60]\n",
+        fast!("a3", "n", "n", "3", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n")
     )
 );
 #[cfg(target_arch = "arm")]
