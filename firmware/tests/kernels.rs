@@ -41,6 +41,11 @@ static DENSE_BIAS: [u8; 8] = le2([10, -5]);
 static DENSE_MULT: [u8; 8] = le2([32768, 32768]); // 0.5 each
 static DW_BIAS: [u8; 8] = le2([1, -2]);
 static DW_MULT: [u8; 8] = le2([65536, 32768]); // 1.0 and 0.5
+/// Four multipliers 0.25 (16384 / 2^16).
+static QUARTER: [u8; 16] = {
+    let q = 16384i32.to_le_bytes();
+    [q[0], q[1], q[2], q[3], q[0], q[1], q[2], q[3], q[0], q[1], q[2], q[3], q[0], q[1], q[2], q[3]]
+};
 
 /// The tests' arena, large enough for every model case.
 static ARENA: Once<[i8; MAX_ARENA_BYTES]> = Once::new([0; MAX_ARENA_BYTES]);
@@ -53,7 +58,7 @@ mod tests {
     use common::{Model, Shape};
     use firmware::kernels;
 
-    use super::{run_one, ARENA, DENSE_BIAS, DENSE_MULT, DW_BIAS, DW_MULT, MAX_ARENA_BYTES, MODEL_CASES, ONE};
+    use super::{run_one, ARENA, DENSE_BIAS, DENSE_MULT, DW_BIAS, DW_MULT, MAX_ARENA_BYTES, MODEL_CASES, ONE, QUARTER};
 
     #[init]
     fn init() -> &'static mut [i8; MAX_ARENA_BYTES] {
@@ -132,6 +137,41 @@ mod tests {
         // 19 - 2 = 17 * 0.5 = 8.5 -> 8 (ties to even). Pixel (1, 0): ch0 2 + 3 + 1 = 6; ch1
         // 29 - 2 = 27 * 0.5 = 13.5 -> 14. Pixel (1, 1): ch0 3 + 1 = 4; ch1 39 - 2 = 37 -> 18.5 -> 18.
         defmt::assert_eq!(out, &[7, -16, 5, 8, 6, 14, 4, 18]);
+    }
+
+    #[test]
+    fn fast_requantization_rounds_ties_to_even(arena: &mut &'static mut [i8; MAX_ARENA_BYTES]) {
+        // Multiplier 0.25 (under 2^15: the fast form) on sums x: 2, 6, -2, -6, 10, 14, -10, 3
+        // are 0.5, 1.5, -0.5, -1.5, 2.5, 3.5, -2.5, 0.75 -> 0, 2, 0, -2, 2, 4, -2, 1 (ties to
+        // even, both parities of the quotient); with ReLU at zero point 1: + 1, at least 1.
+        let x = [2, 6, -2, -6, 10, 14, -10, 3];
+        let plain = [0, 2, 0, -2, 2, 4, -2, 1];
+        for (relu, zp) in [(false, 0), (true, 1)] {
+            let want = plain.map(|v: i8| if relu { (v + zp).max(zp) } else { v });
+            // A 1x1 convolution of one channel over 8 pixels (two blocks of four).
+            let conv = Conv2d {
+                out_channels: 1,
+                window: Window::square(1, 1, Pads::default()),
+                relu,
+                output: QParams { scale_exp: 0, zero_point: zp },
+                weights: &[1],
+                bias: &[0, 0, 0, 0],
+                multipliers: &QUARTER[..4],
+            };
+            let out = run_one(Layer::Conv2d(conv), Shape::new(1, 8, 1), 0, &x, &mut arena[..]);
+            defmt::assert_eq!(out, &want, "conv, relu {=bool}", relu);
+            // A 1x1 depthwise convolution of four channels over two pixels (one group).
+            let dw = Depthwise {
+                window: Window::square(1, 1, Pads::default()),
+                relu,
+                output: QParams { scale_exp: 0, zero_point: zp },
+                weights: &[1, 1, 1, 1],
+                bias: &[0; 16],
+                multipliers: &QUARTER,
+            };
+            let out = run_one(Layer::Depthwise(dw), Shape::new(1, 2, 4), 0, &x, &mut arena[..]);
+            defmt::assert_eq!(out, &want, "depthwise, relu {=bool}", relu);
+        }
     }
 
     #[test]

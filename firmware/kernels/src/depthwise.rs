@@ -19,14 +19,10 @@
 //!   `kernel_w * kernel_h` slots and the kernel walks it and the weight table with
 //!   post-incrementing `LDRD`s. Padding slots are 0 (the zero point, widened), so padding costs
 //!   nothing and needs no special case: any kernel size, stride and padding take the same path.
-//! - The four sums are requantized straight from their registers ([`sweep`]). With a
-//!   multiplier under 2^15 (every realistic layer) `m << 16` fits a register and one `SMULL`
-//!   leaves the floor of `acc * m / 2^16` in its high word and the remainder in the top half of
-//!   its low word: rounding half to even is then `LSRS` (the quotient's parity into the carry),
-//!   `ADCS` (the remainder plus `0x7FFF_FFFF` plus that carry overflows exactly when it rounds
-//!   up) and an `ADC` that adds the carry and the zero point: 7 instructions an output with its
-//!   load and store, against 10 for [`crate::requant`]'s general form, which layers with larger
-//!   multipliers use here too.
+//! - The four sums are requantized straight from their registers ([`Sweep`]), in
+//!   [`crate::requant`]'s fast form when the group's multipliers are below 2^15 (every
+//!   realistic layer: 6.5 instructions an output with its share of the multiplier loads and
+//!   the store), else in its general form.
 //!
 //! Scratch is fixed and on the stack: the group table (64 bytes + 8 per tap, [`MAX_TAPS`]) and
 //! the gathered columns ([`GATHER_SLOTS`] slots of 8 bytes), 2.6 KB in all. A row too wide for
@@ -44,7 +40,7 @@ use common::interp::{Tensor, TensorMut};
 use common::quant::lower_clamp;
 
 #[cfg(not(target_arch = "arm"))]
-use crate::dsp::{smlabb, smlatt, ssat};
+use crate::dsp::{smlabb, smlatt};
 use crate::dsp::{pack16, sxtab16, sxtab16_ror8, sxtb16, sxtb16_ror8};
 
 /// Largest kernel (`kernel_h * kernel_w` taps) the optimized path takes.
@@ -406,17 +402,6 @@ struct Sweep {
     lo: i32,
 }
 
-/// [`Requant::Fast`]'s steps (`m16 = m << 16`), emulated.
-#[cfg(not(target_arch = "arm"))]
-#[inline(always)]
-fn requantize_fast(acc: i32, m16: i32, zp: i32, lo: i32) -> i8 {
-    let v = acc as i64 * m16 as i64; // SMULL
-    let (low, high) = (v as u32, (v >> 32) as i32);
-    let carry = ((low as u64 + 0x7FFF_FFFF + (high & 1) as u64) >> 32) as i32; // LSRS, ADCS
-    let q = high.wrapping_add(zp).wrapping_add(carry); // ADC
-    ssat::<8>(q).max(lo) as i8
-}
-
 impl Sweep {
     #[cfg(not(target_arch = "arm"))]
     fn run(&self, g: &mut Group, cols: &[Slot], out: &mut [i8], out_step: usize) {
@@ -430,7 +415,7 @@ impl Sweep {
             }
             for (ch, (acc, m)) in a.iter().zip(g.mults).enumerate() {
                 out[p * out_step + ch] = match self.requant {
-                    Requant::Fast => requantize_fast(*acc, m, self.zp, self.lo),
+                    Requant::Fast => crate::requant::requantize_fast(*acc, m, self.zp, self.lo),
                     Requant::General => crate::requant::requantize(*acc, m, self.zp, self.lo),
                 };
             }

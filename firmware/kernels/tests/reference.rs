@@ -228,6 +228,15 @@ proptest! {
         prop_assert_eq!(kernels::requant::requantize(acc, m, zp as i32, lo as i32), common::quant::requantize(acc, m, zp, lo));
     }
 
+    /// The fast form (multipliers below 2^15, given shifted left 16 bits), over the whole
+    /// accumulator range.
+    #[test]
+    fn requantize_fast_is_bit_exact(acc in prop_oneof![any::<i32>(), -70_000..70_000], m in prop_oneof![1..(1 << 15), (0u32..15).prop_map(|b| 1i32 << b)],
+                                    zp in any::<i8>(), relu in any::<bool>()) {
+        let lo = common::quant::lower_clamp(relu, zp);
+        prop_assert_eq!(kernels::requant::requantize_fast(acc, m << 16, zp as i32, lo as i32), common::quant::requantize(acc, m, zp, lo));
+    }
+
     /// Small convolutions: every kernel size 1..5, stride 1..3, padding and zero point.
     #[test]
     fn conv_small(c in conv_case(10, 8, 9)) {
@@ -363,11 +372,11 @@ fn requantize_ties_and_edges() {
                 for zp in [-128i8, -1, 0, 5, 127] {
                     for relu in [false, true] {
                         let lo = common::quant::lower_clamp(relu, zp);
-                        assert_eq!(
-                            kernels::requant::requantize(acc, m, zp as i32, lo as i32),
-                            common::quant::requantize(acc, m, zp, lo),
-                            "acc {acc} m {m} zp {zp} relu {relu}"
-                        );
+                        let want = common::quant::requantize(acc, m, zp, lo);
+                        assert_eq!(kernels::requant::requantize(acc, m, zp as i32, lo as i32), want, "acc {acc} m {m} zp {zp} relu {relu}");
+                        if m < 1 << 15 {
+                            assert_eq!(kernels::requant::requantize_fast(acc, m << 16, zp as i32, lo as i32), want, "fast: acc {acc} m {m} zp {zp} relu {relu}");
+                        }
                         n += 1;
                     }
                 }
@@ -377,6 +386,9 @@ fn requantize_ties_and_edges() {
     for acc in [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX] {
         for m in [1, 2, 0xFFFF, 0x10000, 0x10001, i32::MAX] {
             assert_eq!(kernels::requant::requantize(acc, m, 0, -128), common::quant::requantize(acc, m, 0, -128));
+        }
+        for m in [1, 2, 0x7FFE, 0x7FFF] {
+            assert_eq!(kernels::requant::requantize_fast(acc, m << 16, 0, -128), common::quant::requantize(acc, m, 0, -128));
         }
     }
     assert!(n > 500_000);
