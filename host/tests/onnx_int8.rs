@@ -143,3 +143,33 @@ fn tract_runs_depthwise_in_integers() {
     assert!(matmuls >= 12, "{matmuls} integer matrix products");
 }
 
+
+/// `pilot verify`'s comparison handles depthwise layers: 0 mismatches for the exported model,
+/// and an ONNX whose depthwise weights differ from the blob's diverges first at that layer.
+#[test]
+fn verify_compares_depthwise_layers() {
+    use common::format::owned::OwnedLayer;
+    let input = InputSpec { shape: Shape::new(9, 12, 8), quant: QParams { scale_exp: -4, zero_point: -128 }, preprocess: None };
+    let mut b = ModelBuilder::new("blocks", Task::Regression, input, Rng::new(11), Tables::Realistic);
+    b.conv(8, Window::padded(Padding::Same, 9, 12, (3, 3), (1, 1)), true);
+    b.depthwise(Window::padded(Padding::Same, 9, 12, (3, 3), (2, 2)), true);
+    b.conv(16, Window::square(1, 1, Pads::default()), true);
+    let owned = b.build();
+    let bytes = owned.to_bytes();
+    let model = Model::parse(&bytes).unwrap();
+    let (onnx, outputs) = export(&model).unwrap();
+    let mut rng = Rng::new(12);
+    let inputs: Vec<Vec<i8>> = (0..4).map(|_| rng.i8s(model.input().shape.len())).collect();
+    let cmp = host::verify::compare(&model, &onnx, &outputs, inputs.iter().cloned()).unwrap();
+    assert_eq!((cmp.samples, cmp.mismatches(), cmp.layers.len()), (4, 0, 3));
+    assert!(cmp.layers.iter().all(|l| l.0 > 0));
+
+    let mut other = owned.clone();
+    let OwnedLayer::Depthwise(d) = &mut other.layers[1].layer else { panic!("layer 1 is the depthwise one") };
+    d.weights.iter_mut().for_each(|w| *w = w.wrapping_add(1));
+    let other_bytes = other.to_bytes();
+    let (wrong, _) = export(&Model::parse(&other_bytes).unwrap()).unwrap();
+    let cmp = host::verify::compare(&model, &wrong, &outputs, inputs.iter().cloned()).unwrap();
+    assert_eq!(cmp.first_bad_layer(), Some(1));
+    assert_eq!(cmp.first.as_ref().map(|f| f.layer), Some(1));
+}
