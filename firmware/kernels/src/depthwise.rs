@@ -424,7 +424,9 @@ impl Sweep {
 
     /// The same on the chip: one `asm!` loop over the pixels ([`sweep_fast`] and its kin), 6
     /// instructions a tap (two `LDRD`s, four multiply-accumulates), 6.5 an output with
-    /// [`Requant::Fast`] (10 with a lower clamp above -128, 13 general), 16 a pixel besides.
+    /// [`Requant::Fast`] (10 with a lower clamp above -128, 13 general), 16 a pixel besides;
+    /// 9 besides for 9 taps (every 3x3 kernel) in the fast form without a clamp
+    /// ([`sweep9_fast`]).
     #[cfg(target_arch = "arm")]
     fn run(&self, g: &mut Group, cols: &[Slot], out: &mut [i8], out_step: usize) {
         let (n, taps, step) = (self.n, self.taps, self.step);
@@ -434,7 +436,9 @@ impl Sweep {
         assert!(n > 0 && taps > 0 && taps <= MAX_TAPS);
         assert!(cols.len() >= (n - 1) * step + taps && out.len() >= (n - 1) * out_step + 4);
         let passes = taps.div_ceil(UNROLL);
-        g.px_step = 8 * (step as isize - taps as isize);
+        let nine = taps == 9 && self.requant == Requant::Fast && self.lo == -128;
+        // (`sweep9_fast` reads the window at fixed offsets: it steps the whole `step`.)
+        g.px_step = 8 * (step as isize - if nine { 0 } else { taps as isize });
         g.out_step = out_step;
         g.end = cols.as_ptr() as usize + 8 * n * step;
         g.entry = UNROLL * passes - taps;
@@ -446,9 +450,11 @@ impl Sweep {
             Requant::General => (kz, kz >> 31),
         };
         let (cols, out, frame) = (cols.as_ptr(), out.as_mut_ptr(), g as *mut Group);
-        // SAFETY: the frame says what the check above guarantees.
+        // SAFETY: the frame says what the check above guarantees (and `sweep9_fast` reads the
+        // pixel count from `n`, as checked).
         unsafe {
             match self.requant {
+                _ if nine => sweep9_fast(cols, out, frame, n),
                 Requant::Fast if self.lo == -128 => sweep_fast(cols, out, frame),
                 Requant::Fast => sweep_fast_clamp(cols, out, frame),
                 Requant::General => sweep_general(cols, out, frame),
@@ -473,17 +479,20 @@ macro_rules! tap {
 }
 
 /// [`Requant::Fast`] of the sum in `$a` with the multiplier in `$m` into output byte `$c`,
-/// with `x1 = 0x7FFF_FFFF`, `w0` the zero point, `$t` a scratch register and `$clamp` the
-/// lower clamp (against `x0`) or nothing.
+/// with `x1 = 0x7FFF_FFFF`, the zero point in `w0` (or in `$zp`), `$t` a scratch register and
+/// `$clamp` the lower clamp (against `x0`) or nothing.
 #[cfg(target_arch = "arm")]
 #[rustfmt::skip]
 macro_rules! fast {
     ($a:literal, $m:literal, $t:literal, $c:literal, $clamp:expr) => {
+        fast!($a, $m, $t, $c, $clamp, "w0")
+    };
+    ($a:literal, $m:literal, $t:literal, $c:literal, $clamp:expr, $zp:literal) => {
         concat!(
             "smull {", $a, "}, {w1}, {", $a, "}, {", $m, "}\n",
             "lsrs {", $t, "}, {w1}, #1\n",
             "adcs {", $t, "}, {", $a, "}, {x1}\n",
-            "adc {w1}, {w1}, {w0}\n",
+            "adc {w1}, {w1}, {", $zp, "}\n",
             "ssat {w1}, #8, {w1}\n",
             $clamp,
             "strb {w1}, [{po}, #", $c, "]\n",
@@ -589,6 +598,80 @@ macro_rules! sweep_asm {
             }
         }
     };
+}
+
+/// Tap `$t` of [`sweep9_fast`]: the slots at fixed offsets from the window and the frame.
+#[cfg(target_arch = "arm")]
+#[rustfmt::skip]
+macro_rules! tap9 {
+    ($x:literal, $w:literal) => {
+        concat!(
+            "ldrd {x0}, {x1}, [{px}, #", $x, "]\n",
+            "ldrd {w0}, {w1}, [{f}, #", $w, "]\n",
+            "smlabb {a0}, {x0}, {w0}, {a0}\n",
+            "smlatt {a2}, {x0}, {w0}, {a2}\n",
+            "smlabb {a1}, {x1}, {w1}, {a1}\n",
+            "smlatt {a3}, {x1}, {w1}, {a3}\n",
+        )
+    };
+}
+
+/// [`Sweep::run`]'s pixel loop for 9 taps in the fast form without a clamp: the nine taps
+/// unrolled at fixed offsets (no weight pointer, tap counter or computed entry), so a register
+/// is left for the pixel count and one for the zero point.
+///
+/// # Safety
+/// As for the other sweeps, with `n >= 1` the pixel count.
+#[cfg(target_arch = "arm")]
+#[inline(never)]
+unsafe fn sweep9_fast(cols: *const Slot, out: *mut i8, frame: *mut Group, n: usize) {
+    // SAFETY: the caller guarantees every access (see above); the LDRD targets (slots, the
+    // frame) are word aligned; only the named registers, flags and the sticky Q bit change;
+    // no stack use.
+    unsafe {
+        core::arch::asm!(
+            "ldr {zp}, [{f}, #20]",
+            "1:",
+            "ldrd {a0}, {a1}, [{f}, #32]",
+            "ldrd {a2}, {a3}, [{f}, #40]",
+            tap9!("0", "64"),
+            tap9!("8", "72"),
+            tap9!("16", "80"),
+            tap9!("24", "88"),
+            tap9!("32", "96"),
+            tap9!("40", "104"),
+            tap9!("48", "112"),
+            tap9!("56", "120"),
+            tap9!("64", "128"),
+            "mvn {x1}, #0x80000000",
+            "ldrd {x0}, {w0}, [{f}, #48]",
+            fast!("a0", "x0", "x0", "0", "", "zp"),
+            fast!("a1", "w0", "w0", "1", "", "zp"),
+            "ldrd {x0}, {w0}, [{f}, #56]",
+            fast!("a2", "x0", "x0", "2", "", "zp"),
+            fast!("a3", "w0", "w0", "3", "", "zp"),
+            "ldr {x0}, [{f}]",
+            "add {px}, {px}, {x0}",
+            "ldr {x0}, [{f}, #4]",
+            "add {po}, {po}, {x0}",
+            "subs {n}, {n}, #1",
+            "bne 1b",
+            f = in(reg) frame,
+            px = inout(reg) cols => _,
+            po = inout(reg) out => _,
+            n = inout(reg) n => _,
+            zp = out(reg) _,
+            x0 = out(reg) _,
+            x1 = out(reg) _,
+            w0 = out(reg) _,
+            w1 = out(reg) _,
+            a0 = out(reg) _,
+            a1 = out(reg) _,
+            a2 = out(reg) _,
+            a3 = out(reg) _,
+            options(nostack),
+        );
+    }
 }
 
 #[cfg(target_arch = "arm")]
