@@ -1,8 +1,8 @@
 //! Reference kernels against naive float computations of the same integer math, with the
 //! padding made explicit (a padded copy of the input) instead of skipped, on random shapes.
 
-use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
-use common::format::{InputSpec, Pads, Pool, QParams, Task, Window};
+use common::format::owned::{OwnedConv, OwnedDense, OwnedDepthwise, OwnedLayer, OwnedModel, OwnedNode};
+use common::format::{InputSpec, Padding, Pads, Pool, QParams, Task, Window};
 use common::testing::Rng;
 use common::{Model, Shape};
 use proptest::prelude::*;
@@ -46,6 +46,47 @@ fn padded(x: &[i8], s: Shape, zp: i8, p: Pads) -> (Vec<Option<f64>>, usize, usiz
         }
     }
     (g, ph, pw)
+}
+
+/// A depthwise layer of random tables on `shape` against the definition computed in f64 on a
+/// padded copy of the input: channel `ch` of output `(oy, ox)` is `bias + sum over the window
+/// of w[ky][kx][ch] * (x - zp)`, then requantized.
+fn check_depthwise(window: Window, shape: Shape, relu: bool, seed: u64) -> Result<(), TestCaseError> {
+    let mut rng = Rng::new(seed);
+    let in_q = QParams { scale_exp: -3, zero_point: rng.i8() };
+    let out_q = QParams { scale_exp: -2, zero_point: rng.i8() };
+    let (kh, kw, c) = (window.kernel_h as usize, window.kernel_w as usize, shape.c as usize);
+    let dw = OwnedDepthwise {
+        window,
+        relu,
+        output: out_q,
+        weights: rng.i8s(kh * kw * c),
+        bias: (0..c).map(|_| rng.range(-50_000, 50_000) as i32).collect(),
+        multipliers: (0..c).map(|_| multiplier(&mut rng)).collect(),
+    };
+    let x = rng.i8s(shape.len());
+    let (got, os) = run(&single_layer(shape, in_q, OwnedLayer::Depthwise(dw.clone())), &x);
+    prop_assert_eq!(os.c, shape.c);
+    let (g, _, pw) = padded(&x, shape, in_q.zero_point, window.pads);
+    let lo = if relu { out_q.zero_point } else { -128 };
+    let (sh, sw) = (window.stride_h as usize, window.stride_w as usize);
+    let mut want = Vec::new();
+    for oy in 0..os.h as usize {
+        for ox in 0..os.w as usize {
+            for ch in 0..c {
+                let mut acc = dw.bias[ch] as f64;
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let v = g[((oy * sh + ky) * pw + ox * sw + kx) * c + ch].unwrap_or(0.0);
+                        acc += dw.weights[(ky * kw + kx) * c + ch] as f64 * v;
+                    }
+                }
+                want.push(requant_f64(acc, dw.multipliers[ch], out_q.zero_point, lo));
+            }
+        }
+    }
+    prop_assert_eq!(got, want);
+    Ok(())
 }
 
 prop_compose! {
@@ -98,6 +139,24 @@ proptest! {
         }
         prop_assert_eq!(os.h as usize, (h as usize + pads.top as usize + pads.bottom as usize - kh as usize) / sh as usize + 1);
         prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn depthwise_matches_naive((kh, kw, sh, sw, pads, h, w) in window(), c in 1u16..10, relu in any::<bool>(), seed in any::<u64>()) {
+        check_depthwise(Window { kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: sw, pads }, Shape::new(h, w, c), relu, seed)?;
+    }
+
+    /// "same" and "valid" padding (TensorFlow's rule), strides 1 and 2, up to 7x7 kernels.
+    #[test]
+    fn depthwise_same_and_valid_match_naive(k in 1u8..=7, s in 1u8..=2, same in any::<bool>(), h in 1u16..16, w in 1u16..16, c in 1u16..10,
+                                            relu in any::<bool>(), seed in any::<u64>()) {
+        let (h, w) = if same { (h, w) } else { (h.max(k as u16), w.max(k as u16)) };
+        let window = Window::padded(if same { Padding::Same } else { Padding::Valid }, h, w, (k, k), (s, s));
+        check_depthwise(window, Shape::new(h, w, c), relu, seed)?;
+        // The output size TensorFlow gives: ceil(in / s) for same, ceil((in - k + 1) / s) for valid.
+        let (oh, ow) = window.output(Shape::new(h, w, c)).unwrap();
+        let want = |n: u16| if same { n.div_ceil(s as u16) } else { (n - k as u16 + 1).div_ceil(s as u16) };
+        prop_assert_eq!((oh, ow), (want(h), want(w)));
     }
 
     #[test]

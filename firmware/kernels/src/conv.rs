@@ -14,7 +14,8 @@
 //! (15 instructions for 16 MACs with four pixels, 6 for 4 with one), the loop branch every
 //! fourth chunk. One `asm!` block runs all channels of a block (`dot_rows`), with about 12
 //! instructions of bookkeeping a channel; the sums of each channel are then requantized in one
-//! `asm!` loop ([`crate::requant::requantize_block`]).
+//! `asm!` loop ([`crate::requant::requantize_block`], in its fast form when every multiplier
+//! of the layer is below 2^15).
 //!
 //! Scratch memory is small and fixed, because it lives on the stack and the firmware's stack
 //! is counted against the chip's RAM with the activation arena (`build.rs` guarantees 12 KB):
@@ -51,7 +52,7 @@ use common::quant::lower_clamp;
 use crate::dsp::pack16;
 #[cfg(not(target_arch = "arm"))]
 use crate::dsp::{smlad, sxtab16, sxtab16_ror8, sxtb16, sxtb16_ror8};
-use crate::requant::requantize_block;
+use crate::requant::{all_fast, requantize_block};
 
 /// Output pixels per block.
 const PIXELS: usize = 4;
@@ -117,6 +118,7 @@ pub fn conv2d(l: &Conv2d<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
     let neg_zp = pack16(-(src.zp as i16), -(src.zp as i16));
     let out_zp = l.output.zero_point as i32;
     let lo = lower_clamp(l.relu, l.output.zero_point) as i32;
+    let fast = all_fast(l.multipliers);
     let y = output.data;
 
     let mut patch = Patch([0; K_BLOCK + 4]);
@@ -156,7 +158,7 @@ pub fn conv2d(l: &Conv2d<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
             let (at, c) = (first * oc_n + ocs.start, ocs.len());
             // The requantization writes four pixels: a short block's go to scratch first.
             let (dst, stride) = if n == PIXELS { (&mut y[at..], oc_n) } else { (&mut out[..], c) };
-            requantize_block(accs, mults, out_zp, lo, dst, stride);
+            requantize_block(accs, mults, out_zp, lo, dst, stride, fast);
             if n < PIXELS {
                 for p in 0..n {
                     y[at + p * oc_n..at + p * oc_n + c].copy_from_slice(&out[p * c..p * c + c]);

@@ -4,10 +4,10 @@
 //! elsewhere it is a plain-Rust emulation of the instruction's definition in the ARMv7-M
 //! Architecture Reference Manual. The kernels are written once against these functions, so the
 //! host property tests exercise the same algorithm (blocking, data layout, rounding) that the
-//! chip runs; only the innermost loops have a hand-scheduled `asm!` body on the chip (the
-//! convolution's dot products in [`crate::conv`], which dense layers share as 1x1
-//! convolutions, and the requantization loop in [`crate::requant`]), and those have portable
-//! twins built from these functions.
+//! chip runs; only the innermost loops have a hand-scheduled `asm!` body on the chip (the dot
+//! products of [`crate::conv`], which dense layers share as 1x1 convolutions, and of
+//! [`crate::depthwise`], and the requantization loops in [`crate::requant`]), and those have
+//! portable twins built from these functions.
 //!
 //! Halfword packing: a `u32` holding two i16 lanes has lane 0 in bits 0..16 and lane 1 in bits
 //! 16..32.
@@ -126,6 +126,43 @@ pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
     }
 }
 
+/// `SMLABB d, a, b, acc`: `acc + a.lane0 * b.lane0`, wrapping (Q flag unused, as for
+/// [`smlad`]).
+#[inline(always)]
+pub fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
+    #[cfg(target_arch = "arm")]
+    {
+        let d: i32;
+        // SAFETY: register-to-register; may set the sticky Q bit, which no Rust code reads.
+        unsafe {
+            core::arch::asm!("smlabb {d}, {a}, {b}, {c}", d = lateout(reg) d, a = in(reg) a, b = in(reg) b, c = in(reg) acc, options(pure, nomem, nostack))
+        };
+        d
+    }
+    #[cfg(not(target_arch = "arm"))]
+    {
+        acc.wrapping_add(lane0(a) as i32 * lane0(b) as i32)
+    }
+}
+
+/// `SMLATT d, a, b, acc`: `acc + a.lane1 * b.lane1`, wrapping.
+#[inline(always)]
+pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
+    #[cfg(target_arch = "arm")]
+    {
+        let d: i32;
+        // SAFETY: register-to-register; may set the sticky Q bit, which no Rust code reads.
+        unsafe {
+            core::arch::asm!("smlatt {d}, {a}, {b}, {c}", d = lateout(reg) d, a = in(reg) a, b = in(reg) b, c = in(reg) acc, options(pure, nomem, nostack))
+        };
+        d
+    }
+    #[cfg(not(target_arch = "arm"))]
+    {
+        acc.wrapping_add(lane1(a) as i32 * lane1(b) as i32)
+    }
+}
+
 /// `SSAT d, #bits, x`: saturates a signed value to `bits` bits (1..=32).
 #[inline(always)]
 pub fn ssat<const BITS: u32>(x: i32) -> i32 {
@@ -184,6 +221,8 @@ mod tests {
         assert_eq!(sxtab16(pack16(128, -1), 0x80_7F_01_FF), pack16(127, 126));
         assert_eq!(sxtab16_ror8(pack16(128, i16::MIN), 0x80_7F_01_FF), pack16(129, 32640));
         assert_eq!(smlad(pack16(-128, 127), pack16(255, -255), 7), 7 - 128 * 255 - 127 * 255);
+        assert_eq!(smlabb(pack16(-128, 127), pack16(255, -255), 7), 7 - 128 * 255);
+        assert_eq!(smlatt(pack16(-128, 127), pack16(255, -255), 7), 7 - 127 * 255);
         assert_eq!(ssat::<9>(1000), 255);
         assert_eq!(ssat::<9>(-1000), -256);
         assert_eq!(ssat::<16>(i32::MIN), -32768);

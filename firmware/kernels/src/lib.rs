@@ -4,7 +4,8 @@
 //! (`SXTB16`/`SXTAB16` to widen int8 pairs, `SMLAD` for two multiply-accumulates per
 //! instruction, `SSAT` in the requantization); see [`conv`] and [`requant`] for the blocking and
 //! the arithmetic. A dense layer is the 1x1 convolution of a one-pixel input, so it runs the
-//! same code. Max pooling takes four channels per `SSUB8` + `SEL`. `no_std`, no heap; scratch
+//! same code. Depthwise convolution takes four channels per word with `SMLABB`/`SMLATT` (see
+//! [`depthwise`]). Max pooling takes four channels per `SSUB8` + `SEL`. `no_std`, no heap; scratch
 //! buffers live on the stack (about 4 KB, during one layer).
 //!
 //! On the chip the innermost loops are hand-scheduled `asm!`; on any other architecture the
@@ -14,6 +15,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod conv;
+pub mod depthwise;
 pub mod dsp;
 pub mod pool;
 pub mod requant;
@@ -21,8 +23,8 @@ pub mod requant;
 use common::format::{Conv2d, Dense, Depthwise, Pads, Pool, Window};
 use common::interp::{Kernels, Tensor, TensorMut};
 
-/// The optimized kernel set. Average pooling (no shipped model uses it) and, for now, depthwise
-/// convolution run the reference kernels.
+/// The optimized kernel set. Average pooling (no shipped model uses it) runs the reference
+/// kernel.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Dsp;
 
@@ -47,7 +49,7 @@ impl Kernels for Dsp {
     }
 
     fn depthwise(&mut self, l: &Depthwise<'_>, i: Tensor<'_>, o: TensorMut<'_>) {
-        common::kernels::depthwise(l, i, o)
+        depthwise::depthwise(l, i, o)
     }
 
     fn max_pool(&mut self, l: &Pool, i: Tensor<'_>, o: TensorMut<'_>) {

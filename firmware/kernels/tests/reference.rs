@@ -2,9 +2,10 @@
 //! with the DSP instructions emulated) against `common`'s reference kernels, byte for byte,
 //! over random shapes, strides, paddings, zero points, multipliers and biases.
 
-use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
+use common::format::owned::{OwnedConv, OwnedDense, OwnedDepthwise, OwnedLayer, OwnedModel, OwnedNode};
 use common::format::{InputSpec, Pads, Pool, QParams, Task, Window, MAX_ABS_BIAS};
-use common::interp::{input_slot, run_with, Reference};
+use common::interp::{input_slot, run_with, Reference, Stream};
+use common::plan::BandPlan;
 use common::testing::{random_model, RandomModelOptions, Rng};
 use common::{Model, Shape};
 use kernels::Dsp;
@@ -25,6 +26,34 @@ fn same_as_reference(blob: &[u8], input: &[i8]) -> Result<(), TestCaseError> {
         prop_assert_eq!(g, e, "layer {} ({}) differs", i, model.layers()[i].name);
     }
     Ok(())
+}
+
+/// Streams `input` row by row through the row-band interpreter with the optimized kernels,
+/// every leading conv, depthwise and pool layer in row bands (one output row per call, the
+/// window cut at the top and bottom), and compares every row with the reference's
+/// whole-tensor run; returns how many layers were in row bands.
+fn streamed_same_as_reference(blob: &[u8], input: &[i8]) -> Result<usize, TestCaseError> {
+    let model = Model::parse(blob).expect("the tests write valid models");
+    let mut arena = vec![0i8; model.plan().arena_bytes()];
+    input_slot(&model, &mut arena).unwrap().copy_from_slice(input);
+    let mut expected = Vec::new();
+    run_with(&model, &mut Reference, &mut arena, |_, out| expected.push(out.to_vec())).unwrap();
+    let mut stream = Stream::with_bands(&model, BandPlan::max_bands(&model), 0).unwrap();
+    let mut arena = vec![0x55i8; stream.plan().arena_bytes()];
+    let mut bad = None;
+    let mut check = |i: usize, rows: std::ops::Range<u16>, out: &[i8]| {
+        let row = out.len() / rows.len();
+        if bad.is_none() && out != &expected[i][rows.start as usize * row..rows.end as usize * row] {
+            bad = Some((i, rows.start));
+        }
+    };
+    let s = model.input().shape;
+    for r in input.chunks(s.w as usize * s.c as usize) {
+        stream.push_row(&mut Dsp, &mut arena, r, &mut check).unwrap();
+    }
+    stream.finish(&mut Dsp, &mut arena, &mut check).unwrap();
+    prop_assert_eq!(bad, None, "streamed (layer, first row) differs");
+    Ok(stream.plan().banded_layers())
 }
 
 fn one_layer(input: Shape, in_zp: i8, layer: OwnedLayer) -> Vec<u8> {
@@ -119,6 +148,76 @@ fn check_conv(c: ConvCase) -> Result<(), TestCaseError> {
     same_as_reference(&blob, &bytes(c.seed ^ 1, shape.len()))
 }
 
+#[derive(Debug, Clone)]
+struct DwCase {
+    h: u16,
+    w: u16,
+    c: u16,
+    k: (u8, u8),
+    s: (u8, u8),
+    pads: Pads,
+    in_zp: i8,
+    out_zp: i8,
+    relu: bool,
+    mults: Vec<i32>,
+    biases: Vec<i32>,
+    seed: u64,
+}
+
+/// Depthwise layers of kernels up to `max_k`, strides up to 3, any padding, `1..=max_c`
+/// channels (every count mod 4), and multipliers either all small (the fast requantization)
+/// or from the whole range (the general one for the groups that hold a large one).
+fn dw_case(max_hw: u16, max_c: u16, max_k: u8) -> impl Strategy<Value = DwCase> {
+    (1..=max_k, 1..=max_k, 1..=3u8, 1..=3u8, 1..=max_c, any::<bool>()).prop_flat_map(move |(kh, kw, sh, sw, c, small)| {
+        let pad = |k: u8| 0..k;
+        let mult = if small { (1..(1 << 15)).boxed() } else { multiplier().boxed() };
+        (
+            (1..=max_hw, 1..=max_hw),
+            (pad(kh), pad(kw), pad(kh), pad(kw)),
+            (any::<i8>(), any::<i8>(), any::<bool>(), any::<u64>()),
+            proptest::collection::vec(mult, c as usize),
+            proptest::collection::vec(bias(), c as usize),
+        )
+            .prop_map(move |((h, w), (pt, pl, pb, pr), (in_zp, out_zp, relu, seed), mults, biases)| DwCase {
+                h: h.max(kh as u16),
+                w: w.max(kw as u16),
+                c,
+                k: (kh, kw),
+                s: (sh, sw),
+                pads: Pads { top: pt, left: pl, bottom: pb, right: pr },
+                in_zp,
+                out_zp,
+                relu,
+                mults,
+                biases,
+                seed,
+            })
+    })
+}
+
+fn dw_blob(c: &DwCase) -> (Vec<u8>, Vec<i8>) {
+    let taps = c.k.0 as usize * c.k.1 as usize;
+    let dw = OwnedDepthwise {
+        window: Window { kernel_h: c.k.0, kernel_w: c.k.1, stride_h: c.s.0, stride_w: c.s.1, pads: c.pads },
+        relu: c.relu,
+        output: QParams { scale_exp: 0, zero_point: c.out_zp },
+        weights: bytes(c.seed, taps * c.c as usize),
+        bias: c.biases.clone(),
+        multipliers: c.mults.clone(),
+    };
+    let shape = Shape::new(c.h, c.w, c.c);
+    (one_layer(shape, c.in_zp, OwnedLayer::Depthwise(dw)), bytes(c.seed ^ 1, shape.len()))
+}
+
+/// The layer on whole tensors and streamed one output row per call.
+fn check_dw(c: DwCase) -> Result<(), TestCaseError> {
+    let (blob, x) = dw_blob(&c);
+    same_as_reference(&blob, &x)?;
+    let banded = streamed_same_as_reference(&blob, &x)?;
+    prop_assert_eq!(banded, 1, "the layer did not run in row bands");
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
 
@@ -129,10 +228,25 @@ proptest! {
         prop_assert_eq!(kernels::requant::requantize(acc, m, zp as i32, lo as i32), common::quant::requantize(acc, m, zp, lo));
     }
 
+    /// The fast form (multipliers below 2^15, given shifted left 16 bits), over the whole
+    /// accumulator range.
+    #[test]
+    fn requantize_fast_is_bit_exact(acc in prop_oneof![any::<i32>(), -70_000..70_000], m in prop_oneof![1..(1 << 15), (0u32..15).prop_map(|b| 1i32 << b)],
+                                    zp in any::<i8>(), relu in any::<bool>()) {
+        let lo = common::quant::lower_clamp(relu, zp);
+        prop_assert_eq!(kernels::requant::requantize_fast(acc, m << 16, zp as i32, lo as i32), common::quant::requantize(acc, m, zp, lo));
+    }
+
     /// Small convolutions: every kernel size 1..5, stride 1..3, padding and zero point.
     #[test]
     fn conv_small(c in conv_case(10, 8, 9)) {
         check_conv(c)?;
+    }
+
+    /// Depthwise layers: kernels 1..5, strides 1..3, any padding and channel count.
+    #[test]
+    fn depthwise_small(c in dw_case(10, 13, 5)) {
+        check_dw(c)?;
     }
 
     /// Max pooling with any window, stride and padding.
@@ -155,6 +269,17 @@ proptest! {
     #[test]
     fn conv_deep(c in prop_oneof![conv_case(7, 64, 6), conv_case(5, 12, 140)]) {
         check_conv(c)?;
+    }
+
+    /// Depthwise layers with rows wider than one gathered segment (`depthwise::GATHER_SLOTS`),
+    /// many channel groups, and kernels past `depthwise::MAX_TAPS` (the reference path).
+    #[test]
+    fn depthwise_wide(c in prop_oneof![
+        dw_case(12, 40, 3).prop_map(|c| DwCase { w: c.w * 25, ..c }),
+        dw_case(4, 9, 3).prop_map(|c| DwCase { w: c.w * 60, ..c }),
+        dw_case(12, 6, 9),
+    ]) {
+        check_dw(c)?;
     }
 
     /// Dense layers (the 1x1 convolution of one pixel): every input length mod 4, several depth
@@ -214,6 +339,25 @@ fn shipped_layers_one_output_row() {
     }
 }
 
+/// Depthwise-separable blocks of a small real-time network (3x3 depthwise, "same" padding,
+/// stride 1 and 2, then a 1x1 convolution), with realistic tables (ReLU at zero point -128),
+/// on whole tensors and streamed.
+#[test]
+fn depthwise_separable_blocks() {
+    use common::format::Padding;
+    use common::testing::{ModelBuilder, Tables};
+    for (h, w, c, s, out) in [(16, 48, 16, 1, 32), (16, 48, 32, 2, 32), (8, 24, 32, 1, 64), (5, 7, 6, 2, 3)] {
+        let input = InputSpec { shape: Shape::new(h, w, c), quant: QParams { scale_exp: -4, zero_point: -128 }, preprocess: None };
+        let mut b = ModelBuilder::new("block", Task::Regression, input, Rng::new(h as u64 * 1000 + c as u64), Tables::Realistic);
+        b.depthwise(Window::padded(Padding::Same, h, w, (3, 3), (s, s)), true);
+        b.conv(out, Window::square(1, 1, Pads::default()), true);
+        let blob = b.build().to_bytes();
+        let x = bytes(c as u64, Shape::new(h, w, c).len());
+        same_as_reference(&blob, &x).unwrap();
+        assert_eq!(streamed_same_as_reference(&blob, &x).unwrap(), 2);
+    }
+}
+
 /// Requantization at and around every kind of rounding tie and the saturation edges.
 #[test]
 fn requantize_ties_and_edges() {
@@ -228,11 +372,11 @@ fn requantize_ties_and_edges() {
                 for zp in [-128i8, -1, 0, 5, 127] {
                     for relu in [false, true] {
                         let lo = common::quant::lower_clamp(relu, zp);
-                        assert_eq!(
-                            kernels::requant::requantize(acc, m, zp as i32, lo as i32),
-                            common::quant::requantize(acc, m, zp, lo),
-                            "acc {acc} m {m} zp {zp} relu {relu}"
-                        );
+                        let want = common::quant::requantize(acc, m, zp, lo);
+                        assert_eq!(kernels::requant::requantize(acc, m, zp as i32, lo as i32), want, "acc {acc} m {m} zp {zp} relu {relu}");
+                        if m < 1 << 15 {
+                            assert_eq!(kernels::requant::requantize_fast(acc, m << 16, zp as i32, lo as i32), want, "fast: acc {acc} m {m} zp {zp} relu {relu}");
+                        }
                         n += 1;
                     }
                 }
@@ -243,11 +387,15 @@ fn requantize_ties_and_edges() {
         for m in [1, 2, 0xFFFF, 0x10000, 0x10001, i32::MAX] {
             assert_eq!(kernels::requant::requantize(acc, m, 0, -128), common::quant::requantize(acc, m, 0, -128));
         }
+        for m in [1, 2, 0x7FFE, 0x7FFF] {
+            assert_eq!(kernels::requant::requantize_fast(acc, m << 16, 0, -128), common::quant::requantize(acc, m, 0, -128));
+        }
     }
     assert!(n > 500_000);
 }
 
-/// Whole random models (conv, pools, flatten, dense in sequence), layer by layer.
+/// Whole random models (conv, depthwise, pools, flatten, dense in sequence), layer by layer,
+/// on whole tensors and streamed in row bands.
 #[test]
 fn random_models_match_layer_by_layer() {
     let mut rng = Rng::new(0xD5B_0001);
@@ -257,7 +405,7 @@ fn random_models_match_layer_by_layer() {
         let blob = random_model(&mut rng, &opts).to_bytes();
         let n = Model::parse(&blob).unwrap().input().shape.len();
         let input = rng.i8s(n);
-        if let Err(e) = same_as_reference(&blob, &input) {
+        if let Err(e) = same_as_reference(&blob, &input).and_then(|_| streamed_same_as_reference(&blob, &input)) {
             panic!("random model {i}: {e}");
         }
     }

@@ -6,16 +6,19 @@
 use std::fmt::Write;
 
 use common::interp::{input_slot, run_with, Reference};
+use common::plan::BandPlan;
 use common::preprocess::{preprocess_frame, ColorMode, PixelFormat, Preprocess, Rect};
 use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
-use common::format::{InputSpec, Pads, QParams, Task, Window};
-use common::testing::{random_model, RandomModelOptions, Rng};
+use common::format::{InputSpec, Padding, Pads, QParams, Task, Window};
+use common::testing::{random_model, ModelBuilder, RandomModelOptions, Rng, Tables};
 use common::{Model, Shape};
 
 /// Random models: every layer kind, random paddings, strides, zero points and multipliers.
 const SMALL_MODELS: u64 = 12;
 /// Larger random models: deeper accumulations, more channels.
 const WIDE_MODELS: u64 = 4;
+/// Depthwise-separable models ([`depthwise_models`]).
+const DEPTHWISE_MODELS: u64 = 3;
 
 pub fn generate() -> String {
     let mut s = String::from(
@@ -37,12 +40,14 @@ fn model_cases(s: &mut String) {
     let wide = RandomModelOptions { max_hw: 16, max_channels: 16, max_conv_layers: 3, max_dense_layers: 2, ..Default::default() };
     let (mut max_arena, mut max_blob) = (0, 0);
     s.push_str("pub static MODEL_CASES: &[ModelCase] = &[\n");
-    // The random models, then one past the optimized kernels' block sizes.
-    for i in 0..SMALL_MODELS + WIDE_MODELS + 1 {
+    // The random models, then one past the optimized kernels' block sizes, then the
+    // depthwise-separable ones.
+    for i in 0..SMALL_MODELS + WIDE_MODELS + 1 + DEPTHWISE_MODELS {
         let model = match i {
             i if i < SMALL_MODELS => random_model(&mut rng, &RandomModelOptions::default()),
             i if i < SMALL_MODELS + WIDE_MODELS => random_model(&mut rng, &wide),
-            _ => deep_model(&mut rng),
+            i if i == SMALL_MODELS + WIDE_MODELS => deep_model(&mut rng),
+            i => depthwise_model(&mut rng, i - SMALL_MODELS - WIDE_MODELS - 1),
         };
         let blob = model.to_bytes();
         let model = Model::parse(&blob).expect("random_model writes valid models");
@@ -51,7 +56,8 @@ fn model_cases(s: &mut String) {
         input_slot(&model, &mut arena).expect("arena sized by the plan").copy_from_slice(&input);
         let mut layers = Vec::new();
         run_with(&model, &mut Reference, &mut arena, |_, out| layers.push(out.to_vec())).expect("reference run");
-        max_arena = max_arena.max(model.plan().arena_bytes());
+        let banded = BandPlan::with_bands(&model, BandPlan::max_bands(&model), 0).expect("max_bands is a valid chain");
+        max_arena = max_arena.max(model.plan().arena_bytes()).max(banded.arena_bytes()).max(BandPlan::new(&model, 0).arena_bytes());
         max_blob = max_blob.max(blob.len());
 
         write!(s, "    ModelCase {{\n        blob: &{blob:?},\n        input: &{input:?},\n        layers: &[").unwrap();
@@ -96,6 +102,51 @@ fn deep_model(rng: &mut Rng) -> OwnedModel {
     ];
     let input = InputSpec { shape: Shape::new(7, 7, 40), quant: q(rng), preprocess: None };
     OwnedModel { name: "deep".into(), task: Task::Regression, input, layers }
+}
+
+/// Depthwise convolutions the optimized kernel treats differently: 3x3 stride 1 and 2 with
+/// "same" padding as in a MobileNet block (with its 1x1 convolution), other kernels and
+/// strides, a channel count that leaves a partial group of four, ReLU at a zero point above
+/// -128 (the lower clamp), multipliers over 2^15 (the general requantization), realistic
+/// tables, and a row wider than one gathered segment.
+fn depthwise_model(rng: &mut Rng, which: u64) -> OwnedModel {
+    let same = |h, w, k: (u8, u8), s: (u8, u8)| Window::padded(Padding::Same, h, w, k, s);
+    let q = QParams { scale_exp: -4, zero_point: if which == 1 { -128 } else { rng.i8() } };
+    let shape = match which {
+        0 => Shape::new(9, 13, 10),
+        1 => Shape::new(8, 12, 16),
+        _ => Shape::new(4, 110, 8),
+    };
+    let input = InputSpec { shape, quant: q, preprocess: None };
+    // Model 0: multipliers under 2^15 (the fast requantization, with ReLU at random zero
+    // points: its clamp); 1: realistic tables; 2: multipliers up to 2^17 (the general one).
+    let tables = match which {
+        0 => Tables::Random { max_multiplier: (1 << 15) - 1 },
+        1 => Tables::Realistic,
+        _ => Tables::Random { max_multiplier: 1 << 17 },
+    };
+    let mut b = ModelBuilder::new("depthwise", Task::Regression, input, rng.clone(), tables);
+    match which {
+        0 => {
+            b.depthwise(same(9, 13, (3, 3), (1, 1)), true);
+            b.conv(12, Window::square(1, 1, Pads::default()), true);
+            b.depthwise(same(9, 13, (3, 3), (2, 2)), false);
+            b.depthwise(Window { kernel_h: 2, kernel_w: 5, stride_h: 1, stride_w: 3, pads: Pads { top: 1, left: 4, bottom: 0, right: 2 } }, true);
+        }
+        1 => {
+            b.depthwise(same(8, 12, (3, 3), (2, 2)), true);
+            b.conv(24, Window::square(1, 1, Pads::default()), true);
+            b.depthwise(same(4, 6, (3, 3), (1, 1)), true);
+            b.flatten();
+            b.dense(5, false);
+        }
+        _ => {
+            b.depthwise(same(4, 110, (3, 3), (1, 1)), true);
+            b.depthwise(Window::square(3, 2, Pads::default()), false);
+        }
+    }
+    *rng = b.rng().clone();
+    b.build()
 }
 
 fn preprocess_cases(s: &mut String) {

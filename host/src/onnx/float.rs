@@ -6,13 +6,33 @@
 //! backbone of transfer learning ([`super::import`]).
 
 use anyhow::Result;
-use common::format::Pads;
+use common::format::{Pads, Window};
 use common::Shape;
 use tract_onnx::pb::tensor_proto::DataType;
 
 use super::builder::{Attr, Graph};
 use crate::nn::spec::NetSpec;
 use crate::quant::graph::{layer_names, to_oihw, FloatLayer, GraphLayer};
+
+/// A depthwise convolution (depth multiplier 1) as a float `Conv` with `group` = channels:
+/// `w` holds the `c` filters as the blob does (`[ky][kx][c]`), `b` the biases; returns the
+/// output's name (`name`, after a `Relu` when `relu`). The float layer list has no depthwise
+/// layer yet: this is the node its training side is to emit.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_conv(g: &mut Graph, name: &str, x: &str, w: &[f32], b: &[f32], c: usize, window: &Window, relu: bool) -> String {
+    let (kh, kw) = (window.kernel_h as usize, window.kernel_w as usize);
+    let wn = g.f32s(&format!("{name}_weight"), &[c, 1, kh, kw], &super::int8::depthwise_to_c1hw(w, c, (kh, kw)));
+    let bn = g.f32s(&format!("{name}_bias"), &[c], b);
+    let attrs = vec![
+        ("kernel_shape", Attr::Ints(vec![kh as i64, kw as i64])),
+        ("strides", Attr::Ints(vec![window.stride_h as i64, window.stride_w as i64])),
+        ("pads", pads(window.pads)),
+        ("group", Attr::Int(c as i64)),
+    ];
+    let conv_out = if relu { format!("{name}_pre_relu") } else { name.to_string() };
+    let y = g.node("Conv", &format!("{name}_conv"), &[x, &wn, &bn], &conv_out, attrs);
+    if relu { g.node("Relu", &format!("{name}_relu"), &[&y], name, vec![]) } else { y }
+}
 
 fn pads(p: Pads) -> Attr {
     Attr::Ints(vec![p.top as i64, p.left as i64, p.bottom as i64, p.right as i64])
@@ -83,4 +103,61 @@ pub fn export_run(run: &crate::train::checkpoint::RunDir) -> Result<Vec<u8>> {
     let net = run.load_best(&crate::train::infer_device())?;
     let graph = crate::quant::graph::extract(&net, &spec.resolve()?)?;
     export(&spec, &graph)
+}
+
+#[cfg(test)]
+mod tests {
+    use common::format::{Pads, Window};
+    use common::testing::Rng;
+    use tract_onnx::pb::tensor_proto::DataType;
+
+    use super::depthwise_conv;
+    use crate::onnx::builder::Graph;
+    use crate::onnx::run::Tract;
+
+    /// The depthwise `Conv` in tract equals the definition (HWC weights, padding, stride, ReLU).
+    #[test]
+    fn depthwise_conv_is_the_definition() {
+        let mut rng = Rng::new(5);
+        for case in 0..20 {
+            let (h, w, c) = (rng.range(3, 9) as usize, rng.range(3, 9) as usize, rng.range(1, 7) as usize);
+            let (kh, kw) = (rng.range(1, 3) as usize, rng.range(1, 3) as usize);
+            let pads = Pads { top: rng.range(0, kh as i64 - 1) as u8, left: rng.range(0, kw as i64 - 1) as u8, bottom: 0, right: rng.range(0, kw as i64 - 1) as u8 };
+            let window = Window { kernel_h: kh as u8, kernel_w: kw as u8, stride_h: rng.range(1, 2) as u8, stride_w: rng.range(1, 2) as u8, pads };
+            let relu = rng.bool();
+            let wt: Vec<f32> = (0..kh * kw * c).map(|_| rng.range(-100, 100) as f32 / 64.0).collect();
+            let bias: Vec<f32> = (0..c).map(|_| rng.range(-100, 100) as f32 / 64.0).collect();
+            let x: Vec<f32> = (0..c * h * w).map(|_| rng.range(-100, 100) as f32 / 32.0).collect(); // NCHW
+            let (oh, ow) = window.output(common::Shape::new(h as u16, w as u16, c as u16)).unwrap();
+            let (oh, ow) = (oh as usize, ow as usize);
+
+            let mut g = Graph::new("dw");
+            g.input("input", DataType::Float, &[1, c, h, w]);
+            let y = depthwise_conv(&mut g, "depthwise1", "input", &wt, &bias, c, &window, relu);
+            g.node("Identity", "output", &[&y], "output", vec![]);
+            g.output("output", DataType::Float, &[1, c, oh, ow]);
+            let onnx = g.into_model("test", &[]);
+            let got = &Tract::run_float(&onnx, &x, [1, c, h, w]).unwrap()[0];
+
+            for ch in 0..c {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = bias[ch] as f64;
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let iy = (oy * window.stride_h as usize + ky) as isize - pads.top as isize;
+                                let ix = (ox * window.stride_w as usize + kx) as isize - pads.left as isize;
+                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                    acc += wt[(ky * kw + kx) * c + ch] as f64 * x[(ch * h + iy as usize) * w + ix as usize] as f64;
+                                }
+                            }
+                        }
+                        let want = if relu { acc.max(0.0) } else { acc };
+                        let v = got[(ch * oh + oy) * ow + ox] as f64;
+                        assert!((v - want).abs() < 1e-4, "case {case}: channel {ch} ({oy}, {ox}): {v} vs {want}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The int8 model as ONNX in the QOperator form, which tract and onnxruntime run in integer
 //! arithmetic: `QLinearConv` for conv and dense (a dense layer is a 1x1 `QLinearConv` on a
-//! `[1, K, 1, 1]` reshape, since `QLinearMatMul` has no bias), int8 `MaxPool`, and
-//! `Transpose` + `Reshape` for flatten (the chip flattens HWC, ONNX tensors are NCHW).
+//! `[1, K, 1, 1]` reshape, since `QLinearMatMul` has no bias), a `QLinearConv` with `group` =
+//! channels for depthwise convolution, int8 `MaxPool`, and `Transpose` + `Reshape` for flatten
+//! (the chip flattens HWC, ONNX tensors are NCHW).
 //!
 //! The graph takes and gives exactly the chip's bytes: input `input` is int8 `[1, H, W, C]`
 //! (HWC, as preprocessing writes it), output `output` is int8 `[1, N]`. Every layer's output
@@ -77,7 +78,18 @@ pub fn export(model: &Model<'_>) -> Result<(Vec<u8>, Vec<LayerOutput>)> {
                 x = g.node("MaxPool", name, &[&x], name, window_attrs(&p));
                 outputs.push(LayerOutput { tensor: x.clone(), layout: Layout::Nchw(out_info.shape) });
             }
-            Layer::Depthwise(_) => bail!("layer {name}: depthwise convolution has no ONNX export yet"),
+            Layer::Depthwise(d) => {
+                // A grouped `QLinearConv`, one group per channel: weights `[C, 1, kh, kw]`.
+                let (xs, xz) = zp_tensor(&mut g, &format!("{name}_x"), x_q);
+                let c = model.tensor(i).shape.c as usize;
+                let (kh, kw) = (d.window.kernel_h as usize, d.window.kernel_w as usize);
+                let chw = depthwise_to_c1hw(bytes_as_i8(d.weights), c, (kh, kw));
+                let mut attrs = window_attrs(&d.window);
+                attrs.push(("group", Attr::Int(c as i64)));
+                x = qlinear_conv(&mut g, name, &x, (&xs, &xz), x_q, &chw, &[c, 1, kh, kw], d.bias, d.multipliers, d.output, d.relu, attrs)?;
+                x_q = d.output;
+                outputs.push(LayerOutput { tensor: x.clone(), layout: Layout::Nchw(out_info.shape) });
+            }
             Layer::AvgPool(_) => bail!("layer {name}: average pooling has no integer ONNX form that tract runs; use max pooling"),
             Layer::Flatten => {
                 let nhwc = g.node("Transpose", &format!("{name}_to_nhwc"), &[&x], &format!("{name}_nhwc"), vec![("perm", Attr::Ints(vec![0, 2, 3, 1]))]);
@@ -101,6 +113,11 @@ pub fn export(model: &Model<'_>) -> Result<(Vec<u8>, Vec<LayerOutput>)> {
     g.output("output", DataType::Int8, &[1, out.len()]);
     let bytes = g.into_model(&doc(model), &metadata(model));
     Ok((bytes, outputs))
+}
+
+/// Depthwise weights `[ky][kx][c]` (the blob's HWC) as ONNX's `[c][1][ky][kx]`.
+pub fn depthwise_to_c1hw<T: Copy>(w: &[T], c: usize, (kh, kw): (usize, usize)) -> Vec<T> {
+    (0..c * kh * kw).map(|i| w[(i % (kh * kw)) * c + i / (kh * kw)]).collect()
 }
 
 /// The ONNX attributes of a conv or pool window (ONNX pads: top, left, bottom, right).
