@@ -1,9 +1,9 @@
 //! What one frame cost on the chip, as a typed record the firmware writes and the host reads.
 //!
 //! The QEMU application counts instructions with SysTick under `-icount shift=0` and, besides
-//! its human-readable log, writes one [`FrameCost`] per frame into a host file, postcard-encoded
-//! records back to back ([`FrameCost::encode`]); the host reads them back with
-//! `FrameCost::decode_all` (feature `alloc`). No allocation on the chip: the per-layer counts are a
+//! its human-readable log, writes one [`CostRecord`] per frame into a host file, postcard-encoded
+//! records back to back ([`CostRecord::encode`]); the host reads them back with
+//! `CostRecord::decode_all` (feature `alloc`). No allocation on the chip: the per-layer counts are a
 //! fixed-capacity vector and a record encodes into a [`MAX_ENCODED_BYTES`] buffer.
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use crate::format::MAX_LAYERS;
 
 /// The cost of one frame, from its first camera row to the network's output.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FrameCost {
+pub struct CostRecord {
     /// Instructions of the network: the row bands while rows come in, then the layers after
     /// them.
     pub network: u64,
@@ -32,7 +32,7 @@ pub struct FrameCost {
     pub arena_bytes: u32,
 }
 
-/// The longest encoding of a [`FrameCost`]: postcard writes integers as varints (at most 10
+/// The longest encoding of a [`CostRecord`]: postcard writes integers as varints (at most 10
 /// bytes for a u64, 5 for a u32) and the layer count in one byte.
 pub const MAX_ENCODED_BYTES: usize = 3 * 10 + 1 + MAX_LAYERS * 5 + 3 * 5;
 
@@ -53,7 +53,7 @@ impl core::fmt::Display for DecodeError {
 #[cfg(feature = "std")]
 impl std::error::Error for DecodeError {}
 
-impl FrameCost {
+impl CostRecord {
     /// The record's postcard encoding, in `buf`.
     pub fn encode<'b>(&self, buf: &'b mut [u8; MAX_ENCODED_BYTES]) -> &'b [u8] {
         match postcard::to_slice(self, buf) {
@@ -66,11 +66,11 @@ impl FrameCost {
 
     /// Every record of a cost file, in order.
     #[cfg(feature = "alloc")]
-    pub fn decode_all(mut bytes: &[u8]) -> Result<alloc::vec::Vec<FrameCost>, DecodeError> {
+    pub fn decode_all(mut bytes: &[u8]) -> Result<alloc::vec::Vec<CostRecord>, DecodeError> {
         let (total, mut records) = (bytes.len(), alloc::vec::Vec::new());
         while !bytes.is_empty() {
             let offset = total - bytes.len();
-            let (record, rest) = postcard::take_from_bytes::<FrameCost>(bytes)
+            let (record, rest) = postcard::take_from_bytes::<CostRecord>(bytes)
                 .map_err(|_| DecodeError { offset, records: records.len() })?;
             records.push(record);
             bytes = rest;
@@ -83,8 +83,8 @@ impl FrameCost {
 mod tests {
     use super::*;
 
-    fn record(seed: u32, layers: usize) -> FrameCost {
-        FrameCost {
+    fn record(seed: u32, layers: usize) -> CostRecord {
+        CostRecord {
             network: 30_000_000 + seed as u64,
             preprocess: 3_500_000,
             read_rows: 12_000 + seed as u64,
@@ -99,17 +99,17 @@ mod tests {
     fn records_written_back_to_back_decode_in_order() {
         let mut file = Vec::new();
         let mut buf = [0; MAX_ENCODED_BYTES];
-        let written: Vec<FrameCost> = (0..5).map(|i| record(i, 3 + i as usize)).collect();
+        let written: Vec<CostRecord> = (0..5).map(|i| record(i, 3 + i as usize)).collect();
         for r in &written {
             file.extend_from_slice(r.encode(&mut buf));
         }
-        assert_eq!(FrameCost::decode_all(&file).unwrap(), written);
-        assert_eq!(FrameCost::decode_all(&[]).unwrap(), vec![]);
+        assert_eq!(CostRecord::decode_all(&file).unwrap(), written);
+        assert_eq!(CostRecord::decode_all(&[]).unwrap(), vec![]);
     }
 
     #[test]
     fn the_largest_record_fits_the_buffer_exactly() {
-        let max = FrameCost {
+        let max = CostRecord {
             network: u64::MAX,
             preprocess: u64::MAX,
             read_rows: u64::MAX,
@@ -121,7 +121,7 @@ mod tests {
         let mut buf = [0; MAX_ENCODED_BYTES];
         let bytes = max.encode(&mut buf).to_vec();
         assert_eq!(bytes.len(), MAX_ENCODED_BYTES);
-        assert_eq!(FrameCost::decode_all(&bytes).unwrap(), vec![max]);
+        assert_eq!(CostRecord::decode_all(&bytes).unwrap(), vec![max]);
     }
 
     #[test]
@@ -131,6 +131,6 @@ mod tests {
         let first = file.len();
         file.extend_from_slice(record(2, 4).encode(&mut buf));
         file.pop();
-        assert_eq!(FrameCost::decode_all(&file), Err(DecodeError { offset: first, records: 1 }));
+        assert_eq!(CostRecord::decode_all(&file), Err(DecodeError { offset: first, records: 1 }));
     }
 }

@@ -11,7 +11,7 @@ use std::process::{Command, ExitStatus};
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use common::report::FrameCost;
+use common::report::CostRecord;
 
 /// The repository (this crate's parent folder).
 pub fn repo_dir() -> PathBuf {
@@ -129,7 +129,7 @@ pub struct FirmwareRun {
     /// The int8 outputs of every frame, back to back.
     pub outputs: Vec<u8>,
     /// The cost of every frame, as the firmware measured it.
-    pub costs: Vec<FrameCost>,
+    pub costs: Vec<CostRecord>,
     /// The decoded defmt log.
     pub log: String,
 }
@@ -146,7 +146,7 @@ impl FirmwareRun {
     pub fn summary(&self) -> Option<String> {
         let last = self.costs.last()?;
         let n = self.costs.len() as u64;
-        let mean = |f: fn(&FrameCost) -> u64| self.costs.iter().map(f).sum::<u64>() / n;
+        let mean = |f: fn(&CostRecord) -> u64| self.costs.iter().map(f).sum::<u64>() / n;
         Some(format!(
             "{} instructions per inference over {n} frames (preprocessing {}, reading rows {}); arena {} B; stack high-water {} B of {} B",
             mean(|c| c.network),
@@ -187,7 +187,7 @@ fn run_in(elf: &Path, work: &Path, args: &[&str; 3], machine: Option<&str>) -> R
     }
     let outputs = std::fs::read(&outputs).context("the firmware wrote no outputs")?;
     let bytes = std::fs::read(&costs).context("the firmware wrote no cost records")?;
-    let costs = FrameCost::decode_all(&bytes).with_context(|| format!("{}", costs.display()))?;
+    let costs = CostRecord::decode_all(&bytes).with_context(|| format!("{}", costs.display()))?;
     Ok(FirmwareRun { outputs, costs, log: exit.log })
 }
 

@@ -49,7 +49,7 @@ pub struct Args {
     pub input: Option<Path>,
     /// Where the int8 outputs go.
     pub output: Option<Path>,
-    /// Where the cost records go (`common::report::FrameCost`, one per frame).
+    /// Where the cost records go (`common::report::CostRecord`, one per frame).
     pub costs: Option<Path>,
 }
 

@@ -7,7 +7,7 @@
 //! semihosting call, as a camera delivers it, and goes through the camera pipeline
 //! (`firmware::pipeline`: preprocessing row by row, the first layers in row bands, the rest
 //! after the last row). The int8 outputs are appended to OUTPUTS, and one cost record per frame
-//! (`common::report::FrameCost`, postcard) to COSTS.
+//! (`common::report::CostRecord`, postcard) to COSTS.
 //!
 //! For each inference it also logs the instructions per layer (a banded layer's rows summed)
 //! and in total (SysTick under `-icount shift=0`), the stack high-water mark and the arena; at
@@ -18,7 +18,7 @@
 
 use common::format::MAX_LAYERS;
 use common::preprocess::Preprocess;
-use common::report::{FrameCost, MAX_ENCODED_BYTES};
+use common::report::{CostRecord, MAX_ENCODED_BYTES};
 use common::Model;
 use cortex_m_rt::entry;
 use firmware::pipeline::{FrameError, Pipeline, Probe};
@@ -119,7 +119,7 @@ fn serve(model: &Model<'_>, clock: &Clock) -> Result<(), Reported> {
         Source::Synthetic => 1,
     };
     let mut kernels = kernels::active();
-    let mut cost = FrameCost::default();
+    let mut cost = CostRecord::default();
     let mut total = 0u64;
     for frame in 0..frames {
         let mut timer = LayerTimer::new(clock);
@@ -147,7 +147,7 @@ fn serve(model: &Model<'_>, clock: &Clock) -> Result<(), Reported> {
                 Reported
             })?;
         let ticks = clock.now() - t0;
-        cost = FrameCost {
+        cost = CostRecord {
             network: timer.network * INSTRUCTIONS_PER_TICK,
             preprocess: (ticks - read - timer.network) * INSTRUCTIONS_PER_TICK,
             read_rows: read * INSTRUCTIONS_PER_TICK,
@@ -278,7 +278,7 @@ fn synthetic_row(pp: &Preprocess, y: u16, row: &mut [u8]) {
 }
 
 /// Per-layer cost of the last inference, and the totals.
-fn summary(model: &Model<'_>, last: &FrameCost, total: u64, frames: u32) {
+fn summary(model: &Model<'_>, last: &CostRecord, total: u64, frames: u32) {
     defmt::info!("per layer (last frame): name op MACs instructions instructions/MAC");
     for (i, node) in model.layers().iter().enumerate() {
         let macs = node.layer.macs(model.tensor(i).shape, model.tensor(i + 1).shape);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{ensure, Context, Result};
 use clap::Args;
 use common::plan::CameraPlan;
-use common::report::FrameCost;
+use common::report::CostRecord;
 use common::Model;
 
 use crate::cli::report::CHIPS;
@@ -27,7 +27,7 @@ pub struct FirmwareBenchArgs {
 }
 
 /// The per-layer table of a run's last frame: name, op, MACs, instructions, instructions/MAC.
-fn print_layers(model: &Model<'_>, cost: &FrameCost) {
+fn print_layers(model: &Model<'_>, cost: &CostRecord) {
     println!("  {:<12} {:<8} {:>12} {:>12} {:>9}", "layer", "op", "MACs", "instructions", "per MAC");
     for (i, node) in model.layers().iter().enumerate() {
         let macs = node.layer.macs(model.tensor(i).shape, model.tensor(i + 1).shape);

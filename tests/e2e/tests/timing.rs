@@ -11,11 +11,11 @@
 
 use std::path::Path;
 
-use common::board::cost::{firmware_plan, FrameCost};
+use common::board::cost::FrameCost;
+use common::plan::CameraPlan;
 use common::preprocess::{ColorMode, PixelFormat, Preprocess, Rect};
 use common::testing::{random_model, RandomModelOptions, Rng};
 use common::Model;
-use e2e::{build_firmware, run_firmware};
 
 /// What the firmware logged for its one synthetic frame.
 struct Logged {
@@ -24,32 +24,14 @@ struct Logged {
     layers: Vec<u64>,
 }
 
-fn parse_log(log: &str) -> Logged {
-    let line = log.lines().find(|l| l.contains("frame 0: inference")).unwrap_or_else(|| panic!("no frame line in:\n{log}"));
-    let number_after = |key: &str| -> u64 {
-        let rest = &line[line.find(key).unwrap_or_else(|| panic!("{key} not in {line}")) + key.len()..];
-        rest.trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
-    };
-    let list = &line[line.find("per layer [").unwrap() + "per layer [".len()..];
-    let list = &list[..list.find(']').unwrap()];
-    Logged {
-        network: number_after("inference"),
-        preprocess: number_after("preprocessing"),
-        layers: list.split(',').map(|v| v.trim().parse().unwrap()).collect(),
-    }
-}
-
-/// Builds and runs the firmware for `blob`; returns the log's figures.
+/// Builds and runs the firmware for `blob` on its synthetic frame; returns its cost record.
 fn measure(blob: &[u8], dir: &Path) -> Logged {
     let path = dir.join("model.pnn8");
     std::fs::write(&path, blob).unwrap();
-    let elf = build_firmware(&path, false, &dir.join("firmware.elf")).unwrap_or_else(|o| {
-        panic!("firmware build failed:\n{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-    });
-    let out = run_firmware(&elf, dir, &[]);
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "firmware failed ({}):\n{log}", out.status);
-    parse_log(&log)
+    let elf = host::qemu::build(&path, &dir.join("firmware.elf")).unwrap_or_else(|e| panic!("{e:#}"));
+    let run = host::qemu::run_synthetic(&elf, "mps2-an386").unwrap_or_else(|e| panic!("{e:#}"));
+    let c = run.costs.first().expect("one frame's cost record");
+    Logged { network: c.network, preprocess: c.preprocess, layers: c.layers.iter().map(|&v| v as u64).collect() }
 }
 
 /// `got` within `rel` (a fraction) of `want`, or within `abs` instructions.
@@ -131,7 +113,7 @@ fn random_camera_model(seed: u64) -> Vec<u8> {
         m.input.preprocess = Some(Preprocess { frame_w: fw, frame_h: fh, format, crop, color });
         let bytes = m.to_bytes();
         let fits = match Model::parse(&bytes) {
-            Ok(model) => firmware_plan(&model).arena_bytes() <= 100_000 && bytes.len() <= 400_000 && !model.layers().is_empty(),
+            Ok(model) => CameraPlan::of(&model).arena_bytes() <= 100_000 && bytes.len() <= 400_000 && !model.layers().is_empty(),
             Err(_) => false,
         };
         if fits {
