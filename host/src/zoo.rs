@@ -20,6 +20,7 @@ pub fn random(spec: &NetSpec, seed: u64) -> Result<OwnedModel> {
         let relu = matches!(layers.get(i + 1).map(|n| &n.layer), Some(Resolved::Relu));
         match &l.layer {
             Resolved::Conv2d { filters, kernel, stride, pads } => b.conv(*filters, Window::square(*kernel, *stride, *pads), relu),
+            Resolved::Depthwise { kernel, stride, pads } => b.depthwise(Window::square(*kernel, *stride, *pads), relu),
             Resolved::Dense { units } => b.dense(*units, relu),
             Resolved::MaxPool { size, stride } => b.pool(Window::square(*size, *stride, Pads::default()), false),
             Resolved::AvgPool { size, stride } => b.pool(Window::square(*size, *stride, Pads::default()), true),

@@ -9,11 +9,21 @@ use host::quant::graph;
 use host::train::infer_device;
 
 mod fixtures;
-use fixtures::SMALL_CNN as ARCH;
+use fixtures::{DEPTHWISE_CNN, SMALL_CNN};
 
 #[test]
 fn tract_runs_the_float_export_like_burn() {
-    let spec = NetSpec::parse(ARCH).unwrap();
+    same_in_tract_and_burn(SMALL_CNN);
+}
+
+/// Depthwise layers (a grouped `Conv`), with a batch-norm folded into one.
+#[test]
+fn tract_runs_the_float_export_of_depthwise_layers_like_burn() {
+    same_in_tract_and_burn(DEPTHWISE_CNN);
+}
+
+fn same_in_tract_and_burn(arch: &str) {
+    let spec = NetSpec::parse(arch).unwrap();
     let device = infer_device();
     let net = Net::new(&spec.resolve().unwrap(), &device);
     let g = graph::extract(&net, &spec.resolve().unwrap()).unwrap();

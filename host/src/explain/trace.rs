@@ -76,7 +76,9 @@ pub fn float(net: &Net, layers: &[ResolvedLayer], input: Tensor<4>) -> Result<(V
         };
         let result = match &l.layer {
             _ if !spatial => Ok(()),
-            Resolved::Conv2d { kernel, stride, pads, .. } => mean().map(|m| stages.push(stage(*kernel, *stride, (pads.top, pads.left), Some(m)))),
+            Resolved::Conv2d { kernel, stride, pads, .. } | Resolved::Depthwise { kernel, stride, pads } => {
+                mean().map(|m| stages.push(stage(*kernel, *stride, (pads.top, pads.left), Some(m))))
+            }
             Resolved::MaxPool { size, stride } | Resolved::AvgPool { size, stride } => {
                 stages.push(stage(*size, *stride, (0, 0), None));
                 Ok(())

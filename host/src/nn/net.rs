@@ -8,6 +8,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor, TensorData};
+use common::format::Pads;
 use common::Shape;
 
 use super::spec::{Resolved, ResolvedLayer};
@@ -66,17 +67,9 @@ impl Net {
         let blocks = layers
             .iter()
             .map(|l| match &l.layer {
-                Resolved::Conv2d { filters, kernel, stride, pads } => Block::Conv(
-                    Conv2dConfig::new([l.input.c as usize, *filters as usize], [*kernel as usize; 2])
-                        .with_stride([*stride as usize; 2])
-                        .with_padding(PaddingConfig2d::Explicit(
-                            pads.top as usize,
-                            pads.left as usize,
-                            pads.bottom as usize,
-                            pads.right as usize,
-                        ))
-                        .init(device),
-                ),
+                Resolved::Conv2d { filters, kernel, stride, pads } => Block::Conv(conv(l.input.c, *filters, *kernel, *stride, pads, 1).init(device)),
+                // A depthwise convolution is the grouped convolution with one group per channel.
+                Resolved::Depthwise { kernel, stride, pads } => Block::Conv(conv(l.input.c, l.input.c, *kernel, *stride, pads, l.input.c).init(device)),
                 Resolved::Dense { units } => Block::Dense(LinearConfig::new(l.input.c as usize, *units as usize).init(device)),
                 Resolved::MaxPool { size, stride } => Block::MaxPool(
                     MaxPool2dConfig::new([*size as usize; 2]).with_strides([*stride as usize; 2]).init(),
@@ -136,6 +129,14 @@ impl Net {
             Block::Flatten(_) => Act::Flat(act.flat()),
         }
     }
+}
+
+/// A square convolution with explicit pads, in `groups` groups.
+fn conv(inputs: u16, outputs: u16, kernel: u8, stride: u8, pads: &Pads, groups: u16) -> Conv2dConfig {
+    Conv2dConfig::new([inputs as usize, outputs as usize], [kernel as usize; 2])
+        .with_stride([stride as usize; 2])
+        .with_groups(groups as usize)
+        .with_padding(PaddingConfig2d::Explicit(pads.top as usize, pads.left as usize, pads.bottom as usize, pads.right as usize))
 }
 
 fn image(act: Act) -> Tensor<4> {

@@ -10,12 +10,18 @@
 //! scale_exp = -7                   # the network sees x = (v - 128) * 2^scale_exp
 //! frame = { width = 320, height = 160, crop = [0, 60, 320, 75] }   # optional camera frame
 //! [[layers]]
-//! type = "conv2d"                  # conv2d | dense | maxpool | avgpool | flatten | dropout | batchnorm | relu
+//! type = "conv2d"                  # conv2d | depthwise | dense | maxpool | avgpool | flatten | dropout | batchnorm | relu
 //! filters = 32
 //! kernel = 3
 //! stride = 1                       # default 1
 //! padding = "valid"                # valid | same (TensorFlow's rule)
 //! activation = "relu"              # optional
+//! [[layers]]
+//! type = "depthwise"               # one filter per channel (MobileNet): as many channels out as in
+//! kernel = 3
+//! stride = 2
+//! padding = "same"
+//! activation = "relu"
 //! [[layers]]
 //! type = "dense"
 //! units = "classes"                # a number, or "classes" for the data set's class count
@@ -98,6 +104,16 @@ pub enum LayerSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         activation: Option<Activation>,
     },
+    /// Depthwise convolution: one `kernel x kernel` filter per input channel.
+    Depthwise {
+        kernel: u8,
+        #[serde(default = "one")]
+        stride: u8,
+        #[serde(default)]
+        padding: PaddingKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activation: Option<Activation>,
+    },
     Dense {
         units: Units,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,6 +167,7 @@ pub enum Units {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Resolved {
     Conv2d { filters: u16, kernel: u8, stride: u8, pads: Pads },
+    Depthwise { kernel: u8, stride: u8, pads: Pads },
     Dense { units: u16 },
     MaxPool { size: u8, stride: u8 },
     AvgPool { size: u8, stride: u8 },
@@ -280,6 +297,7 @@ impl LayerSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             LayerSpec::Conv2d { .. } => "conv2d",
+            LayerSpec::Depthwise { .. } => "depthwise",
             LayerSpec::Dense { .. } => "dense",
             LayerSpec::Maxpool { .. } => "maxpool",
             LayerSpec::Avgpool { .. } => "avgpool",
@@ -292,7 +310,7 @@ impl LayerSpec {
 
     fn activation(&self) -> Option<Activation> {
         match self {
-            LayerSpec::Conv2d { activation, .. } | LayerSpec::Dense { activation, .. } => *activation,
+            LayerSpec::Conv2d { activation, .. } | LayerSpec::Depthwise { activation, .. } | LayerSpec::Dense { activation, .. } => *activation,
             _ => None,
         }
     }
@@ -319,6 +337,17 @@ pub fn resolve_layer(l: &LayerSpec, s: Shape) -> Result<(Resolved, Shape)> {
             let window = Window::padded(padding, s.h, s.w, (*kernel, *kernel), (*stride, *stride));
             let (h, w) = window_output(&window, s)?;
             (Resolved::Conv2d { filters: *filters, kernel: *kernel, stride: *stride, pads: window.pads }, Shape::new(h, w, *filters))
+        }
+        LayerSpec::Depthwise { kernel, stride, padding, .. } => {
+            ensure!(*kernel > 0 && *stride > 0, "kernel and stride must be positive");
+            ensure!(!s.is_flat(), "depthwise needs an image input; this one is flat");
+            let padding = match padding {
+                PaddingKind::Valid => Padding::Valid,
+                PaddingKind::Same => Padding::Same,
+            };
+            let window = Window::padded(padding, s.h, s.w, (*kernel, *kernel), (*stride, *stride));
+            let (h, w) = window_output(&window, s)?;
+            (Resolved::Depthwise { kernel: *kernel, stride: *stride, pads: window.pads }, Shape::new(h, w, s.c))
         }
         LayerSpec::Dense { units, .. } => {
             ensure!(s.is_flat(), "dense needs a flat input: add a flatten layer before it");

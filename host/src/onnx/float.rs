@@ -15,13 +15,12 @@ use crate::nn::spec::NetSpec;
 use crate::quant::graph::{layer_names, to_oihw, FloatLayer, GraphLayer};
 
 /// A depthwise convolution (depth multiplier 1) as a float `Conv` with `group` = channels:
-/// `w` holds the `c` filters as the blob does (`[ky][kx][c]`), `b` the biases; returns the
-/// output's name (`name`, after a `Relu` when `relu`). The float layer list has no depthwise
-/// layer yet: this is the node its training side is to emit.
+/// `w` holds the `c` filters one after the other (`[c][ky][kx]`, ONNX's `[C, 1, kh, kw]`),
+/// `b` the biases; returns the output's name (`name`, after a `Relu` when `relu`).
 #[allow(clippy::too_many_arguments)]
 pub fn depthwise_conv(g: &mut Graph, name: &str, x: &str, w: &[f32], b: &[f32], c: usize, window: &Window, relu: bool) -> String {
     let (kh, kw) = (window.kernel_h as usize, window.kernel_w as usize);
-    let wn = g.f32s(&format!("{name}_weight"), &[c, 1, kh, kw], &super::int8::depthwise_to_c1hw(w, c, (kh, kw)));
+    let wn = g.f32s(&format!("{name}_weight"), &[c, 1, kh, kw], w);
     let bn = g.f32s(&format!("{name}_bias"), &[c], b);
     let attrs = vec![
         ("kernel_shape", Attr::Ints(vec![kh as i64, kw as i64])),
@@ -60,6 +59,9 @@ pub fn export(spec: &NetSpec, graph: &[GraphLayer]) -> Result<Vec<u8>> {
                 let conv_out = if *relu { format!("{name}_pre_relu") } else { name.clone() };
                 let y = g.node("Conv", &format!("{name}_conv"), &[&x, &wn, &bn], &conv_out, attrs);
                 if *relu { g.node("Relu", &format!("{name}_relu"), &[&y], &name, vec![]) } else { y }
+            }
+            FloatLayer::Depthwise { w, b, kernel, stride, pads: p, relu } => {
+                depthwise_conv(&mut g, &name, &x, w, b, b.len(), &Window::square(*kernel, *stride, *p), *relu)
             }
             FloatLayer::Dense { w, b, out, relu } => {
                 let (n_out, n_in) = (*out as usize, l.input.c as usize);
@@ -133,7 +135,8 @@ mod tests {
 
             let mut g = Graph::new("dw");
             g.input("input", DataType::Float, &[1, c, h, w]);
-            let y = depthwise_conv(&mut g, "depthwise1", "input", &wt, &bias, c, &window, relu);
+            let chw = crate::onnx::int8::depthwise_to_c1hw(&wt, c, (kh, kw));
+            let y = depthwise_conv(&mut g, "depthwise1", "input", &chw, &bias, c, &window, relu);
             g.node("Identity", "output", &[&y], "output", vec![]);
             g.output("output", DataType::Float, &[1, c, oh, ow]);
             let onnx = g.into_model("test", &[]);

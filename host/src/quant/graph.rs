@@ -13,6 +13,8 @@ use crate::nn::spec::{Resolved, ResolvedLayer};
 #[derive(Clone, Debug)]
 pub enum FloatLayer {
     Conv { w: Vec<f32>, b: Vec<f32>, out_c: u16, kernel: u8, stride: u8, pads: Pads, relu: bool },
+    /// `w` holds each channel's filter in turn, `[c][ky][kx]` (ONNX's `[C, 1, kh, kw]`).
+    Depthwise { w: Vec<f32>, b: Vec<f32>, kernel: u8, stride: u8, pads: Pads, relu: bool },
     Dense { w: Vec<f32>, b: Vec<f32>, out: u16, relu: bool },
     MaxPool(Pool),
     AvgPool(Pool),
@@ -37,6 +39,7 @@ impl GraphLayer {
     pub fn kind(&self) -> &'static str {
         match self.layer {
             FloatLayer::Conv { .. } => "conv",
+            FloatLayer::Depthwise { .. } => "depthwise",
             FloatLayer::Dense { .. } => "dense",
             FloatLayer::MaxPool(_) | FloatLayer::AvgPool(_) => "pool",
             FloatLayer::Flatten => "flatten",
@@ -109,6 +112,13 @@ pub fn extract(net: &Net, layers: &[ResolvedLayer]) -> Result<Vec<GraphLayer>> {
                 let layer = FloatLayer::Conv { w: ohwi, b, out_c: *filters, kernel: *kernel, stride: *stride, pads: *pads, relu: false };
                 out.push(GraphLayer { layer, input: spec.input, output: spec.output, block: i, relu_moved_in: false });
             }
+            (Block::Conv(c), Resolved::Depthwise { kernel, stride, pads }) => {
+                let w = values(c.weight.val()); // [C, 1, kh, kw]: each channel's filter in turn
+                let channels = spec.input.c as usize;
+                let b = c.bias.as_ref().map(|b| values(b.val())).unwrap_or_else(|| vec![0.0; channels]);
+                let layer = FloatLayer::Depthwise { w, b, kernel: *kernel, stride: *stride, pads: *pads, relu: false };
+                out.push(GraphLayer { layer, input: spec.input, output: spec.output, block: i, relu_moved_in: false });
+            }
             (Block::Dense(d), Resolved::Dense { units }) => {
                 let w = values(d.weight.val()); // [in, out]
                 let (n_in, n_out) = (spec.input.c as usize, *units as usize);
@@ -137,11 +147,12 @@ pub fn extract(net: &Net, layers: &[ResolvedLayer]) -> Result<Vec<GraphLayer>> {
                 let Some(prev) = out.last_mut().filter(|p| p.block + 1 == i) else {
                     bail!("{}: batch-norm must directly follow a conv2d or dense layer to fold into it", here("batchnorm"));
                 };
-                let (w, b, per) = match &mut prev.layer {
-                    FloatLayer::Conv { w, b, out_c, .. } => { let per = w.len() / *out_c as usize; (w, b, per) }
-                    FloatLayer::Dense { w, b, out, .. } => { let per = w.len() / *out as usize; (w, b, per) }
+                let (w, b) = match &mut prev.layer {
+                    FloatLayer::Conv { w, b, .. } | FloatLayer::Dense { w, b, .. } | FloatLayer::Depthwise { w, b, .. } => (w, b),
                     _ => bail!("{}: batch-norm must follow a conv2d or dense layer", here("batchnorm")),
                 };
+                // Each output channel's weights are contiguous in every layout here.
+                let per = w.len() / b.len();
                 for c in 0..b.len() {
                     let g = gamma[c] / (var[c] + bn.epsilon as f32).sqrt();
                     w[c * per..(c + 1) * per].iter_mut().for_each(|v| *v *= g);
@@ -184,7 +195,7 @@ fn fuse_relu(out: &mut [GraphLayer], i: usize) -> Result<()> {
     }
     let moved = j != last;
     match &mut out[j].layer {
-        FloatLayer::Conv { relu, .. } | FloatLayer::Dense { relu, .. } => *relu = true,
+        FloatLayer::Conv { relu, .. } | FloatLayer::Depthwise { relu, .. } | FloatLayer::Dense { relu, .. } => *relu = true,
         _ => bail!("ReLU after an average pool cannot be fused; put it before the pool"),
     }
     if moved {

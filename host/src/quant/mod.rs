@@ -12,7 +12,7 @@ pub mod ptq;
 pub mod scheme;
 
 use anyhow::{Context, Result};
-use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
+use common::format::owned::{OwnedConv, OwnedDense, OwnedDepthwise, OwnedLayer, OwnedModel, OwnedNode};
 use common::format::{InputSpec, QParams, Task, Window};
 
 use calibrate::{Observer, RangeMethod};
@@ -38,6 +38,16 @@ pub fn build(name: &str, task: Task, input: InputSpec, graph: &[GraphLayer], obs
                     bias,
                     multipliers,
                 })
+            }
+            FloatLayer::Depthwise { w, b, kernel, stride, pads, relu } => {
+                let out_q = output_q(lo, hi, *relu);
+                let (per_channel, bias, multipliers) = channels(w, b, in_q, out_q).with_context(|| format!("layer {name}"))?;
+                in_q = out_q;
+                // The chip's layout: `[ky][kx][c]`, four channels of one tap in one word.
+                let (taps, c) = (per_channel.len() / b.len(), b.len());
+                let weights = (0..taps * c).map(|i| per_channel[(i % c) * taps + i / c]).collect();
+                let window = Window::square(*kernel, *stride, *pads);
+                OwnedLayer::Depthwise(OwnedDepthwise { window, relu: *relu, output: out_q, weights, bias, multipliers })
             }
             FloatLayer::Dense { w, b, out, relu } => {
                 let out_q = output_q(lo, hi, *relu);

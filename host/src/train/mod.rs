@@ -120,6 +120,9 @@ where
     } else {
         run.claim(opts.overwrite)?;
         run.start(spec, config)?;
+        // The initial weights and dropout masks come from the backend's generator: seeded,
+        // the same command gives the same network.
+        train_device().seed(config.seed);
         let net = match &opts.init {
             Some(init) => {
                 ensure!(init.blocks.len() == layers.len(), "the initial weights have {} blocks, the network {}", init.blocks.len(), layers.len());

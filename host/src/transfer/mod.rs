@@ -173,6 +173,7 @@ where
                 eprintln!("bottleneck features at {} ({} values each) for {n_train} + {} examples: {how} in {feature_seconds:.1} s", cut.name, cut.shape.len(), task.val.len());
             }
 
+            train_device().seed(config.seed);
             let fresh = head::assemble(backbone, &cut, &spec, &train_device())?;
             let head_net = Net { blocks: fresh.blocks[cut.blocks..].to_vec() };
             let trainable = head_net.num_params();

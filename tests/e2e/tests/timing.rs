@@ -74,7 +74,7 @@ fn compare(name: &str, blob: &[u8], tol: &Tolerance) -> Vec<String> {
 }
 
 fn shipped(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
