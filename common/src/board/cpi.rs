@@ -40,6 +40,22 @@
 //!   addresses 2 more) and the loop branch: 1.05-1.35 (1.07-1.31 with the clamp's `CMP`, `IT`,
 //!   `MOVLT`).
 //!
+//! - **DepthwiseMac** (`firmware/kernels/src/depthwise.rs`, the sweeps): a tap of four
+//!   channels is 2 `LDRD` (6) + 4 `SMLABB`/`SMLATT` (4) = 10 cycles for 6 instructions; the
+//!   group table and the gathered columns are on the stack (SRAM, no wait states). The
+//!   3x3 sweep (`sweep9_fast`, 89 instructions a pixel): the bias `LDRD`s (6), 9 taps (90),
+//!   `MVN` (1), 2 multiplier `LDRD`s (6), 4 outputs of `SMULL`, `LSRS`, `ADCS`, `ADC`, `SSAT`
+//!   (5) and `STRB` (1-2), the steps' 2 `LDR` and 2 `ADD` (6) and the loop branch (2-4):
+//!   136-142 cycles, 1.53-1.60. The general sweep adds the entry's `LDR PC` (5) and a pass
+//!   branch per 9 taps: 1.46-1.61 for 1 to 25 taps in the fast form, 1.46-1.55 with the
+//!   clamp (`CMP`, `IT`, `MOVLT` per output), the general requantization about the same.
+//!   Rounded outwards: 1.45-1.70.
+//! - **DepthwiseGather**: three rows a column, 3 `LDR` (4 pipelined, 6 not) + `ADD` + 6
+//!   `SXTAB16` + 3 `STRD` (9) + `SUBS` + `BNE` (2-4): 23-27 cycles for 15 instructions,
+//!   1.53-1.80; any rows, per slot `LDR` (2) + `ADD` + 2 `SXTAB16` + `STRD` (3) + `SUBS` +
+//!   `BNE` (2-4): 11-13 cycles for 7, 1.57-1.86. The group's weight table is gathered the same
+//!   way from flash (3 more cycles a line of 16 bytes, 1-2 % of the gathered slots): 1.50-1.90.
+//!
 //! The compiled regions (control code, pooling, `memcpy`/`memset`, preprocessing): the same
 //! rules applied to every instruction QEMU executed in them for the shipped PilotNet and sign
 //! CNN (taken branches from the execution counts; best: pipelined loads, `P = 1`, folded
@@ -110,6 +126,8 @@ pub const STM32F411_100MHZ: CpiTable = CpiTable {
         c(1300, 1700), // Pool
         c(1350, 1900), // Memory
         c(1270, 1650), // Preprocess
+        c(1450, 1700), // DepthwiseMac
+        c(1500, 1900), // DepthwiseGather
     ],
 };
 
@@ -126,6 +144,8 @@ pub const STM32F746_216MHZ: CpiTable = CpiTable {
         c(800, 1300),  // Pool
         c(800, 1200),  // Memory
         c(800, 1400),  // Preprocess (UDIV)
+        c(700, 1050),  // DepthwiseMac: 4 MACs a tap for one MAC unit, loads beside them; table and columns in RAM
+        c(800, 1200),  // DepthwiseGather
     ],
 };
 
@@ -141,6 +161,8 @@ pub const STM32H743_480MHZ: CpiTable = CpiTable {
         c(800, 1300),  // Pool
         c(800, 1200),  // Memory
         c(800, 1400),  // Preprocess
+        c(700, 1050),  // DepthwiseMac
+        c(800, 1200),  // DepthwiseGather
     ],
 };
 

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::shape::Shape;
 
-pub use stream::RowStream;
+pub use stream::{FastResize, RowStream, Step};
 
 /// How a camera frame's pixels are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,16 +111,23 @@ impl ColorMode {
                 out[1] = q(yuv[1]);
                 out[2] = q(yuv[2]);
             }
-            ColorMode::Gray => out[0] = q(rgb_to_yuv(rgb)[0]),
+            // Y alone: U and V are not computed.
+            ColorMode::Gray => out[0] = q(luma(rgb)),
         }
     }
+}
+
+/// The Y of [`rgb_to_yuv`] (module docs, step 4; always within 0..=255).
+#[inline(always)]
+pub const fn luma(p: [u8; 3]) -> u8 {
+    ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32 + 128) >> 8) as u8
 }
 
 /// Integer BT.601 full-range RGB -> YUV (module docs, step 4).
 #[inline(always)]
 pub const fn rgb_to_yuv(p: [u8; 3]) -> [u8; 3] {
     let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
-    let y = (77 * r + 150 * g + 29 * b + 128) >> 8;
+    let y = luma(p) as i32;
     let u = ((-43 * r - 85 * g + 128 * b + 128) >> 8) + 128;
     let v = ((128 * r - 107 * g - 21 * b + 128) >> 8) + 128;
     [clamp_u8(y), clamp_u8(u), clamp_u8(v)]

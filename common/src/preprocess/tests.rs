@@ -203,3 +203,86 @@ fn for_frame_gives_the_models_input_from_the_cameras_frame() {
     assert_eq!(from_frame, from_band);
     assert_eq!(streamed(&cam, out, &frame).unwrap(), from_band);
 }
+
+#[test]
+fn a_whole_multiple_resize_has_one_weight_per_axis() {
+    // What the fast path relies on: when the crop is k outputs long per output, every output
+    // reads source k i + offset, with f = 0 (odd k) or f = 128 and the next pixel (even k).
+    for n_out in 1u16..=200 {
+        for k in 1u16..=(1000 / n_out).min(12) {
+            let n_in = k * n_out;
+            let step = Step::of(n_in, n_out).unwrap();
+            for i in 0..n_out {
+                let (i0, i1, f) = resize_coord(i, n_in, n_out);
+                assert_eq!(i0, step.first(i), "{n_in} -> {n_out}, output {i}");
+                assert_eq!(f, if step.pair { 128 } else { 0 }, "{n_in} -> {n_out}, output {i}");
+                if step.pair {
+                    assert_eq!(i1, i0 + 1);
+                }
+            }
+        }
+        assert_eq!(Step::of(n_out + 1, n_out), if n_out == 1 { Step::of(2, 1) } else { None });
+    }
+}
+
+#[test]
+fn fast_path_cases_are_frozen() {
+    // The same frame as `pilotnet_preprocessing_is_frozen`, crops that are a whole multiple
+    // of the output (identity, 2x, 4x, 3x): the bytes of the Python implementation of the
+    // spec (`common/tests/spec/preprocess_reference.py`), from the whole-frame definition and
+    // from the stream's fast path.
+    let cases = [
+        (Rect { x: 100, y: 60, w: 96, h: 32 }, (96, 32), ColorMode::Yuv, [-44, -41, 35, 31, -40, 35], 0x0b4f_4e4d),
+        (Rect { x: 0, y: 60, w: 320, h: 76 }, (160, 38), ColorMode::Rgb, [33, 37, -23, -38, -3, 65], 0x5003_959d),
+        (Rect { x: 0, y: 58, w: 320, h: 96 }, (80, 24), ColorMode::Gray, [45, -8, -32, -1, 43, 40], 0x5d6c_4cc6),
+        (Rect { x: 1, y: 2, w: 288, h: 96 }, (96, 32), ColorMode::Yuv, [40, -2, -89, 19, -45, 39], 0x43df_ecdc),
+    ];
+    let frame = test_frame();
+    for (crop, (w, h), color, first, crc) in cases {
+        let pp = Preprocess { crop, color, ..rgb888(320, 160) };
+        let out = Shape::new(h, w, color.channels());
+        let (nr, no) = RowStream::scratch_len(out.w, out.c);
+        let (mut rows, mut orow) = (vec![0u16; nr], vec![0i8; no]);
+        assert!(RowStream::new(pp, out, &mut rows, &mut orow).unwrap().fast_path().is_some(), "{crop:?}");
+        let mut whole = vec![0i8; out.len()];
+        preprocess_frame(&pp, out, &frame, &mut whole).unwrap();
+        assert_eq!(&whole[..6], &first, "{crop:?}");
+        assert_eq!(crc32(crate::i8_as_bytes(&whole)), crc, "{crop:?}");
+        assert_eq!(streamed(&pp, out, &frame).unwrap(), whole, "{crop:?}");
+    }
+}
+
+/// Specs whose crop is a whole multiple (1 to 4) of the output along each axis: the stream's
+/// fast path.
+fn fast_spec() -> impl Strategy<Value = (Preprocess, Shape)> {
+    (1u16..20, 1u16..16, 1u16..=4, 1u16..=4, format_strategy(), color_strategy(), 0u16..5, 0u16..5, 0u16..5, 0u16..5)
+        .prop_map(|(ow, oh, kx, ky, format, color, left, top, right, bottom)| {
+            let crop = Rect { x: left, y: top, w: ow * kx, h: oh * ky };
+            let (fw, fh) = (left + crop.w + right, top + crop.h + bottom);
+            (Preprocess { frame_w: fw, frame_h: fh, format, crop, color }, Shape::new(oh, ow, color.channels()))
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn the_fast_path_equals_the_whole_frame_definition((pp, out) in fast_spec(), seed in any::<u64>()) {
+        let frame = crate::testing::Rng::new(seed).bytes(pp.frame_bytes());
+        let mut whole = vec![0i8; out.len()];
+        preprocess_frame(&pp, out, &frame, &mut whole).unwrap();
+        prop_assert!(FastResize::of(&pp, out).is_some());
+        prop_assert_eq!(streamed(&pp, out, &frame).unwrap(), whole);
+    }
+}
+
+#[test]
+fn gray_is_the_luma_of_yuv() {
+    for seed in 0..2000u64 {
+        let b = crate::testing::Rng::new(seed).bytes(3);
+        let p = [b[0], b[1], b[2]];
+        let mut gray = [0i8];
+        ColorMode::Gray.write(p, &mut gray);
+        assert_eq!(gray[0], (rgb_to_yuv(p)[0] as i16 - 128) as i8);
+    }
+}

@@ -86,14 +86,18 @@ fn the_cost_model_matches_the_firmware_for_the_shipped_models() {
 }
 
 /// A random model the QEMU application can run: one or three input channels behind a random
-/// camera spec (frame size, crop, pixel format, colour), small enough for the chip.
+/// camera spec (frame size, crop, pixel format, colour), small enough for the chip. Half the
+/// specs crop a whole multiple (1 to 4) of the input along each axis: preprocessing's fast
+/// path. Depthwise layers come in, with realistic multipliers (below 2^15: the kernels' fast
+/// requantization) in two of the four option sets.
 fn random_camera_model(seed: u64) -> Vec<u8> {
     let options = [
-        RandomModelOptions { allow_depthwise: false, ..Default::default() },
-        RandomModelOptions { max_hw: 32, max_channels: 24, max_kernel: 5, max_conv_layers: 4, allow_depthwise: false, ..Default::default() },
-        RandomModelOptions { max_hw: 48, max_channels: 90, max_kernel: 5, max_conv_layers: 3, allow_depthwise: false, ..Default::default() },
+        RandomModelOptions::default(),
+        RandomModelOptions { max_hw: 32, max_channels: 24, max_kernel: 5, max_conv_layers: 4, max_multiplier: 1 << 14, ..Default::default() },
+        RandomModelOptions { max_hw: 48, max_channels: 90, max_kernel: 5, max_conv_layers: 3, ..Default::default() },
+        RandomModelOptions { max_hw: 40, max_channels: 40, max_kernel: 3, max_conv_layers: 4, max_multiplier: 1 << 14, ..Default::default() },
     ];
-    let opts = &options[seed as usize % 3];
+    let opts = &options[seed as usize % options.len()];
     for attempt in 0.. {
         let mut rng = Rng::new(seed * 1_000_003 + attempt);
         let mut m = random_model(&mut rng, opts);
@@ -101,9 +105,15 @@ fn random_camera_model(seed: u64) -> Vec<u8> {
         if s.c != 1 && s.c != 3 {
             continue;
         }
-        let (fw, fh) = (s.w + rng.range(0, 2 * s.w as i64) as u16, s.h + rng.range(0, 2 * s.h as i64) as u16);
-        let (cw, ch) = (rng.range(1, fw as i64) as u16, rng.range(1, fh as i64) as u16);
-        let crop = Rect { x: rng.range(0, (fw - cw) as i64) as u16, y: rng.range(0, (fh - ch) as i64) as u16, w: cw, h: ch };
+        let (fw, fh, crop) = if rng.bool() {
+            let (cw, ch) = (s.w * rng.range(1, 4) as u16, s.h * rng.range(1, 4) as u16);
+            let (fw, fh) = (cw + rng.range(0, s.w as i64) as u16, ch + rng.range(0, s.h as i64) as u16);
+            (fw, fh, Rect { x: rng.range(0, (fw - cw) as i64) as u16, y: rng.range(0, (fh - ch) as i64) as u16, w: cw, h: ch })
+        } else {
+            let (fw, fh) = (s.w + rng.range(0, 2 * s.w as i64) as u16, s.h + rng.range(0, 2 * s.h as i64) as u16);
+            let (cw, ch) = (rng.range(1, fw as i64) as u16, rng.range(1, fh as i64) as u16);
+            (fw, fh, Rect { x: rng.range(0, (fw - cw) as i64) as u16, y: rng.range(0, (fh - ch) as i64) as u16, w: cw, h: ch })
+        };
         let format = [PixelFormat::Rgb888, PixelFormat::Rgb565Be, PixelFormat::Rgb565Le][rng.range(0, 2) as usize];
         let color = match (s.c, rng.bool()) {
             (1, _) => ColorMode::Gray,
@@ -125,7 +135,7 @@ fn random_camera_model(seed: u64) -> Vec<u8> {
 
 #[test]
 fn the_cost_model_matches_the_firmware_for_random_models() {
-    let n: u64 = std::env::var("PILOT_E2E_TIMING_MODELS").map(|v| v.parse().expect("a model count")).unwrap_or(6);
+    let n: u64 = std::env::var("PILOT_E2E_TIMING_MODELS").map(|v| v.parse().expect("a model count")).unwrap_or(8);
     let mut failures = Vec::new();
     for seed in 0..n {
         failures.extend(compare(&format!("random {seed}"), &random_camera_model(7000 + seed), &RANDOM));

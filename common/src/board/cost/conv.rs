@@ -6,7 +6,7 @@
 
 use super::memory::{memcpy, memset};
 use super::{Event, Ledger};
-use crate::format::{Conv2d, Pads};
+use crate::format::{read_i32, Conv2d, Pads};
 use crate::quant::lower_clamp;
 use crate::shape::Shape;
 
@@ -52,6 +52,14 @@ pub fn conv2d(t: &mut impl Ledger, l: &Conv2d<'_>, input: Input, out: Shape, out
     let k = kh * row_len;
     let (oc_n, ow) = (out.c as usize, out.w as usize);
     let clamped = lower_clamp(l.relu, l.output.zero_point) != -128;
+    // `requant::all_fast`: every multiplier of the layer below 2^15.
+    let fast = (0..l.multipliers.len() / 4).all(|c| read_i32(l.multipliers, c) < 1 << 15);
+    let requant = match (fast, clamped) {
+        (false, false) => Event::RequantChannel,
+        (false, true) => Event::RequantChannelClamped,
+        (true, false) => Event::RequantChannelFast,
+        (true, true) => Event::RequantChannelFastClamped,
+    };
 
     t.add(Event::ConvCall, 1);
     // `head`: the first rows behind `lead` zero bytes, for a partial chunk in one depth block.
@@ -94,7 +102,7 @@ pub fn conv2d(t: &mut impl Ledger, l: &Conv2d<'_>, input: Input, out: Shape, out
                 dot_block(t, n, oc0, oc0 + ocs, k0, kb, head_rows);
                 k0 += K_BLOCK;
             }
-            t.add(if clamped { Event::RequantChannelClamped } else { Event::RequantChannel }, ocs as u64);
+            t.add(requant, ocs as u64);
             if n < PIXELS {
                 // Each pixel's channels from the scratch rows (`c` apart) to the output.
                 for p in 0..n {

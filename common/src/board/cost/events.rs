@@ -133,6 +133,12 @@ events! {
     RequantChannel = Requant, counted(45);
     /// The same with the lower clamp above -128 (`CMP`, `IT`, `MOVLT` per output).
     RequantChannelClamped = Requant, counted(57);
+    /// One channel in the fast form (every multiplier of the layer below 2^15): the
+    /// multiplier's `LDR` and `LSL`, 4 x (6 for the sum, `STRB`), one `ADD`, then `ADD`,
+    /// `SUBS`, `BNE`.
+    RequantChannelFast = Requant, counted(34);
+    /// The same with the lower clamp.
+    RequantChannelFastClamped = Requant, counted(46);
 
     // --- `kernels::conv::conv2d`, compiled (fitted) ---
     /// A call: stack buffers cleared (`memclr` of 2.5 KB), layer fields read.
@@ -210,14 +216,78 @@ events! {
     /// One input value summed.
     AvgPoolTap = Pool, counted(14);
 
-    // --- depthwise convolution: the firmware runs the reference kernel for now ---
-    /// A call. (Estimated from the reference loop's structure, not yet fitted: the QEMU
-    /// check leaves depthwise layers out until the DSP kernel and its events land.)
-    DepthwiseCall = Control, fit(60.0);
+    // --- `kernels::depthwise` (asm loops exact: `firmware/kernels/src/depthwise.rs`) ---
+    /// `gather_words`, three rows a column: 3 x `LDR`, `ADD`, 3 x (2 x `SXTAB16`, `STRD`),
+    /// `SUBS`, `BNE`.
+    DwGatherColumn3 = DepthwiseGather, counted(15);
+    /// `gather_words`, any rows: per column 3 x `MOV`, then `ADD`, `ADD`, `SUBS`, `BNE`.
+    DwGatherColumn = DepthwiseGather, counted(7);
+    /// One slot of that column loop: `LDR`, `ADD`, 2 x `SXTAB16`, `STRD`, `SUBS`, `BNE`.
+    DwGatherSlot = DepthwiseGather, counted(7);
+    /// A sweep's entry: the computed address of its first pass (`ADR`, `ADR`, `SUB`, `LDR`,
+    /// `MLA`, `ORR`, `STR`).
+    DwSweepEntry = DepthwiseMac, counted(7);
+    /// One pixel of a sweep: the sums at the biases and the tap loop's entry (2 x `LDRD`,
+    /// `ADD`, `LDR`, `LDR PC`), then the window, output and end steps (3 x `LDR`, 2 x `ADD`,
+    /// `CMP`, `BNE`).
+    DwSweepPixel = DepthwiseMac, counted(12);
+    /// One tap of four channels: 2 x `LDRD`, `SMLABB`, `SMLATT`, `SMLABB`, `SMLATT`.
+    DwSweepTap = DepthwiseMac, counted(6);
+    /// One pass of the unrolled tap loop (9 taps): `SUBS`, `BNE`.
+    DwSweepPass = DepthwiseMac, counted(2);
+    /// A pixel's four outputs in the fast form: its constants (`MVN`, `LDR`), 2 x `LDRD` of the
+    /// multipliers, 4 x (`SMULL`, `LSRS`, `ADCS`, `ADC`, `SSAT`, `STRB`).
+    DwRequantFast = DepthwiseMac, counted(28);
+    /// The same with the lower clamp (3 constants; per output an `LDR` of its multiplier,
+    /// the six, `CMP`, `IT`, `MOVLT`).
+    DwRequantFastClamped = DepthwiseMac, counted(43);
+    /// The general form (3 constants; per output `LDR`, `SMULL`, `LSRS`, `ADCS`, `ADC`,
+    /// `SSAT`, `LSRS`, `ORR`, `CMP`, `IT`, `MOVLT`, `SSAT`, `STRB`).
+    DwRequantGeneral = DepthwiseMac, counted(55);
+    /// `sweep9_fast`'s entry (`LDR` of the zero point).
+    DwSweep9Entry = DepthwiseMac, counted(1);
+    /// One pixel of `sweep9_fast`: 2 x `LDRD` of the biases, 9 taps (6 each), `MVN`, 2 x
+    /// (`LDRD` of two multipliers, 2 x 6 to requantize and store), 2 x (`LDR`, `ADD`), `SUBS`,
+    /// `BNE`.
+    DwSweep9Pixel = DepthwiseMac, counted(89);
+
+    // --- `kernels::depthwise`, compiled (fitted) ---
+    /// A call: the group table and the stack buffers set up, the layer's fields read.
+    DwCall = Control, fit(0.0);
+    /// One output row.
+    DwRow = Control, fit(0.0);
+    /// One segment of an output row (`Columns::new`: its rows and columns inside the input).
+    DwSegment = Control, fit(0.0);
+    /// One padding slot written 0.
+    DwZeroSlot = Control, fit(0.0);
+    /// A column of a segment with padding rows (the rows above or below the input zeroed).
+    DwPartialColumn = Control, fit(0.0);
+    /// A group of four channels: biases and multipliers into the table (`load_group`).
+    DwGroup = Control, fit(0.0);
+    /// A group of fewer than four channels.
+    DwGroupPartial = Control, fit(0.0);
+    /// One tap of a partial group's weight table (byte by byte), and one byte of it.
+    DwTableTapPartial = Control, fit(0.0);
+    DwTableBytePartial = Control, fit(0.0);
+    /// A call of `gather_words` (the table's weights or the input's columns).
+    DwGatherCall = Control, fit(0.0);
+    /// A partial group's input gathered byte by byte: the call, one slot, one byte.
+    DwGatherPartial = Control, fit(0.0);
+    DwGatherSlotPartial = Control, fit(0.0);
+    DwGatherBytePartial = Control, fit(0.0);
+    /// `Sweep::run`: the group header and the call of the sweep.
+    DwSweep = Control, fit(0.0);
+    /// One pixel of a partial group copied from the scratch row to the output, and one byte.
+    DwTailPixel = Control, fit(0.0);
+    DwTailByte = Control, fit(0.0);
+
+    // --- `common::kernels::depthwise`, the reference kernel (kernels of more than 64 taps) ---
+    /// A call. (Estimated from the loop's structure: no model measured has such a kernel.)
+    DepthwiseRefCall = Control, fit(60.0);
     /// One output value: bias, requantization, store.
-    DepthwiseValue = Control, fit(30.0);
+    DepthwiseRefValue = Control, fit(30.0);
     /// One window position inside the input: two loads, the zero point, a multiply-add.
-    DepthwiseTap = Control, fit(12.0);
+    DepthwiseRefTap = Control, fit(12.0);
 
     // --- `common::interp::Stream` and `run_whole` (fitted) ---
     /// A model-input row pushed (`Stream::push_row`): checks, placing it; the QEMU
@@ -232,6 +302,8 @@ events! {
     StreamBandConv = Control, fit(395.1875);
     /// The same for a pooling layer.
     StreamBandPool = Control, fit(192.625);
+    /// The same for a depthwise convolution.
+    StreamBandDepthwise = Control, fit(0.0);
     /// A band row no later layer reads (skipped).
     StreamBandRowSkipped = Control, fit(0.0);
     /// Placing a row in a window (`Stream::place`).
@@ -250,6 +322,8 @@ events! {
     StreamFinish = Control, fit(25.5);
     /// A convolution run whole (after the band chain), with its clock read.
     WholeConv = Control, fit(294.5625);
+    /// A depthwise convolution run whole.
+    WholeDepthwise = Control, fit(0.0);
     /// A dense layer run whole (`kernels::Dsp::dense` makes it a 1x1 convolution).
     WholeDense = Control, fit(309.5);
     /// A pooling layer run whole.
@@ -278,6 +352,24 @@ events! {
     PreCombinePixelYuv = Preprocess, fit(111.875);
     /// As gray.
     PreCombinePixelGray = Preprocess, fit(76.5);
+    /// A row inside the crop on the fast path (a crop a whole multiple of the output along
+    /// both axes): the test whether an output row reads it.
+    PreFastRow = Preprocess, fit(0.0);
+    /// A row the fast path sums (`sum_row`), and per output pixel its sum: one source pixel
+    /// or two, RGB888 or RGB565.
+    PreFastSumRow = Preprocess, fit(0.0);
+    PreFastSumRgb888 = Preprocess, fit(0.0);
+    PreFastSumRgb565 = Preprocess, fit(0.0);
+    PreFastSumPairRgb888 = Preprocess, fit(0.0);
+    PreFastSumPairRgb565 = Preprocess, fit(0.0);
+    /// An output row of the fast path (`combine_sums`), and per output pixel its rounding
+    /// and colour.
+    PreFastOutputRow = Preprocess, fit(0.0);
+    PreFastCombineRgb = Preprocess, fit(0.0);
+    PreFastCombineYuv = Preprocess, fit(0.0);
+    PreFastCombineGray = Preprocess, fit(0.0);
+    /// Per output pixel, the second row of a vertical pair.
+    PreFastCombineSecond = Preprocess, fit(0.0);
     /// The frame's start and end (`RowStream::new`, the closing clock reads).
     PreFrame = Preprocess, fit(112.4375);
 

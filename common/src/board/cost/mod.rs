@@ -51,10 +51,15 @@ pub enum Region {
     Memory,
     /// Preprocessing the camera rows.
     Preprocess,
+    /// The depthwise kernel's sweeps: taps of four channels (`LDRD` pairs and `SMLABB`/
+    /// `SMLATT`) and the requantization in registers.
+    DepthwiseMac,
+    /// The depthwise kernel's gathering: a word of four channels widened into two slots.
+    DepthwiseGather,
 }
 
 /// Number of regions.
-pub const REGIONS: usize = 9;
+pub const REGIONS: usize = 11;
 
 impl Region {
     pub const ALL: [Region; REGIONS] = [
@@ -67,6 +72,8 @@ impl Region {
         Region::Pool,
         Region::Memory,
         Region::Preprocess,
+        Region::DepthwiseMac,
+        Region::DepthwiseGather,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +87,8 @@ impl Region {
             Region::Pool => "pooling",
             Region::Memory => "memcpy/memset",
             Region::Preprocess => "preprocessing",
+            Region::DepthwiseMac => "depthwise multiply-accumulate",
+            Region::DepthwiseGather => "depthwise gathering",
         }
     }
 }
@@ -365,7 +374,7 @@ impl<'s, 'm> StreamWalk<'s, 'm> {
                         conv::conv2d(t, &l, conv::Input { shape: input, len: input.len(), at }, output, dest.offset as usize)
                     }
                     Layer::Depthwise(l) => {
-                        t.add(Event::StreamBandConv, 1);
+                        t.add(Event::StreamBandDepthwise, 1);
                         depthwise::depthwise(t, &l, input, output)
                     }
                     Layer::MaxPool(p) => {
@@ -419,7 +428,7 @@ impl<'s, 'm> StreamWalk<'s, 'm> {
                     pool::avg_pool(t, &p, is, os)
                 }
                 Layer::Depthwise(l) => {
-                    t.add(Event::WholeConv, 1);
+                    t.add(Event::WholeDepthwise, 1);
                     depthwise::depthwise(t, &l, is, os)
                 }
                 Layer::Flatten => t.add(Event::WholeFlatten, 1),
