@@ -82,6 +82,13 @@ impl FirmwareRun {
         line.split("total:").nth(1)?.split_whitespace().next()?.parse().ok()
     }
 
+    /// Preprocessing instructions of the last frame (not reading its rows), from its
+    /// `frame N: ... preprocessing P (+ reading rows R)` line.
+    pub fn preprocess_instructions(&self) -> Option<u64> {
+        let line = self.log.lines().rev().find(|l| l.contains("frame ") && l.contains("preprocessing "))?;
+        line.split("preprocessing ").nth(1)?.split_whitespace().next()?.parse().ok()
+    }
+
     /// The log's summary line.
     pub fn summary(&self) -> Option<&str> {
         self.log.lines().find(|l| l.contains("total:"))
@@ -148,6 +155,8 @@ pub struct FirmwareDriver {
     quant: common::format::QParams,
     /// Instructions per inference reported by the last run.
     pub last_instructions: Option<u64>,
+    /// Preprocessing instructions of the last run's frame.
+    pub last_preprocess_instructions: Option<u64>,
 }
 
 impl FirmwareDriver {
@@ -164,7 +173,7 @@ impl FirmwareDriver {
         anyhow::ensure!(model.output().shape.len() == 1, "not a steering model (it has {} outputs)", model.output().shape.len());
         std::fs::create_dir_all(work)?;
         let elf = build(blob_path, &work.join("firmware.elf"))?;
-        Ok(FirmwareDriver { elf, work: work.to_path_buf(), quant: model.output().quant, last_instructions: None })
+        Ok(FirmwareDriver { elf, work: work.to_path_buf(), quant: model.output().quant, last_instructions: None, last_preprocess_instructions: None })
     }
 }
 
@@ -172,7 +181,12 @@ impl crate::sim::drive::Driver for FirmwareDriver {
     fn steer(&mut self, frame: &crate::sim::render::Frame) -> Result<f32> {
         let run = run(&self.elf, frame.rgb(), &self.work)?;
         self.last_instructions = run.instructions_per_inference();
+        self.last_preprocess_instructions = run.preprocess_instructions();
         let q = *run.outputs.first().context("the firmware returned no output")? as i8;
         Ok((q as i32 - self.quant.zero_point as i32) as f32 * 2f32.powi(self.quant.scale_exp as i32))
+    }
+
+    fn counted(&self) -> Option<crate::sim::clock::Counted> {
+        Some(crate::sim::clock::Counted { network: self.last_instructions?, preprocess: self.last_preprocess_instructions? })
     }
 }
