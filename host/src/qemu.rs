@@ -157,6 +157,11 @@ impl FirmwareRun {
             last.stack_bytes
         ))
     }
+
+    /// Preprocessing instructions of the last frame (not reading its rows).
+    pub fn preprocess_instructions(&self) -> Option<u64> {
+        self.costs.last().map(|c| c.preprocess)
+    }
 }
 
 /// Runs `elf` in QEMU on `frames` (raw frames back to back, the model's frame format), in a
@@ -225,6 +230,8 @@ pub struct FirmwareDriver {
     quant: common::format::QParams,
     /// Instructions per inference reported by the last run.
     pub last_instructions: Option<u64>,
+    /// Preprocessing instructions of the last run's frame.
+    pub last_preprocess_instructions: Option<u64>,
 }
 
 impl FirmwareDriver {
@@ -241,7 +248,7 @@ impl FirmwareDriver {
         anyhow::ensure!(model.output().shape.len() == 1, "not a steering model (it has {} outputs)", model.output().shape.len());
         std::fs::create_dir_all(work)?;
         let elf = build(blob_path, &work.join("firmware.elf"))?;
-        Ok(FirmwareDriver { elf, work: work.to_path_buf(), quant: model.output().quant, last_instructions: None })
+        Ok(FirmwareDriver { elf, work: work.to_path_buf(), quant: model.output().quant, last_instructions: None, last_preprocess_instructions: None })
     }
 }
 
@@ -249,7 +256,12 @@ impl crate::sim::drive::Driver for FirmwareDriver {
     fn steer(&mut self, frame: &crate::sim::render::Frame) -> Result<f32> {
         let run = run(&self.elf, frame.rgb(), &self.work)?;
         self.last_instructions = run.instructions_per_inference();
+        self.last_preprocess_instructions = run.preprocess_instructions();
         let q = *run.outputs.first().context("the firmware returned no output")? as i8;
         Ok(self.quant.dequantize(q))
+    }
+
+    fn counted(&self) -> Option<crate::sim::clock::Counted> {
+        Some(crate::sim::clock::Counted { network: self.last_instructions?, preprocess: self.last_preprocess_instructions? })
     }
 }

@@ -6,8 +6,10 @@
 //! 4. export the int8 ONNX, the float ONNX and the firmware blob;
 //! 5. verify the `common` reference against tract on recorded frames (0 mismatching bytes);
 //! 6. build the firmware with the blob and run it in QEMU on recorded frames (0 mismatches);
-//! 7. drive tracks the network never saw, with the float network and the int8 reference, and
-//!    with the firmware in QEMU steering (its commands equal the int8 reference's);
+//! 7. drive tracks the network never saw, with the float network and the int8 reference, at
+//!    the Black Pill's timing (its frame rate and latency for this network) and at ideal timing
+//!    (10 decisions a second, no latency), and with the firmware in QEMU steering (its commands
+//!    equal the int8 reference's);
 //! 8. print one summary table.
 //!
 //! Steps that need tools that are not installed (QEMU) say what to install and are skipped.
@@ -26,7 +28,9 @@ use crate::nn::driver::FloatDriver;
 use crate::nn::spec::NetSpec;
 use crate::onnx::{float, int8};
 use crate::quant::ptq::{quantize_run, PtqOptions};
+use crate::sim::clock::Timing;
 use crate::sim::drive::{drive, ModelDriver, Pilot};
+use crate::sim::timed::drive_timed;
 use crate::sim::record::{record, ImageFormat, RecordOptions};
 use crate::sim::track::Track;
 use crate::sim::vehicle::DEFAULT_SPEED;
@@ -166,22 +170,39 @@ pub fn run(args: DemoArgs) -> Result<()> {
     step(7, "drive tracks the network never saw");
     let mut float = FloatDriver::load(&RunDir::new(&run_dir))?;
     let mut int8 = ModelDriver::new(&blob)?;
-    let (mut float_aut, mut int8_aut) = (Vec::new(), Vec::new());
+    // The float network is timed as its int8 version: the same layers, the same work.
+    let board = Timing::board(&common::board::BLACKPILL, &model, common::board::timing::Pipeline::Sequential, false)
+        .context("the model has no camera preprocessing")?;
+    println!("timing: {board}");
+    let timings = [board, Timing::ideal()];
+    // Autonomy of (float, int8) per timing and track.
+    let mut autonomy: Vec<Vec<(f64, f64)>> = vec![Vec::new(); timings.len()];
     for seed in 1..=drive_tracks {
         let track = Track::generate(seed);
         let world = World::new(&track, seed);
-        let f = drive(&track, Some(&world), &mut Pilot::Camera(&mut float), DEFAULT_SPEED, 1.0, |_| Ok(()))?;
-        let i = drive(&track, Some(&world), &mut Pilot::Camera(&mut int8), DEFAULT_SPEED, 1.0, |_| Ok(()))?;
-        println!("seed {seed} ({:.0} m): float {f}\n{:>20}int8  {i}", track.length(), "");
-        float_aut.push(f.autonomy());
-        int8_aut.push(i.autonomy());
-        if seed == 1 {
-            let png = crate::sim::draw::top_down(&world, &i);
-            png.save(out.join("drive-int8-seed1.png")).context("cannot write the drive picture")?;
+        for (timing, results) in timings.iter().zip(&mut autonomy) {
+            let lap = |pilot: &mut Pilot<'_>| drive_timed(&track, Some(&world), pilot, DEFAULT_SPEED, 1.0, timing, |_| Ok(()));
+            let f = lap(&mut Pilot::Camera(&mut float))?.report;
+            let i = lap(&mut Pilot::Camera(&mut int8))?.report;
+            println!("seed {seed} ({:.0} m) @ {}: float {f}\n{:>24}int8  {i}", track.length(), timing.name, "");
+            results.push((f.autonomy(), i.autonomy()));
+            if seed == 1 && timing.board.is_none() {
+                let png = crate::sim::draw::top_down(&world, &i);
+                png.save(out.join("drive-int8-seed1.png")).context("cannot write the drive picture")?;
+            }
         }
     }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    s.add("autonomy (unseen tracks)", format!("float {:.1}%, int8 reference {:.1}% (seeds 1..{drive_tracks}, 1 lap each)", mean(&float_aut), mean(&int8_aut)));
+    let mean = |v: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| v.iter().map(pick).sum::<f64>() / v.len().max(1) as f64;
+    for (timing, results) in timings.iter().zip(&autonomy) {
+        s.add(
+            &format!("autonomy @ {}", timing.name),
+            format!(
+                "float {:.1}%, int8 reference {:.1}% (seeds 1..{drive_tracks}, 1 lap each at {DEFAULT_SPEED} m/s; {timing})",
+                mean(results, |r| r.0),
+                mean(results, |r| r.1)
+            ),
+        );
+    }
     firmware_drive(&blob, &blob_path, if args.quick { 0.1 } else { 0.5 }, &out, &mut s)?;
 
     step(8, "summary");
@@ -217,9 +238,16 @@ fn firmware_drive(blob: &[u8], blob_path: &Path, laps: f64, out: &Path, s: &mut 
     let (re, re_aut) = steer(&mut Pilot::Camera(&mut reference))?;
     let same = fw == re;
     println!("firmware in the loop, seed 1, {laps} lap: {} frames, autonomy {fw_aut:.1}% (int8 reference {re_aut:.1}%), steering {}", fw.len(), if same { "identical at every step" } else { "DIFFERENT" });
-    // The emulated instruction count at the chip's clock gives its frame rate (an estimate:
-    // a Cortex-M4 needs about one cycle per instruction on this code, more on flash wait states).
-    let fps = firmware.last_instructions.map(|n| format!("; STM32F411 at 100 MHz: about {:.1} frames/s", 100e6 / n as f64)).unwrap_or_default();
+    // The firmware's own instruction counts, timed on the Black Pill by its board model.
+    let model = Model::parse(blob)?;
+    let timing = Timing::board(&common::board::BLACKPILL, &model, common::board::timing::Pipeline::Sequential, true);
+    let fps = match (timing, crate::sim::drive::Driver::counted(&firmware)) {
+        (Some(t), Some(c)) => {
+            let slot = t.slot(Some(c));
+            format!("; on the Black Pill by its counts: {:.2} decisions/s, latency {:.0} ms", slot.decisions_per_second(), slot.latency_ns as f64 / 1e6)
+        }
+        _ => String::new(),
+    };
     s.add("firmware in the loop", format!("{} frames of seed 1: steering {} to the int8 reference's, autonomy {fw_aut:.1}% vs {re_aut:.1}%{fps}", fw.len(), if same { "identical" } else { "NOT identical" }));
     anyhow::ensure!(same, "the firmware's steering differs from the int8 reference's");
     Ok(())

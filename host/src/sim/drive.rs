@@ -1,19 +1,20 @@
-//! Closed loop: a driver steers the car from what it sees, frame by frame, and the drive is
-//! scored.
+//! Closed loop: a driver steers the car from what it sees, and the drive is scored.
 //!
 //! A [`Driver`] gets the centre camera's frame and nothing else ("frame in, steering out"), so
 //! a network is scored on exactly what it would see in the car. The expert is the other kind of
-//! [`Pilot`]: it reads the car's pose on the track instead.
+//! [`Pilot`]: it reads the car's pose on the track instead. The loop owns the timing
+//! ([`super::timed`]); [`drive`] runs it at ideal timing, the simulator's historical loop.
 
 use anyhow::{ensure, Context};
 use common::format::Task;
 use common::preprocess::{preprocess_frame, to_rgb565, PixelFormat, Preprocess};
 use common::Model;
 
-use super::expert::Expert;
+use super::clock::{Counted, Timing};
 use super::metrics::Report;
-use super::render::{Camera, Frame, FRAME_H, FRAME_W};
+use super::render::{Frame, FRAME_H, FRAME_W};
 use super::session::Session;
+use super::timed::drive_timed;
 use super::track::Track;
 use super::world::World;
 
@@ -22,6 +23,19 @@ pub trait Driver {
     /// Steering for this 320x160 RGB888 centre-camera frame, in `[-1, 1]`, positive turning
     /// right (the car clamps values outside).
     fn steer(&mut self, frame: &Frame) -> anyhow::Result<f32>;
+
+    /// Steering for a frame captured `time` seconds into the drive. Drivers that look only at
+    /// the frame (every network) need not implement it.
+    fn steer_at(&mut self, frame: &Frame, time: f64) -> anyhow::Result<f32> {
+        let _ = time;
+        self.steer(frame)
+    }
+
+    /// The instructions the chip spent on the last frame, for drivers that run the firmware:
+    /// a loop timed by a board then times that frame by them.
+    fn counted(&self) -> Option<Counted> {
+        None
+    }
 }
 
 /// Who steers.
@@ -32,7 +46,8 @@ pub enum Pilot<'d> {
     Camera(&'d mut dyn Driver),
 }
 
-/// What the loop shows an observer each frame, before the car moves.
+/// What the loop shows an observer at each capture, after the pilot has steered from it and
+/// before the car moves on.
 pub struct Tick<'a> {
     pub session: &'a Session<'a>,
     /// The centre camera's frame (when a world is rendered).
@@ -41,38 +56,24 @@ pub struct Tick<'a> {
     pub steering: f32,
     /// What the expert would steer here (for comparison).
     pub expert: f32,
+    /// When the frame was captured (seconds since the start).
+    pub time: f64,
 }
 
-/// Drives `laps` laps of `track` at `speed` (m/s). With a `world` the centre camera is rendered
-/// every frame (a camera pilot needs it). `observe` sees every frame; its error stops the drive.
-/// A drive that has not finished after three times the lap time (a pilot that keeps being put
-/// back) stops there, its report shows the laps done.
+/// Drives `laps` laps of `track` at `speed` (m/s) at ideal timing (a frame every 0.1 s, its
+/// command applied at once). With a `world` the centre camera is rendered every frame (a
+/// camera pilot needs it). `observe` sees every frame; its error stops the drive. A drive that
+/// has not finished after three times the lap time (a pilot that keeps being put back) stops
+/// there, its report shows the laps done. [`drive_timed`] drives at any other timing.
 pub fn drive(
     track: &Track,
     world: Option<&World>,
     pilot: &mut Pilot<'_>,
     speed: f64,
     laps: f64,
-    mut observe: impl FnMut(&Tick<'_>) -> anyhow::Result<()>,
+    observe: impl FnMut(&Tick<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<Report> {
-    let mut session = Session::new(track, speed);
-    let camera = Camera::centre();
-    let mut frame = Frame::default();
-    let time_limit = 3.0 * laps * track.length() / speed + 10.0;
-    while session.laps() < laps && session.time() < time_limit {
-        let expert = Expert.steer(track, session.car(), session.location());
-        let seen = world.map(|w| {
-            w.render(&camera, &session.car().pose, &mut frame);
-            &frame
-        });
-        let steering = match pilot {
-            Pilot::Expert => expert,
-            Pilot::Camera(driver) => driver.steer(seen.context("a camera driver needs the world rendered")?)?,
-        };
-        observe(&Tick { session: &session, frame: seen, steering, expert })?;
-        session.step(steering);
-    }
-    Ok(session.report())
+    Ok(drive_timed(track, world, pilot, speed, laps, &Timing::ideal(), observe)?.report)
 }
 
 /// An int8 model blob run through the `common` reference interpreter, exactly as the firmware

@@ -8,8 +8,11 @@
 //!   ground is flat.
 //! - **Steering** in `[-1, 1]`, positive turns right (the Udacity simulator's sign), mapped
 //!   linearly to a front wheel angle of up to 25 degrees ([`vehicle`]).
-//! - **Time**: the camera and the driver run at 10 Hz ([`FRAME_DT`]); the physics takes
-//!   [`PHYSICS_STEPS`] steps per frame with the steering held.
+//! - **Time**: the physics takes [`PHYSICS_STEPS`] steps of 10 ms per frame tick of
+//!   [`FRAME_DT`] (0.1 s); the drive ends, and its path gets a point, on a tick. When the camera
+//!   is read and when a command reaches the wheels is the [`clock`]'s business: at ideal timing
+//!   once per tick with no delay (the simulator's historical 10 Hz loop), at a board's timing
+//!   as often and as late as the chip allows ([`timed`]).
 //! - **Lateral error**: signed distance of the car's centre from the road's centre line,
 //!   positive to the left. The car drives on the road's centre line (over the dashed line, using
 //!   both lanes), as the expert does; "lane centre" in the autonomy metric means that line.
@@ -26,8 +29,10 @@
 //! The parts: [`track`] (centre line), [`look`], [`ground`], [`sky`] and [`world`] (what the
 //! camera sees), [`texture`] and [`render`] (the camera), [`vehicle`], [`expert`], [`session`]
 //! (one drive, with interventions), [`drive`] (the closed loop and the [`drive::Driver`] trait),
+//! [`clock`] and [`timed`] (the loop in continuous time, at a board's frame rate and latency),
 //! [`metrics`], [`record`] (Udacity-format recordings) and [`draw`] (pictures of a drive).
 
+pub mod clock;
 pub mod draw;
 pub mod drive;
 pub mod expert;
@@ -40,6 +45,7 @@ pub mod render;
 pub mod session;
 pub mod sky;
 pub mod texture;
+pub mod timed;
 pub mod track;
 pub mod vehicle;
 pub mod world;
@@ -48,6 +54,10 @@ pub mod world;
 pub const FRAME_DT: f64 = 0.1;
 /// Physics steps per frame.
 pub const PHYSICS_STEPS: u32 = 10;
+/// [`FRAME_DT`] in nanoseconds, the unit of the loop's clock (as of `common::board`'s timing).
+pub const FRAME_NS: u64 = 100_000_000;
+/// One physics step in nanoseconds.
+pub const STEP_NS: u64 = FRAME_NS / PHYSICS_STEPS as u64;
 
 /// The steering correction for the left camera's image at `speed` (m/s); the right camera's is
 /// its negative. It is the expert's command for a car [`render::SIDE_CAMERA_OFFSET`] metres left

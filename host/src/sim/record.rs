@@ -1,19 +1,27 @@
 //! Recording training data in the Udacity simulator's format: `driving_log.csv` and `IMG/`.
 //!
-//! Each camera frame (10 Hz) gives one CSV row, no header, seven columns separated by `", "` as
-//! the simulator writes them: `center, left, right, steering, throttle, brake, speed`. The three
+//! Each camera frame gives one CSV row, no header, seven columns separated by `", "` as the
+//! simulator writes them: `center, left, right, steering, throttle, brake, speed`. The three
 //! image paths are absolute; files are named `center_YYYY_MM_DD_HH_MM_SS_mmm.jpg` (and `left_`,
-//! `right_`) after a fake clock that starts at 2026-11-28 14:28:29.922 and advances 100 ms per
-//! frame, so a recording's file names, like its pixels, follow from its seeds. `steering` is
-//! the expert's command for the state shown (see [`super::expert`] for why, during injected
-//! drift too); `throttle` and `brake` are 0 (the simulator holds the speed); `speed` is in mph.
+//! `right_`) after a fake clock that starts at 2026-11-28 14:28:29.922 and advances one frame
+//! period per frame, so a recording's file names, like its pixels, follow from its seeds.
+//! `steering` is the expert's command for the state shown (see [`super::expert`] for why, during
+//! injected drift too); `throttle` and `brake` are 0 (the simulator holds the speed); `speed` is
+//! in mph.
 //!
-//! A row is written (and flushed) after its three images, so an interrupted recording leaves a
-//! consistent log.
+//! The expert drives as it always has (a command every 0.1 s, applied at once); the recorder
+//! samples its drive ([`RecordTiming`]): by default a frame every 0.1 s labelled for its own
+//! moment; at a board's rate, a frame every period of the board; and with a label latency, each
+//! frame labelled with the expert's command that much later, where the car is when a network's
+//! command for that frame would reach the wheels. `recording.toml` says which.
+//!
+//! A row is written (and flushed) once its three images are written and its label is known, so
+//! an interrupted recording leaves a consistent log.
 //!
 //! The left and right images carry no labels of their own: a trainer using them adds
 //! [`super::steering_correction`] to the left image's label and subtracts it for the right.
 
+use std::collections::VecDeque;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -32,7 +40,7 @@ use super::session::Session;
 use super::track::{wrap_angle, Track};
 use super::vehicle::MPH_PER_MPS;
 use super::world::World;
-use super::FRAME_DT;
+use super::FRAME_NS;
 
 /// JPEG quality of recorded frames.
 pub const JPEG_QUALITY: u8 = 90;
@@ -69,6 +77,29 @@ pub struct RecordOptions {
     pub force: bool,
 }
 
+/// When the recorder takes a frame and which command labels it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordTiming {
+    /// Between two frames (ns).
+    pub period_ns: u64,
+    /// Each frame's label is the expert's command this long after the frame (ns).
+    pub label_latency_ns: u64,
+    /// Where the timing comes from, for `recording.toml` (e.g. "blackpill (sequential), timed
+    /// for pilotnet.pnn8").
+    pub source: String,
+}
+
+impl RecordTiming {
+    /// A frame every 0.1 s, labelled for its own moment.
+    pub fn ideal() -> RecordTiming {
+        RecordTiming { period_ns: FRAME_NS, label_latency_ns: 0, source: "ideal".into() }
+    }
+
+    fn period_s(&self) -> f64 {
+        self.period_ns as f64 / 1e9
+    }
+}
+
 /// What was recorded.
 #[derive(Debug)]
 pub struct RecordSummary {
@@ -79,11 +110,21 @@ pub struct RecordSummary {
     pub drives: Vec<(u64, Report)>,
 }
 
-/// Records `options.laps` laps of each seed's track, calling `progress(rows_done, rows_expected)`
-/// after each row.
-pub fn record(options: &RecordOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<RecordSummary> {
+/// Records `options.laps` laps of each seed's track at ideal timing (a frame every 0.1 s),
+/// calling `progress(rows_done, rows_expected)` after each row.
+pub fn record(options: &RecordOptions, progress: impl FnMut(u64, u64)) -> anyhow::Result<RecordSummary> {
+    record_timed(options, &RecordTiming::ideal(), progress)
+}
+
+/// [`record`] with frames taken and labelled as `timing` says.
+pub fn record_timed(
+    options: &RecordOptions,
+    timing: &RecordTiming,
+    mut progress: impl FnMut(u64, u64),
+) -> anyhow::Result<RecordSummary> {
     ensure!(options.laps > 0.0 && options.speed > 0.0, "laps and speed must be positive");
     ensure!(!options.seeds.is_empty(), "no seeds to record");
+    ensure!(timing.period_ns >= 1_000_000, "a frame period under 1 ms would give two frames the same file name");
     let img_dir = prepare_folder(&options.out, options.force)?;
     let out = fs::canonicalize(&options.out).with_context(|| format!("cannot resolve {}", options.out.display()))?;
     ensure!(!out.to_string_lossy().contains(','), "{} contains a comma, which would break the CSV", out.display());
@@ -91,39 +132,50 @@ pub fn record(options: &RecordOptions, mut progress: impl FnMut(u64, u64)) -> an
 
     let tracks: Vec<(u64, Track)> = options.seeds.iter().map(|&s| (s, Track::generate(s))).collect();
     let expected: u64 =
-        tracks.iter().map(|(_, t)| (options.laps * t.length() / (options.speed * FRAME_DT)).ceil() as u64).sum();
+        tracks.iter().map(|(_, t)| (options.laps * t.length() / (options.speed * timing.period_s())).ceil() as u64).sum();
     let csv_path = out.join("driving_log.csv");
     let mut csv =
         BufWriter::new(fs::File::create(&csv_path).with_context(|| format!("cannot create {}", csv_path.display()))?);
     let cameras = [("center", Camera::centre()), ("left", Camera::left()), ("right", Camera::right())];
     let mut frame = Frame::default();
-    let mut rows = 0u64;
+    let (mut captured, mut rows) = (0u64, 0u64);
+    // Frames whose images are written and whose label is still to come: paths and speed.
+    let mut unlabelled: VecDeque<(Vec<PathBuf>, f64)> = VecDeque::new();
     let mut drives = Vec::new();
     for (seed, track) in &tracks {
         let world = World::new(track, *seed);
-        let report = drive_with_drift(track, *seed, options.speed, options.laps, |session, label| {
-            let car = session.car();
-            let stamp = timestamp(CLOCK_START_MS + rows as i64 * (FRAME_DT * 1000.0) as i64);
-            let mut paths = Vec::with_capacity(3);
-            for (name, camera) in &cameras {
-                world.render(camera, &car.pose, &mut frame);
-                let file = format!("{name}_{stamp}.{}", options.format.extension());
-                write_image(&frame, options.format, &img_dir.join(&file))?;
-                paths.push(img_dir_abs.join(&file));
+        let report = sample_drive_with_drift(track, *seed, options.speed, options.laps, timing, |session, sample| {
+            match sample {
+                Sample::Frame => {
+                    let car = session.car();
+                    let stamp = timestamp(CLOCK_START_MS + (captured * timing.period_ns / 1_000_000) as i64);
+                    let mut paths = Vec::with_capacity(3);
+                    for (name, camera) in &cameras {
+                        world.render(camera, &car.pose, &mut frame);
+                        let file = format!("{name}_{stamp}.{}", options.format.extension());
+                        write_image(&frame, options.format, &img_dir.join(&file))?;
+                        paths.push(img_dir_abs.join(&file));
+                    }
+                    captured += 1;
+                    unlabelled.push_back((paths, car.speed));
+                }
+                Sample::Label(label) => {
+                    let (paths, speed) = unlabelled.pop_front().context("a label came before its frame")?;
+                    writeln!(
+                        csv,
+                        "{}, {}, {}, {}, 0, 0, {:.4}",
+                        paths[0].display(),
+                        paths[1].display(),
+                        paths[2].display(),
+                        label,
+                        speed * MPH_PER_MPS
+                    )
+                    .and_then(|_| csv.flush())
+                    .with_context(|| format!("cannot write {}", csv_path.display()))?;
+                    rows += 1;
+                    progress(rows, expected);
+                }
             }
-            writeln!(
-                csv,
-                "{}, {}, {}, {}, 0, 0, {:.4}",
-                paths[0].display(),
-                paths[1].display(),
-                paths[2].display(),
-                label,
-                car.speed * MPH_PER_MPS
-            )
-            .and_then(|_| csv.flush())
-            .with_context(|| format!("cannot write {}", csv_path.display()))?;
-            rows += 1;
-            progress(rows, expected);
             Ok(())
         })?;
         drives.push((*seed, report));
@@ -131,8 +183,18 @@ pub fn record(options: &RecordOptions, mut progress: impl FnMut(u64, u64)) -> an
     // The labels are the expert's smooth commands; the side cameras' correction follows from
     // their offset and the speed.
     let seeds = options.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
+    let label = match timing.label_latency_ns {
+        0 => "each labelled with the expert's command for its own moment".to_string(),
+        ns => format!("each labelled with the expert's command {} s after it", ns as f64 / 1e9),
+    };
     RecordingInfo {
-        source: Some(format!("pilot sim record: seeds {seeds}, {} laps at {} m/s", options.laps, options.speed)),
+        source: Some(format!(
+            "pilot sim record: seeds {seeds}, {} laps at {} m/s; a frame every {} s ({}), {label}",
+            options.laps,
+            options.speed,
+            timing.period_s(),
+            timing.source
+        )),
         side_correction: Some(super::steering_correction(options.speed)),
         smooth_steering: Some(1),
     }
@@ -141,8 +203,9 @@ pub fn record(options: &RecordOptions, mut progress: impl FnMut(u64, u64)) -> an
 }
 
 /// The recording's drive without the cameras: `laps` laps of `track` by the expert with
-/// [`Drift`] seeded by `seed`. `each(session, label)` sees every frame before the car moves;
-/// `label` is the expert's command for that state (the executed steering adds the drift).
+/// [`Drift`] seeded by `seed`, a frame every 0.1 s labelled for its own moment. `each(session,
+/// label)` sees every frame before the car moves; `label` is the expert's command for that
+/// state (the executed steering adds the drift).
 pub fn drive_with_drift(
     track: &Track,
     seed: u64,
@@ -150,15 +213,70 @@ pub fn drive_with_drift(
     laps: f64,
     mut each: impl FnMut(&Session<'_>, f32) -> anyhow::Result<()>,
 ) -> anyhow::Result<Report> {
+    sample_drive_with_drift(track, seed, speed, laps, &RecordTiming::ideal(), |session, sample| match sample {
+        Sample::Frame => Ok(()),
+        Sample::Label(label) => each(session, label),
+    })
+}
+
+/// What the recorder does at a moment of the drive.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sample {
+    /// Take a frame of what the cameras see now.
+    Frame,
+    /// The label of the oldest unlabelled frame: the expert's command now.
+    Label(f32),
+}
+
+/// The expert's drive with [`Drift`] (a command every 0.1 s, as it always drives), sampled as
+/// `timing` says: `each(session, Sample::Frame)` at every frame's moment while fewer than
+/// `laps` laps are driven, `each(session, Sample::Label(command))` `label_latency` later (the
+/// drive goes on until the last frame has its label). At the same moment a frame comes before
+/// its label.
+pub fn sample_drive_with_drift(
+    track: &Track,
+    seed: u64,
+    speed: f64,
+    laps: f64,
+    timing: &RecordTiming,
+    mut each: impl FnMut(&Session<'_>, Sample) -> anyhow::Result<()>,
+) -> anyhow::Result<Report> {
     let mut session = Session::new(track, speed);
     let mut drift = Drift::new(seed);
-    while session.laps() < laps {
+    let mut next_frame = 0u64;
+    let mut labels: VecDeque<u64> = VecDeque::new();
+    let mut framing = true;
+    loop {
+        framing &= session.laps() < laps;
+        if !framing && labels.is_empty() {
+            break;
+        }
         let (car, loc) = (*session.car(), *session.location());
-        let label = Expert.steer(track, &car, &loc);
-        each(&session, label)?;
+        let command = Expert.steer(track, &car, &loc);
         let lateral_rate = car.speed * wrap_angle(car.course() - loc.heading).sin();
-        let executed = drift.apply(session.time(), label, loc.lateral, lateral_rate);
-        session.step(executed);
+        let executed = drift.apply(session.time(), command, loc.lateral, lateral_rate);
+        let tick_end = session.now_ns() + FRAME_NS;
+        loop {
+            let now = session.now_ns();
+            if now == tick_end {
+                break;
+            }
+            if framing && next_frame == now {
+                each(&session, Sample::Frame)?;
+                labels.push_back(now + timing.label_latency_ns);
+                next_frame = now + timing.period_ns.max(1);
+                continue;
+            }
+            if labels.front() == Some(&now) {
+                labels.pop_front();
+                let label = Expert.steer(track, session.car(), session.location());
+                each(&session, Sample::Label(label))?;
+                continue;
+            }
+            let next = if framing { next_frame } else { u64::MAX };
+            let until = next.min(labels.front().copied().unwrap_or(u64::MAX)).min(tick_end);
+            session.advance(until - now, executed);
+        }
     }
     Ok(session.report())
 }

@@ -1,16 +1,24 @@
-//! A car on a track, frame by frame: physics sub-steps, lap progress, interventions and the
+//! A car on a track, in time: physics sub-steps, lap progress, interventions and the
 //! statistics of the drive.
 //!
-//! Each frame the driver's steering is held for [`FRAME_DT`] and the car moves in
-//! [`PHYSICS_STEPS`] exact arcs. After every sub-step the car's centre is located on the centre
-//! line; when it is more than [`INTERVENTION_DISTANCE`] off, an intervention is counted and the
-//! car is put back on the centre line at the nearest point, heading along the road (as a safety
-//! driver would), and the drive goes on.
+//! Time runs in frame ticks of [`FRAME_DT`], each of [`PHYSICS_STEPS`] physics steps of
+//! [`STEP_NS`] on a fixed grid. [`Session::step`] holds one steering for the rest of a tick;
+//! [`Session::advance`] holds it for any stretch of time within the tick, so that a command can
+//! reach the wheels, or a frame be captured, between grid points: the step it falls in is split
+//! there. Each piece is an exact arc, so splitting changes the path only where the steering
+//! changes. On every grid point the car's centre is checked against the centre line; when it is
+//! more than [`INTERVENTION_DISTANCE`] off, an intervention is counted and the car is put back
+//! on the centre line at the nearest point, heading along the road (as a safety driver would),
+//! and the drive goes on. The lateral error statistics sample the same grid.
 
 use super::metrics::{Intervention, PathPoint, Report};
 use super::track::{Location, Track};
 use super::vehicle::{Car, Pose};
-use super::{FRAME_DT, PHYSICS_STEPS};
+use super::{FRAME_DT, FRAME_NS, PHYSICS_STEPS, STEP_NS};
+
+/// Seconds of one physics step, as the loop has always computed it (a whole step advances the
+/// car by exactly this, so ideal timing reproduces the historical drives to the bit).
+const STEP_DT: f64 = FRAME_DT / PHYSICS_STEPS as f64;
 
 /// Lateral error (m) beyond which the safety driver takes over. The road's half width is 3.75 m
 /// and the car's 1 m: at 1 m off the centre line the car is still well on the road.
@@ -20,7 +28,10 @@ pub struct Session<'t> {
     track: &'t Track,
     car: Car,
     loc: Location,
+    /// Whole frame ticks driven.
     frames: u64,
+    /// Nanoseconds into the current tick, `0..FRAME_NS`.
+    offset: u64,
     /// Metres driven along the track since the start (counting backwards motion negative).
     progress: f64,
     interventions: Vec<Intervention>,
@@ -41,6 +52,7 @@ impl<'t> Session<'t> {
             car,
             loc,
             frames: 0,
+            offset: 0,
             progress: 0.0,
             interventions: Vec::new(),
             path,
@@ -61,7 +73,23 @@ impl<'t> Session<'t> {
 
     /// Seconds since the start.
     pub fn time(&self) -> f64 {
-        self.frames as f64 * FRAME_DT
+        // Whole ticks, then steps: on a tick this is `frames * FRAME_DT` exactly.
+        self.frames as f64 * FRAME_DT + STEP_DT * (self.offset as f64 / STEP_NS as f64)
+    }
+
+    /// Nanoseconds since the start.
+    pub fn now_ns(&self) -> u64 {
+        self.frames * FRAME_NS + self.offset
+    }
+
+    /// Whether the clock is on a frame tick (where a drive may end).
+    pub fn on_tick(&self) -> bool {
+        self.offset == 0
+    }
+
+    /// Nanoseconds to the next frame tick.
+    pub fn to_next_tick_ns(&self) -> u64 {
+        FRAME_NS - self.offset
     }
 
     /// Distance driven along the track, in laps.
@@ -74,29 +102,51 @@ impl<'t> Session<'t> {
         self.interventions.len()
     }
 
-    /// Drives one frame with `steering` held.
+    /// Drives to the next frame tick with `steering` held: from a tick, one whole frame.
     pub fn step(&mut self, steering: f32) {
-        let dt = FRAME_DT / PHYSICS_STEPS as f64;
+        self.advance(self.to_next_tick_ns(), steering);
+    }
+
+    /// Drives on for `ns` nanoseconds with `steering` held, but not past the next frame tick;
+    /// returns the nanoseconds driven.
+    pub fn advance(&mut self, ns: u64, steering: f32) -> u64 {
+        let until = self.offset.saturating_add(ns).min(FRAME_NS);
+        let driven = until - self.offset;
         let length = self.track.length();
-        for k in 1..=PHYSICS_STEPS {
+        while self.offset < until {
+            let grid = (self.offset / STEP_NS + 1) * STEP_NS;
+            let end = grid.min(until);
+            // A whole step moves by exactly STEP_DT (the ratio is 1.0).
+            let dt = STEP_DT * ((end - self.offset) as f64 / STEP_NS as f64);
             self.car.step(steering, dt);
             let loc = self.track.locate([self.car.pose.x, self.car.pose.y], Some(self.loc.segment));
             // Arc-length change, unwrapped across the start line.
             self.progress += (loc.s - self.loc.s + length / 2.0).rem_euclid(length) - length / 2.0;
             self.loc = loc;
-            let err = loc.lateral.abs();
-            self.sum_abs_lateral += err;
-            self.max_abs_lateral = self.max_abs_lateral.max(err);
-            self.samples += 1;
-            if err > INTERVENTION_DISTANCE {
-                let (x, y) = (self.car.pose.x, self.car.pose.y);
-                let time = self.time() + dt * k as f64;
-                self.interventions.push(Intervention { time, x, y, s: loc.s });
-                self.loc = place_on_centre_line(self.track, &mut self.car, loc.s);
+            self.offset = end;
+            if end == grid {
+                self.check(loc);
             }
         }
-        self.frames += 1;
-        self.path.push(PathPoint { x: self.car.pose.x, y: self.car.pose.y, lateral: self.loc.lateral });
+        if self.offset == FRAME_NS {
+            self.frames += 1;
+            self.offset = 0;
+            self.path.push(PathPoint { x: self.car.pose.x, y: self.car.pose.y, lateral: self.loc.lateral });
+        }
+        driven
+    }
+
+    /// The safety driver's look at the car on a grid point, and the statistics' sample.
+    fn check(&mut self, loc: Location) {
+        let err = loc.lateral.abs();
+        self.sum_abs_lateral += err;
+        self.max_abs_lateral = self.max_abs_lateral.max(err);
+        self.samples += 1;
+        if err > INTERVENTION_DISTANCE {
+            let (x, y) = (self.car.pose.x, self.car.pose.y);
+            self.interventions.push(Intervention { time: self.time(), x, y, s: loc.s });
+            self.loc = place_on_centre_line(self.track, &mut self.car, loc.s);
+        }
     }
 
     /// The drive so far.
