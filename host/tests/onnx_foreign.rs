@@ -486,6 +486,39 @@ fn cuts_and_inputs_are_explained_when_wrong() {
     assert!(err.contains("foreign"), "{err}");
 }
 
+#[test]
+fn the_preparation_comes_from_the_flags_or_the_graphs_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = |meta: &[(String, String)]| {
+        let mut g = Graph::new("tiny");
+        input(&mut g, "x", &[Some(1), Some(3), Some(4), Some(4)]);
+        g.node("GlobalAveragePool", "gap", &["x"], "gap", vec![]);
+        g.output("gap", DataType::Float, &[1, 3, 1, 1]);
+        g.into_model("tiny", meta)
+    };
+    // An older pilot export: no pilot.arch, but its input scale in the metadata.
+    let stated = write(dir.path(), "stated.onnx", &tiny(&[("pilot.input_scale_exp".into(), "-7".into())]));
+    let b = Backbone::load(&stated).unwrap();
+    let f = b.foreign().unwrap();
+    assert_eq!((f.preparation.scale, f.preparation.mean.as_slice(), f.preparation.bgr), (1.0 / 128.0, &[1.0][..], false));
+    assert!(f.preparation_from.contains("metadata"), "{}", f.preparation_from);
+    // Features of one image: the mean of each channel of x = (v - 128) / 128.
+    let (rgb, q) = images(1, 4, 4, 9);
+    let got = ForeignExtractor::new(f, &b.cut(Some("gap")).unwrap()).unwrap().run(&q, 1).unwrap();
+    let want: Vec<f32> = (0..3).map(|c| (0..16).map(|p| (rgb[0][p * 3 + c] as f32 - 128.0) / 128.0).sum::<f32>() / 16.0).collect();
+    assert!(rel_diff(&got, &want) < 1e-6, "{got:?} vs {want:?}");
+    // Flags replace it; without either, the default is v / 255, and it says so.
+    let b = Backbone::load_with(&stated, &preset(Preset::Tf)).unwrap();
+    assert_eq!(b.foreign().unwrap().preparation, Preset::Tf.preparation());
+    let plain = write(dir.path(), "plain.onnx", &tiny(&[]));
+    let b = Backbone::load(&plain).unwrap();
+    assert_eq!(b.foreign().unwrap().preparation, Preset::Unit.preparation());
+    assert!(b.foreign().unwrap().preparation_from.contains("default"));
+    let bad = write(dir.path(), "bad.onnx", &tiny(&[("pilot.input_scale_exp".into(), "x".into())]));
+    let err = format!("{:#}", Backbone::load(&bad).err().unwrap());
+    assert!(err.contains("bad.onnx") && err.contains("--preset"), "{err}");
+}
+
 /// Three classes of 10x8 images: a bright bar at the top, in the middle or at the bottom.
 fn write_images(root: &Path, per_class: usize) {
     let mut state = 7u32;

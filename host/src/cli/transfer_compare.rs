@@ -124,7 +124,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     ensure!(!heads.is_empty() && !modes.is_empty(), "nothing to compare: give at least one --head and one mode");
     let cut = backbone.cut(args.cut.as_deref())?;
     if let Some(f) = backbone.foreign() {
-        println!("input {}x{} {}: {}", f.graph.geometry.height, f.graph.geometry.width, f.graph.geometry.layout.name(), f.preparation.describe());
+        println!("input {}x{} {}: {} (from {})", f.graph.geometry.height, f.graph.geometry.width, f.graph.geometry.layout.name(), f.preparation.describe(), f.preparation_from);
     }
     let kind = DataKind::detect(&args.data);
     let base = TrainConfig {
@@ -210,7 +210,7 @@ fn table(rows: &[Row], args: &CompareArgs, modes: &[Mode], backbone: &Backbone, 
     );
     if let Some(f) = backbone.foreign() {
         let g = &f.graph.geometry;
-        let _ = writeln!(md, "Foreign ONNX backbone, run by tract on {}x{} {} input: {}. Its runs are float heads on its features, not chip models.\n", g.height, g.width, g.layout.name(), f.preparation.describe());
+        let _ = writeln!(md, "Foreign ONNX backbone, run by tract on {}x{} {} input: {} (from {}). Its runs are float heads on its features, not chip models.\n", g.height, g.width, g.layout.name(), f.preparation.describe(), f.preparation_from);
     }
     md.push_str("| mode | head | val accuracy | best epoch / epochs | training s | features s | trainable params | total params |\n");
     md.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");

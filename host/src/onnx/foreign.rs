@@ -122,6 +122,8 @@ pub struct ForeignGraph {
     pub nodes: Vec<GraphNode>,
     /// Values in the graph's float initializers (its weights).
     pub parameters: usize,
+    /// The model's metadata (`metadata_props`), as stored.
+    pub metadata: Vec<(String, String)>,
     /// The whole graph in tract, batch 1; plans are cut from it.
     typed: TypedModel,
 }
@@ -166,7 +168,13 @@ impl ForeignGraph {
         ensure!(!nodes.is_empty(), "{what}: the graph has no nodes");
         let float = tract_onnx::pb::tensor_proto::DataType::Float as i32;
         let parameters = graph.initializer.iter().filter(|t| t.data_type == float).map(|t| t.dims.iter().map(|&d| d.max(0) as usize).product::<usize>()).sum();
-        Ok(ForeignGraph { what: what.into(), name: graph.name.clone(), producer: proto.producer_name.clone(), input, geometry, nodes, parameters, typed })
+        let metadata = proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
+        Ok(ForeignGraph { what: what.into(), name: graph.name.clone(), producer: proto.producer_name.clone(), input, geometry, nodes, parameters, metadata, typed })
+    }
+
+    /// The value of metadata entry `key`.
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// The nodes features can be taken from.
@@ -225,6 +233,11 @@ impl ForeignGraph {
             g.channels,
             if g.channels == 1 { "" } else { "s" }
         );
+        for (k, v) in &self.metadata {
+            let v = v.lines().next().unwrap_or_default();
+            let short: String = v.chars().take(60).collect();
+            let _ = writeln!(s, "metadata {k}: {short}{}", if short.len() < v.len() { " ..." } else { "" });
+        }
         let default = self.default_cut().map(|n| n.name.clone());
         let width = self.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4).max(4);
         let _ = writeln!(s, "{:>4}  {:<width$}  {:<20} {:>16} {:>10}", "#", "node", "op", "output", "values");

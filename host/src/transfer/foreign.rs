@@ -46,13 +46,33 @@ impl ForeignOptions {
 pub struct ForeignBackbone {
     pub graph: ForeignGraph,
     pub preparation: Preparation,
+    /// Where the preparation came from, for messages.
+    pub preparation_from: &'static str,
 }
 
+/// The metadata entry in which pilot's float exports state their input scale: the network
+/// takes `x = (v - 128) * 2^e` (`onnx::float`).
+const PILOT_SCALE_EXP: &str = "pilot.input_scale_exp";
+
 impl ForeignBackbone {
+    /// The graph in `bytes` with the preparation `opts` give; with none given, the one the
+    /// graph's metadata states (older pilot exports without `pilot.arch`), else `unit` (v/255).
     pub fn read(bytes: &[u8], what: &str, opts: &ForeignOptions) -> Result<ForeignBackbone> {
         let graph = ForeignGraph::read(bytes, what, opts.hints)?;
-        let preparation = opts.prepare.resolve(graph.geometry.channels).with_context(|| format!("{what}: input preparation"))?;
-        Ok(ForeignBackbone { graph, preparation })
+        let stated = graph.metadata(PILOT_SCALE_EXP).map(|e| e.trim().parse::<i8>().ok().filter(|e| (-24..=8).contains(e)));
+        let (preparation, preparation_from) = match stated {
+            Some(Some(e)) if opts.prepare == PrepareOptions::default() => {
+                let scale = 2f32.powi(e as i32);
+                let p = PrepareOptions { scale: Some(scale), mean: Some(vec![128.0 * scale]), ..PrepareOptions::default() };
+                (p.resolve(graph.geometry.channels)?, "the graph's pilot.input_scale_exp metadata")
+            }
+            Some(None) if opts.prepare == PrepareOptions::default() => anyhow::bail!("{what}: its {PILOT_SCALE_EXP} metadata is not a power-of-two exponent; give the preparation (--preset, --mean, --std, --scale)"),
+            _ => {
+                let from = if opts.prepare == PrepareOptions::default() { "the default (--preset unit: nothing given)" } else { "the command line" };
+                (opts.prepare.resolve(graph.geometry.channels).with_context(|| format!("{what}: input preparation"))?, from)
+            }
+        };
+        Ok(ForeignBackbone { graph, preparation, preparation_from })
     }
 
     /// The images the loaders make for it: the graph's size, RGB (or grey), resized whole.

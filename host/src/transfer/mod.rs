@@ -203,7 +203,7 @@ where
     let trainable = head_net.num_params();
     let mut extractor = ForeignExtractor::new(f, &cut)?;
     if opts.fit.progress {
-        eprintln!("{}: input {}, {}", backbone.origin.display(), crate::onnx::foreign::dims_text(&f.graph.geometry.dims()), f.preparation.describe());
+        eprintln!("{}: input {}, {} (from {})", backbone.origin.display(), crate::onnx::foreign::dims_text(&f.graph.geometry.dims()), f.preparation.describe(), f.preparation_from);
     }
     let bottleneck = bottleneck(backbone, &cut, &mut extractor, task, opts)?;
 
