@@ -380,6 +380,7 @@ fn tract_runs_standard_ops_up_to_each_cut_as_the_reference_computes() {
         assert_eq!(shape(node), want, "{node}");
     }
     assert_eq!(g.default_cut().unwrap().name, "flat_out", "the input of the last Gemm");
+    assert_eq!(g.fast_lrn, ["n1"], "the LRN runs as standard operators");
     assert_eq!(backbone.cut(None).unwrap().name, "flat_out");
 
     let (rgb, q) = images(3, ZOO_H, ZOO_W, 5);
@@ -484,6 +485,35 @@ fn cuts_and_inputs_are_explained_when_wrong() {
     // pilot's own networks record their input: the foreign flags are refused for them.
     let err = format!("{:#}", Backbone::load_with(dir.path(), &preset(Preset::Imagenet)).err().unwrap());
     assert!(err.contains("foreign"), "{err}");
+}
+
+#[test]
+fn lrn_of_every_window_size_is_what_the_operator_defines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rgb, q) = images(2, 5, 4, 31);
+    for size in 1..=6usize {
+        // Seven channels (a 1x1 conv makes them), so that windows reach past both edges.
+        let mut g = Graph::new("lrn");
+        input(&mut g, "x", &[Some(1), Some(3), Some(5), Some(4)]);
+        let (w, b) = (values(7 * 3, size as u32, 1.0), values(7, 50 + size as u32, 0.5));
+        let wn = g.f32s("w", &[7, 3, 1, 1], &w);
+        let bn = g.f32s("b", &[7], &b);
+        let x = g.node("Conv", "c", &["x", &wn, &bn], "c", vec![("kernel_shape", Attr::Ints(vec![1, 1]))]);
+        let (alpha, beta, bias) = (0.9, 0.6 + 0.05 * size as f32, 0.5);
+        node(&mut g, "LRN", "", &[&x], "norm", vec![int_attr("size", size as i64), float_attr("alpha", alpha), float_attr("beta", beta), float_attr("bias", bias)]);
+        g.output("norm", DataType::Float, &[1, 7, 5, 4]);
+        let path = write(dir.path(), &format!("lrn{size}.onnx"), &g.into_model("lrn", &[]));
+        let backbone = Backbone::load_with(&path, &preset(Preset::Tf)).unwrap();
+        let f = backbone.foreign().unwrap();
+        assert_eq!(f.graph.fast_lrn, ["norm"], "size {size}: run as standard operators");
+        let got = ForeignExtractor::new(f, &backbone.cut(Some("norm")).unwrap()).unwrap().run(&q, 2).unwrap();
+        let mut want = Vec::new();
+        for img in &rgb {
+            let x = conv(&prepare(img, 5, 4, 1.0 / 127.5, [1.0; 3], [1.0; 3], false), &w, &b, 7, 1, 1, 0);
+            want.extend(lrn(&x, size, alpha, beta, bias).v);
+        }
+        assert!(rel_diff(&got, &want) < 1e-5, "size {size}: {}", rel_diff(&got, &want));
+    }
 }
 
 #[test]

@@ -15,6 +15,8 @@ use tract_onnx::pb::tensor_shape_proto::dimension;
 use tract_onnx::pb::{type_proto, ModelProto};
 use tract_onnx::prelude::*;
 
+use super::rewrite;
+
 /// How an image tensor's axes are ordered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -124,6 +126,8 @@ pub struct ForeignGraph {
     pub parameters: usize,
     /// The model's metadata (`metadata_props`), as stored.
     pub metadata: Vec<(String, String)>,
+    /// The LRN nodes run as standard operators ([`rewrite::lrn`]).
+    pub fast_lrn: Vec<String>,
     /// The whole graph in tract, batch 1; plans are cut from it.
     typed: TypedModel,
 }
@@ -143,19 +147,13 @@ impl ForeignGraph {
         let input = declared_input(&proto, what)?;
         let geometry = geometry(&input, hints).with_context(|| format!("{what}: input {:?} ({})", input.name, input.text))?;
 
-        let model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).with_context(|| format!("tract cannot read {what}"))?;
-        ensure!(model.inputs.len() == 1, "{what}: the graph has {} inputs; an image network has one", model.inputs.len());
-        let fact = InferenceFact::dt_shape(f32::datum_type(), geometry.dims().to_vec());
-        let typed = model
-            .with_input_fact(0, fact)?
-            .into_typed()
-            .with_context(|| format!("tract cannot run {what} on a {} input of {}", geometry.layout.name(), dims_text(&geometry.dims())))?;
+        let typed = typed(bytes, what, &geometry)?;
 
         let mut nodes = Vec::with_capacity(graph.node.len());
         for n in &graph.node {
             let Some(tensor) = n.output.first().filter(|t| !t.is_empty()) else { continue };
             let name = if n.name.is_empty() { tensor.clone() } else { n.name.clone() };
-            let fact = typed.find_outlet_label(tensor).and_then(|o| typed.outlet_fact(o).ok());
+            let fact = fact(&typed, tensor);
             nodes.push(GraphNode {
                 name,
                 op: n.op_type.clone(),
@@ -169,7 +167,23 @@ impl ForeignGraph {
         let float = tract_onnx::pb::tensor_proto::DataType::Float as i32;
         let parameters = graph.initializer.iter().filter(|t| t.data_type == float).map(|t| t.dims.iter().map(|&d| d.max(0) as usize).product::<usize>()).sum();
         let metadata = proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
-        Ok(ForeignGraph { what: what.into(), name: graph.name.clone(), producer: proto.producer_name.clone(), input, geometry, nodes, parameters, metadata, typed })
+        let (name, producer) = (graph.name.clone(), proto.producer_name.clone());
+
+        // The shapes above are the graph's as written; the plans run it with its LRNs rewritten
+        // (one copy of the weights in memory at a time: a model-zoo AlexNet has 244 MB).
+        let four_d: std::collections::HashSet<String> =
+            graph.node.iter().filter(|n| n.op_type == "LRN").filter_map(|n| n.input.first()).filter(|t| fact(&typed, t).is_some_and(|f| f.shape.rank() == 4)).cloned().collect();
+        let (typed, fast_lrn) = if four_d.is_empty() {
+            (typed, Vec::new())
+        } else {
+            drop(typed);
+            let mut proto = proto;
+            let fast_lrn = rewrite::lrn(&mut proto, |t| four_d.contains(t))?;
+            let bytes = proto.encode_to_vec();
+            drop(proto);
+            (self::typed(&bytes, what, &geometry).context("with its LRN nodes as standard operators")?, fast_lrn)
+        };
+        Ok(ForeignGraph { what: what.into(), name, producer, input, geometry, nodes, parameters, metadata, fast_lrn, typed })
     }
 
     /// The value of metadata entry `key`.
@@ -233,6 +247,9 @@ impl ForeignGraph {
             g.channels,
             if g.channels == 1 { "" } else { "s" }
         );
+        if !self.fast_lrn.is_empty() {
+            let _ = writeln!(s, "LRN nodes run as standard operators (tract's own LRN is a per-value loop): {}", self.fast_lrn.join(", "));
+        }
         for (k, v) in &self.metadata {
             let v = v.lines().next().unwrap_or_default();
             let short: String = v.chars().take(60).collect();
@@ -253,6 +270,23 @@ impl ForeignGraph {
         );
         s
     }
+}
+
+/// The graph in tract for one image of `geometry`, typed (every shape known).
+fn typed(bytes: &[u8], what: &str, geometry: &Geometry) -> Result<TypedModel> {
+    let model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).with_context(|| format!("tract cannot read {what}"))?;
+    ensure!(model.inputs.len() == 1, "{what}: the graph has {} inputs; an image network has one", model.inputs.len());
+    let fact = InferenceFact::dt_shape(f32::datum_type(), geometry.dims().to_vec());
+    model
+        .with_input_fact(0, fact)?
+        .into_typed()
+        .with_context(|| format!("tract cannot run {what} on a {} input of {}", geometry.layout.name(), dims_text(&geometry.dims())))
+}
+
+/// What tract knows of tensor `name` (a node output, or the graph input).
+fn fact<'m>(typed: &'m TypedModel, name: &str) -> Option<&'m TypedFact> {
+    let outlet = typed.find_outlet_label(name).or_else(|| typed.node_id_by_name(name).ok().map(OutletId::from))?;
+    typed.outlet_fact(outlet).ok()
 }
 
 /// `1x3x224x224`.
