@@ -15,11 +15,21 @@ use common::plan::CameraPlan;
 use common::Model;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  pilot report --blob models/pilotnet/pilotnet.pnn8\n  pilot report --blob models/sign/sign.pnn8\n\nInstructions are the firmware's (DSP kernels, row-band stream) as `pilot bench firmware` measures them in QEMU; time on a board uses its conservative cycles per instruction, the camera's frame period and readout (see common/src/board/).")]
+#[command(after_help = "Examples:\n  pilot report --blob models/pilotnet/pilotnet.pnn8\n  pilot report --blob models/sign/sign.pnn8\n  pilot report --onnx bvlcalexnet-12.onnx          the nodes a transfer can cut at, with their output shapes\n  pilot report --onnx keras-model.onnx --input-size 224x224\n\nInstructions are the firmware's (DSP kernels, row-band stream) as `pilot bench firmware` measures them in QEMU; time on a board uses its conservative cycles per instruction, the camera's frame period and readout (see common/src/board/).")]
 pub struct ReportArgs {
     /// Model blob written by `pilot export` (or `pilot demo`).
+    #[arg(long, required_unless_present = "onnx", conflicts_with = "onnx")]
+    pub blob: Option<PathBuf>,
+    /// Any ONNX image network (e.g. from the ONNX model zoo): its input and every node with
+    /// its output shape for one image, i.e. where `--cut` can take features.
     #[arg(long)]
-    pub blob: PathBuf,
+    pub onnx: Option<PathBuf>,
+    /// --onnx: the input size (HxW) where the graph leaves it open.
+    #[arg(long, value_parser = super::train::parse_size, requires = "onnx")]
+    pub input_size: Option<(u16, u16)>,
+    /// --onnx: the input layout where the graph does not make it clear.
+    #[arg(long, value_enum, requires = "onnx")]
+    pub layout: Option<crate::onnx::foreign::Layout>,
 }
 
 /// A microcontroller's memory, for the fit check.
@@ -38,8 +48,16 @@ const fn chip(b: &Board) -> Chip {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.blob).with_context(|| format!("cannot read {}", args.blob.display()))?;
-    let model = Model::parse(&bytes).with_context(|| format!("{} is not a valid model blob", args.blob.display()))?;
+    if let Some(path) = &args.onnx {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let hints = crate::onnx::foreign::InputHints { size: args.input_size, layout: args.layout };
+        let graph = crate::onnx::foreign::ForeignGraph::read(&bytes, &path.display().to_string(), hints)?;
+        print!("{}", graph.describe());
+        return Ok(());
+    }
+    let blob = args.blob.as_ref().context("give --blob or --onnx")?;
+    let bytes = std::fs::read(blob).with_context(|| format!("cannot read {}", blob.display()))?;
+    let model = Model::parse(&bytes).with_context(|| format!("{} is not a valid model blob", blob.display()))?;
     print!("{}", describe(&model, bytes.len()));
     Ok(())
 }

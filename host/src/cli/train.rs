@@ -7,8 +7,9 @@ use clap::{Args, Subcommand};
 
 use crate::data::DataKind;
 use crate::nn::spec::NetSpec;
+use crate::onnx::foreign::{InputHints, Layout};
 use crate::train::{FitOptions, RegressionLoss, TrainConfig};
-use crate::transfer::{features, Backbone, Mode, TransferOptions};
+use crate::transfer::{features, foreign, Backbone, ForeignOptions, Mode, PrepareOptions, Preset, TransferOptions};
 use crate::workflow::train::{train, Job, Network, Trained};
 
 #[derive(Args, Debug)]
@@ -18,7 +19,14 @@ use crate::workflow::train::{train, Job, Network, Trained};
   pilot train classify --data cifar10/train --arch course-conv --epochs 10 --out runs/cifar
   pilot train driving --data recordings/ --out runs/pilotnet --resume    # continue after Ctrl-C
   pilot train signs --data GTSRB/ --init runs/cifar --mode feature-extraction --head \"dense 128, dense N\" --out runs/sign-fe
-  pilot train signs --data GTSRB/ --init cifar.float.onnx --mode fine-tune --backbone-lr-scale 0.1 --out runs/sign-ft")]
+  pilot train signs --data GTSRB/ --init cifar.float.onnx --mode fine-tune --backbone-lr-scale 0.1 --out runs/sign-ft
+  pilot train signs --data GTSRB/ --init bvlcalexnet-12.onnx --preset caffe --out runs/sign-alexnet
+  pilot train signs --data GTSRB/ --init resnet50-v1-7.onnx --preset imagenet --cut resnetv17_pool1_fwd --out runs/sign-resnet
+
+A foreign ONNX image network (the model zoo's, a torchvision or Keras export) is run by tract up
+to --cut (`pilot report --onnx FILE` lists its nodes), on images resized to its input size and
+prepared as --preset or --mean/--std/--scale/--bgr say; only feature extraction, and the result
+is a float head on its features, not a chip model.")]
 pub struct TrainArgs {
     #[command(subcommand)]
     pub task: TrainTask,
@@ -82,17 +90,21 @@ pub struct CommonArgs {
 /// Transfer learning: start from another trained network.
 #[derive(Args, Debug, Clone)]
 pub struct TransferArgs {
-    /// Reuse this network's layers up to --cut: a training run folder, or a float ONNX file
-    /// written by `pilot export --float-onnx`. Its input (size, colour) is the new network's.
+    /// Reuse this network's layers up to --cut: a training run folder, a float ONNX file
+    /// written by `pilot export --float-onnx`, or any ONNX image network (feature extraction
+    /// only). Its input (size, colour) is the new network's.
     #[arg(long, value_name = "SOURCE", conflicts_with = "arch")]
     pub init: Option<PathBuf>,
     /// feature-extraction: train only a new head on cached backbone features;
     /// fine-tune: train everything from the backbone's weights; scratch: the same network
-    /// from random weights.
+    /// from random weights. fine-tune and scratch need pilot's own network (a run folder or
+    /// its float ONNX), not a foreign ONNX graph.
     #[arg(long, value_enum, default_value_t = Mode::FeatureExtraction, requires = "init")]
     pub mode: Mode,
     /// The backbone's layer to cut after (conv1, pool2, flatten1, dense1, ...; `pilot report`
-    /// lists them). Default: the last flatten.
+    /// lists them). Default: the last flatten. For a foreign ONNX graph, a node name
+    /// (`pilot report --onnx FILE` lists them with their output shapes); default: the input of
+    /// its last Gemm/MatMul.
     #[arg(long, requires = "init")]
     pub cut: Option<String>,
     /// The new head after the cut: dense layers (ReLU between them) and dropout; N is the
@@ -109,6 +121,75 @@ pub struct TransferArgs {
     /// Compute bottleneck features without reading or writing the cache.
     #[arg(long, requires = "init")]
     pub no_cache: bool,
+    #[command(flatten)]
+    pub foreign: ForeignArgs,
+}
+
+/// What a foreign ONNX graph does not say about its input: how pixels become its values, and
+/// its size and layout where the graph leaves them open.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ForeignArgs {
+    /// Foreign ONNX backbone: the input preparation it was trained with. imagenet: RGB,
+    /// (v/255 - mean)/std with ImageNet's mean and std (torchvision; the model zoo's ResNet,
+    /// VGG, MobileNet); caffe: BGR, v - (104, 117, 123) (the model zoo's bvlcalexnet,
+    /// caffenet, googlenet); tf: v/127.5 - 1 (Keras MobileNet, Inception); unit: v/255, the
+    /// default. --mean, --std, --scale and --bgr replace the preset's own values.
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Foreign ONNX backbone: subtracted after --scale; one value, or one per channel in the
+    /// network's order (B,G,R with --bgr), e.g. 0.485,0.456,0.406.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub mean: Option<Vec<f32>>,
+    /// Foreign ONNX backbone: divides after the mean; one value or one per channel.
+    #[arg(long, value_delimiter = ',')]
+    pub std: Option<Vec<f32>>,
+    /// Foreign ONNX backbone: pixel values 0..255 are multiplied by this first (a number or a
+    /// fraction: 1/255, 1/127.5).
+    #[arg(long, value_parser = parse_scale, allow_negative_numbers = true)]
+    pub scale: Option<f32>,
+    /// Foreign ONNX backbone: feed the channels as B, G, R (Caffe and OpenCV networks).
+    #[arg(long)]
+    pub bgr: bool,
+    /// Foreign ONNX backbone: the input's layout, where the graph's dimensions do not show it
+    /// (they usually do: a 3 second is NCHW, a 3 last NHWC).
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
+    /// Foreign ONNX backbone: the input size HxW, where the graph leaves it open (e.g. 224x224).
+    #[arg(long, value_parser = parse_size)]
+    pub input_size: Option<(u16, u16)>,
+}
+
+impl ForeignArgs {
+    pub fn options(&self) -> ForeignOptions {
+        ForeignOptions {
+            hints: InputHints { size: self.input_size, layout: self.layout },
+            prepare: PrepareOptions { preset: self.preset, scale: self.scale, mean: self.mean.clone(), std: self.std.clone(), bgr: self.bgr },
+        }
+    }
+}
+
+/// `224x224` -> (224, 224).
+pub fn parse_size(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("{s:?} is not a size HxW (e.g. 224x224)");
+    let (h, w) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (h, w) = (h.trim().parse::<u16>().map_err(|_| bad())?, w.trim().parse::<u16>().map_err(|_| bad())?);
+    if h == 0 || w == 0 {
+        return Err(bad());
+    }
+    Ok((h, w))
+}
+
+/// `0.5`, or a fraction `1/255`.
+pub fn parse_scale(s: &str) -> Result<f32, String> {
+    let bad = || format!("{s:?} is not a number or a fraction (e.g. 0.0039 or 1/255)");
+    let v = match s.split_once('/') {
+        Some((a, b)) => a.trim().parse::<f64>().map_err(|_| bad())? / b.trim().parse::<f64>().map_err(|_| bad())?,
+        None => s.trim().parse::<f64>().map_err(|_| bad())?,
+    };
+    if !v.is_finite() || v == 0.0 {
+        return Err(bad());
+    }
+    Ok(v as f32)
 }
 
 #[derive(Args, Debug, Clone)]
@@ -161,9 +242,11 @@ impl CommonArgs {
     }
 
     /// The architecture (`--arch`, else `default_arch`), or the transfer from `--init`.
-    fn network(&self, default_arch: &str) -> Result<Network> {
+    fn network(&self, default_arch: &str, driving: bool) -> Result<Network> {
         let t = &self.transfer;
+        let foreign_options = t.foreign.options();
         let Some(init) = &t.init else {
+            anyhow::ensure!(foreign_options.is_empty(), "--preset, --mean, --std, --scale, --bgr, --layout and --input-size describe a foreign ONNX backbone: give it with --init");
             return Ok(Network::Arch(NetSpec::load(self.arch.as_deref().unwrap_or(default_arch))?));
         };
         let options = TransferOptions {
@@ -174,7 +257,15 @@ impl CommonArgs {
             cache: features::cache_for(t.cache_dir.as_deref(), t.no_cache),
             fit: self.fit_options(),
         };
-        Ok(Network::Transfer(Box::new(Backbone::load(init)?), options))
+        let backbone = Backbone::load_with(init, &foreign_options)?;
+        // The steering workflow plots the trained run as a pilot network; a head on foreign
+        // features is none.
+        anyhow::ensure!(
+            !(driving && backbone.foreign().is_some()),
+            "{} is a foreign ONNX graph: a head on its features trains for classification (`pilot train signs` or `classify`); a steering run must be a pilot network",
+            init.display()
+        );
+        Ok(Network::Transfer(Box::new(backbone), options))
     }
 }
 
@@ -199,7 +290,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
             (c, c.config(kind), "course-conv")
         }
     };
-    let job = Job { network: c.network(default_arch)?, config, out: c.out.clone(), fit: c.fit_options() };
+    let driving = matches!(args.task, TrainTask::Driving(_));
+    let job = Job { network: c.network(default_arch, driving)?, config, out: c.out.clone(), fit: c.fit_options() };
     let trained = train(&job)?;
     print_trained(&trained, &job);
     Ok(())
@@ -233,6 +325,11 @@ fn print_trained(t: &Trained, job: &Job) {
     }
     if job.config.data_kind.is_driving() {
         println!("plots: loss.png, metric.png, steering.png, steering-histogram.png in {out}");
+    }
+    if let Network::Transfer(b, _) = &job.network {
+        if b.foreign().is_some() {
+            println!("{out} holds {} (head.toml describes the backbone, cut and preparation; model.bpk is the head)", foreign::NOT_A_CHIP_MODEL);
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use crate::nn::spec::TaskKind;
 use crate::train::checkpoint::RunDir;
 use crate::train::{FitOptions, TrainConfig};
 use crate::transfer::{self, features, Backbone, Head, Lookup, Mode, Outcome, TransferOptions};
+use super::train::ForeignArgs;
 use crate::data::Examples;
 
 #[derive(Args, Debug)]
@@ -25,11 +26,18 @@ with only 2,000 training images):
   pilot export --model runs/cifar-vgg --float-onnx cifar-vgg.onnx
   pilot transfer-compare --from cifar-vgg.onnx --data GTSRB/ --samples 2000 --out runs/transfer-onnx
 
-Each run is kept in OUT/MODE-HEAD/ (a normal training run: eval, quantize and export work on it);
-the table is also written to OUT/compare.md and OUT/compare.csv.")]
+From an ImageNet network of the ONNX model zoo (feature extraction only):
+  pilot report --onnx bvlcalexnet-12.onnx                 # its nodes and output shapes
+  pilot transfer-compare --from bvlcalexnet-12.onnx --preset caffe --data GTSRB/ --samples 2000 --out runs/transfer-alexnet
+  pilot transfer-compare --from resnet50-v1-7.onnx --preset imagenet --cut resnetv17_pool1_fwd --data GTSRB/ --samples 2000 --out runs/transfer-resnet
+
+Each run is kept in OUT/MODE-HEAD/ (a normal training run: eval, quantize and export work on it;
+from a foreign ONNX graph, a float head on its features that is not a chip model); the table is
+also written to OUT/compare.md and OUT/compare.csv.")]
 pub struct CompareArgs {
-    /// The network to transfer from: a training run folder, or a float ONNX file written by
-    /// `pilot export --float-onnx`.
+    /// The network to transfer from: a training run folder, a float ONNX file written by
+    /// `pilot export --float-onnx`, or any ONNX image network (feature extraction only: pilot
+    /// fine-tunes and trains from scratch only its own networks).
     #[arg(long)]
     pub from: PathBuf,
     /// The new task's images: GTSRB (official layout), one folder per class, or CIFAR-10
@@ -42,10 +50,12 @@ pub struct CompareArgs {
     /// The heads to compare (repeat the flag); N is the class count.
     #[arg(long = "head", default_values = ["dense N", "dense 128, dense N"])]
     pub heads: Vec<String>,
-    /// The modes to compare.
-    #[arg(long, value_enum, num_args = 1.., value_delimiter = ',', default_values_t = [Mode::FeatureExtraction, Mode::FineTune, Mode::Scratch])]
-    pub modes: Vec<Mode>,
-    /// The backbone's layer to cut after (default: the last flatten).
+    /// The modes to compare (default: all three; from a foreign ONNX graph only feature
+    /// extraction, the one mode it allows).
+    #[arg(long, value_enum, num_args = 1.., value_delimiter = ',')]
+    pub modes: Option<Vec<Mode>>,
+    /// The backbone's layer to cut after (default: the last flatten); for a foreign ONNX graph
+    /// a node (`pilot report --onnx FILE` lists them; default: the input of its last Gemm).
     #[arg(long)]
     pub cut: Option<String>,
     /// Epochs for fine-tuning and scratch.
@@ -88,6 +98,8 @@ pub struct CompareArgs {
     /// Hide progress bars and per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub foreign: ForeignArgs,
 }
 
 /// One line of the table.
@@ -100,9 +112,20 @@ struct Row {
 
 pub fn run(args: CompareArgs) -> Result<()> {
     let heads: Vec<Head> = args.heads.iter().map(|h| h.parse()).collect::<Result<_>>()?;
-    ensure!(!heads.is_empty() && !args.modes.is_empty(), "nothing to compare: give at least one --head and one mode");
-    let backbone = Backbone::load(&args.from)?;
+    let backbone = Backbone::load_with(&args.from, &args.foreign.options())?;
+    let modes = match (&args.modes, backbone.foreign()) {
+        (Some(m), _) => m.clone(),
+        (None, None) => vec![Mode::FeatureExtraction, Mode::FineTune, Mode::Scratch],
+        (None, Some(_)) => {
+            println!("{} is a foreign ONNX graph: comparing feature extraction only (pilot fine-tunes and trains from scratch only its own networks)", args.from.display());
+            vec![Mode::FeatureExtraction]
+        }
+    };
+    ensure!(!heads.is_empty() && !modes.is_empty(), "nothing to compare: give at least one --head and one mode");
     let cut = backbone.cut(args.cut.as_deref())?;
+    if let Some(f) = backbone.foreign() {
+        println!("input {}x{} {}: {} (from {})", f.graph.geometry.height, f.graph.geometry.width, f.graph.geometry.layout.name(), f.preparation.describe(), f.preparation_from);
+    }
     let kind = DataKind::detect(&args.data);
     let base = TrainConfig {
         val_split: args.val_split,
@@ -131,7 +154,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let task = transfer::Task { data: &data, kind: TaskKind::Classification, outputs: data.num_classes() as u16, train: &split.train, val: &split.val };
     let cache = features::cache_for(args.cache_dir.as_deref(), args.no_cache);
     let mut rows = Vec::new();
-    for &mode in &args.modes {
+    for &mode in &modes {
         for head in &heads {
             let dir = args.out.join(format!("{}-{}dense", mode.slug(), head.dense_layers()));
             println!("\n== {} with head \"{}\" -> {}", mode.name(), head.text, dir.display());
@@ -156,17 +179,20 @@ pub fn run(args: CompareArgs) -> Result<()> {
         }
     }
 
-    let (md, csv) = table(&rows, &args, &backbone, &cut.name, split.train.len(), split.val.len(), data.len());
+    let (md, csv) = table(&rows, &args, &modes, &backbone, &cut.name, split.train.len(), split.val.len(), data.len());
     println!("\n{md}");
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     atomic_write(&args.out.join("compare.md"), md.as_bytes())?;
     atomic_write(&args.out.join("compare.csv"), csv.as_bytes())?;
     println!("table written to {} and compare.csv", args.out.join("compare.md").display());
+    if backbone.foreign().is_some() {
+        println!("each run holds {}", transfer::foreign::NOT_A_CHIP_MODEL);
+    }
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
-fn table(rows: &[Row], args: &CompareArgs, backbone: &Backbone, cut: &str, train: usize, val: usize, all: usize) -> (String, String) {
+fn table(rows: &[Row], args: &CompareArgs, modes: &[Mode], backbone: &Backbone, cut: &str, train: usize, val: usize, all: usize) -> (String, String) {
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -179,9 +205,13 @@ fn table(rows: &[Row], args: &CompareArgs, backbone: &Backbone, cut: &str, train
         args.patience.map(|p| format!(", early stop after {p} epochs without progress")).unwrap_or_default(),
         args.batch,
         args.lr,
-        if args.modes.contains(&Mode::FineTune) { format!(" (backbone x{} when fine-tuning)", args.backbone_lr_scale) } else { String::new() },
+        if modes.contains(&Mode::FineTune) { format!(" (backbone x{} when fine-tuning)", args.backbone_lr_scale) } else { String::new() },
         if args.augment { "on for fine-tune and scratch" } else { "off" },
     );
+    if let Some(f) = backbone.foreign() {
+        let g = &f.graph.geometry;
+        let _ = writeln!(md, "Foreign ONNX backbone, run by tract on {}x{} {} input: {} (from {}). Its runs are float heads on its features, not chip models.\n", g.height, g.width, g.layout.name(), f.preparation.describe(), f.preparation_from);
+    }
     md.push_str("| mode | head | val accuracy | best epoch / epochs | training s | features s | trainable params | total params |\n");
     md.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
     let mut csv = String::from("mode,head,val_accuracy,best_epoch,epochs,train_seconds,feature_seconds,feature_cache,trainable_params,total_params,run\n");

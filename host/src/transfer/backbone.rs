@@ -1,18 +1,21 @@
 //! The network transferred from, and the layer it is cut after.
 //!
-//! A backbone is a `pilot` training run (its best checkpoint) or a float ONNX file written by
-//! `pilot export --float-onnx`. Either way it becomes a burn network; an ONNX backbone also keeps
-//! its bytes, so feature extraction can run it in tract.
+//! A backbone is a `pilot` training run (its best checkpoint), a float ONNX file written by
+//! `pilot export --float-onnx`, or any other ONNX image network (a foreign graph). pilot's own
+//! become burn networks; its ONNX files also keep their bytes, so feature extraction can run
+//! them in tract. A foreign graph is run by tract alone ([`super::foreign`]): it has no burn
+//! network, and only feature extraction uses it.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 use common::Shape;
 
+use super::foreign::{ForeignBackbone, ForeignOptions};
 use super::hash::Fnv;
 use crate::nn::net::Net;
-use crate::nn::spec::{Activation, LayerSpec, NetSpec};
-use crate::onnx::import;
+use crate::nn::spec::{Activation, LayerSpec, NetSpec, TaskKind};
+use crate::onnx::{foreign, import};
 use crate::quant::graph::{extract, layer_names, FloatLayer};
 use crate::train::checkpoint::RunDir;
 use crate::train::infer_device;
@@ -23,12 +26,15 @@ pub enum Source {
     Checkpoint,
     /// A float ONNX file: its bytes, and for each burn block the ONNX tensor with its values.
     Onnx { bytes: Vec<u8>, block_tensors: Vec<String>, input_tensor: String },
+    /// Any other ONNX image network, run by tract up to a named node.
+    Foreign(Box<ForeignBackbone>),
 }
 
 pub struct Backbone {
-    /// The architecture transferred from (its old head included).
+    /// The architecture transferred from (its old head included). For a foreign graph only its
+    /// input is meaningful (the images the data loaders make for it); it has no layers.
     pub spec: NetSpec,
-    /// Its weights (inference device).
+    /// Its weights (inference device); no blocks for a foreign graph.
     pub net: Net,
     pub source: Source,
     /// The file or folder it was loaded from.
@@ -42,20 +48,37 @@ pub struct Backbone {
 pub struct Cut {
     /// The layer's name (`conv2`, `pool1`, `flatten1`, `dense1`, as in every report).
     pub name: String,
-    /// The backbone is burn blocks `0..blocks`.
+    /// The backbone is burn blocks `0..blocks` (0 for a foreign graph).
     pub blocks: usize,
     /// ... which are the architecture's layers `0..spec_layers`.
     pub spec_layers: usize,
     /// The features' shape (HWC). Features of an image shape are flattened in burn's order
-    /// (channel, row, column).
+    /// (channel, row, column). A foreign graph's features are flat (1x1xN), in its tensor's
+    /// order.
     pub shape: Shape,
 }
 
 impl Backbone {
-    /// A training run folder (holding `arch.toml` and `model.bpk`) or a float ONNX file.
+    /// A training run folder (holding `arch.toml` and `model.bpk`) or an ONNX file; a foreign
+    /// graph with what [`ForeignOptions::default`] assumes about its input.
     pub fn load(path: &Path) -> Result<Backbone> {
+        Backbone::load_with(path, &ForeignOptions::default())
+    }
+
+    /// As [`Backbone::load`], with `foreign` saying what a foreign graph's file does not (its
+    /// input size, layout and preparation). pilot's own networks record their input, so for
+    /// them `foreign` must be empty.
+    pub fn load_with(path: &Path, foreign: &ForeignOptions) -> Result<Backbone> {
         let device = infer_device();
+        let own = |what: &str| {
+            ensure!(
+                foreign.is_empty(),
+                "{what} is pilot's own network, which records its input: --preset, --mean, --std, --scale, --bgr, --layout and --input-size are for foreign ONNX graphs"
+            );
+            Ok(())
+        };
         if path.is_dir() {
+            own(&path.display().to_string())?;
             let run = RunDir::new(path);
             ensure!(run.arch_path().exists() && run.best_path().exists(), "{} is not a training run folder (no arch.toml and model.bpk)", path.display());
             let spec = run.spec()?;
@@ -65,23 +88,46 @@ impl Backbone {
             h.write(&std::fs::read(run.best_path()).with_context(|| format!("cannot read {}", run.best_path().display()))?);
             return Ok(Backbone { spec, net, source: Source::Checkpoint, origin: path.into(), digest: h.finish() });
         }
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {} (give a training run folder or a float ONNX file)", path.display()))?;
-        let imported = import::import(&bytes, &path.display().to_string(), &device)?;
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {} (give a training run folder or an ONNX file)", path.display()))?;
+        let what = path.display().to_string();
         let mut h = Fnv::new();
         h.write(&bytes);
         let digest = h.finish();
+        if !foreign::is_pilot_export(&bytes) {
+            let f = ForeignBackbone::read(&bytes, &what, foreign)?;
+            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "foreign".into());
+            let spec = NetSpec { name, task: TaskKind::Classification, input: f.input_desc(), layers: Vec::new() };
+            return Ok(Backbone { spec, net: Net { blocks: Vec::new() }, source: Source::Foreign(Box::new(f)), origin: path.into(), digest });
+        }
+        own(&what)?;
+        let imported = import::import(&bytes, &what, &device)?;
         let source = Source::Onnx { bytes, block_tensors: imported.block_tensors, input_tensor: imported.input_tensor };
         Ok(Backbone { spec: imported.spec, net: imported.net, source, origin: path.into(), digest })
     }
 
-    /// The names of the layers it can be cut after.
+    /// The foreign graph, if the backbone is one.
+    pub fn foreign(&self) -> Option<&ForeignBackbone> {
+        match &self.source {
+            Source::Foreign(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The names of the layers it can be cut after (a foreign graph's candidate nodes).
     pub fn layer_names(&self) -> Result<Vec<String>> {
+        if let Some(f) = self.foreign() {
+            return Ok(f.graph.candidates().map(|n| n.name.clone()).collect());
+        }
         Ok(layer_names(&extract(&self.net, &self.spec.resolve()?)?))
     }
 
     /// The cut after layer `name`; by default after the last flatten (the classic bottleneck),
-    /// or before the first dense layer when there is no flatten.
+    /// or before the first dense layer when there is no flatten. A foreign graph is cut at node
+    /// `name`, by default at the input of its last Gemm/MatMul.
     pub fn cut(&self, name: Option<&str>) -> Result<Cut> {
+        if let Some(f) = self.foreign() {
+            return f.cut(name);
+        }
         let graph = extract(&self.net, &self.spec.resolve()?)?;
         let names = layer_names(&graph);
         let at = match name {

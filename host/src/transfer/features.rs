@@ -3,7 +3,8 @@
 //!
 //! The cache key covers everything the features depend on: the backbone (architecture and
 //! weights), the engine, the cut, the model input description and the exact int8 input bytes
-//! of every example, which already reflect the data and the preprocessing. Examples are made
+//! of every example, which already reflect the data and the preprocessing; for a foreign graph
+//! also its input preparation ([`Extractor::key`]). Examples are made
 //! twice on a miss (once to hash, once to run), so no data set is ever held whole in memory.
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,12 @@ impl Features {
 pub trait Extractor {
     /// The engine's name: part of the cache key (engines agree only within float tolerance).
     fn engine(&self) -> &'static str;
+    /// What else the features depend on beyond the backbone, the cut and the examples (a
+    /// foreign graph's tensor, layout and input preparation): part of the cache key when not
+    /// empty.
+    fn key(&self) -> String {
+        String::new()
+    }
     /// The features of `n` HWC int8 inputs (concatenated), `n` rows.
     fn run(&mut self, inputs: &[i8], n: usize) -> Result<Vec<f32>>;
 }
@@ -207,6 +214,10 @@ where
     h.write(&job.backbone.digest.to_le_bytes());
     h.write_str(job.extractor.engine());
     h.write_str(&job.cut.name);
+    let extra = job.extractor.key();
+    if !extra.is_empty() {
+        h.write_str(&extra);
+    }
     h.write_str(&format!("{:?}", data.input()));
     h.write(&(rows.len() as u64).to_le_bytes());
     each_batch(data, rows, n_in, |x, y| {

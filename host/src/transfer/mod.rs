@@ -9,13 +9,17 @@
 //! - **scratch**: the same network from random weights, for comparison.
 //!
 //! Every mode writes a normal training run (`arch.toml`, `model.bpk`, `history.csv`), so the
-//! transferred network quantizes, exports and runs on the chip like any other.
+//! transferred network quantizes, exports and runs on the chip like any other. The exception is
+//! a foreign ONNX backbone ([`foreign`]): feature extraction only, and the run holds a float
+//! head on its features (`head.toml`, `model.bpk`), not a chip model.
 
 pub mod backbone;
 pub mod features;
+pub mod foreign;
 mod hash;
 pub mod head;
 pub mod head_train;
+pub mod prepare;
 
 use std::time::Instant;
 
@@ -26,11 +30,13 @@ use crate::data::{Examples, Rng};
 use crate::nn::net::Net;
 use crate::nn::spec::{NetSpec, TaskKind};
 use crate::train::checkpoint::RunDir;
-use crate::train::engine::{self, Schedule, Start};
+use crate::train::engine::{self, FitReport, Schedule, Start};
 use crate::train::{fit, learning_rates, train_device, BackboneLr, FitOptions, Target, TrainConfig};
-pub use backbone::{Backbone, Cut};
+pub use backbone::{Backbone, Cut, Source};
 pub use features::{BurnExtractor, Cache, Extractor, Features, Lookup, TractExtractor};
+pub use foreign::{ForeignBackbone, ForeignExtractor, ForeignHead, ForeignOptions};
 pub use head::Head;
+pub use prepare::{Preparation, PrepareOptions, Preset};
 use head_train::{FeatureBatches, HeadCheckpoints};
 
 /// How the backbone is reused.
@@ -80,7 +86,9 @@ pub struct TransferOptions {
 /// What a transfer run reports.
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    pub spec: NetSpec,
+    /// The transferred network; `None` for a head on a foreign graph's features (not a pilot
+    /// network: see [`foreign`]).
+    pub spec: Option<NetSpec>,
     pub cut: Cut,
     /// Best validation metric and its epoch.
     pub metric: f64,
@@ -117,6 +125,9 @@ where
     D: Examples,
     D::Target: Target,
 {
+    if let Some(f) = backbone.foreign() {
+        return train_foreign(backbone, f, task, run, config, opts);
+    }
     // Before any work: a saved model in `run` is kept unless the caller says otherwise.
     if !(opts.fit.resume && opts.mode != Mode::FeatureExtraction) {
         run.claim(opts.fit.overwrite)?;
@@ -126,7 +137,7 @@ where
     let spec = head::network(backbone, &cut, &opts.head, task.kind, task.outputs, &name)?;
     let total_params = Net::new(&spec.resolve()?, &crate::train::infer_device()).num_params();
     let outcome = |metric, best_epoch, epochs, train_seconds, feature_seconds, cache, trainable_params| Outcome {
-        spec: spec.clone(),
+        spec: Some(spec.clone()),
         cut: cut.clone(),
         metric,
         best_epoch,
@@ -153,50 +164,131 @@ where
             Ok(outcome(report.best_metric, report.best_epoch, epochs, started.elapsed().as_secs_f64(), 0.0, None, total_params))
         }
         Mode::FeatureExtraction => {
-            let started = Instant::now();
             let mut extractor: Box<dyn Extractor> = match TractExtractor::new(backbone, &cut)? {
                 Some(t) => Box::new(t),
                 None => Box::new(BurnExtractor::new(backbone, &cut)),
             };
-            // One feature set, the training examples first, then the validation ones.
-            let rows: Vec<usize> = task.train.iter().chain(task.val).copied().collect();
-            let (n_train, cache, progress) = (task.train.len(), opts.cache.as_ref(), opts.fit.progress);
-            let job = features::Job { backbone, cut: &cut, extractor: extractor.as_mut(), cache, progress, label: "training and validation" };
-            let (feats, targets, lookup) = features::features(task.data, &rows, job)?;
-            let feature_seconds = started.elapsed().as_secs_f64();
-            if progress {
-                let how = match (lookup, &opts.cache) {
-                    (Lookup::Hit, Some(c)) => format!("read from the cache {}", c.dir.display()),
-                    (Lookup::Miss, Some(c)) => format!("computed and cached in {}", c.dir.display()),
-                    (_, None) => "computed (cache off)".into(),
-                };
-                eprintln!("bottleneck features at {} ({} values each) for {n_train} + {} examples: {how} in {feature_seconds:.1} s", cut.name, cut.shape.len(), task.val.len());
-            }
-
+            let bottleneck = bottleneck(backbone, &cut, extractor.as_mut(), task, opts)?;
             train_device().seed(config.seed);
             let fresh = head::assemble(backbone, &cut, &spec, &train_device())?;
             let head_net = Net { blocks: fresh.blocks[cut.blocks..].to_vec() };
             let trainable = head_net.num_params();
             let started = Instant::now();
             run.start(&spec, config)?;
-            let (loss, metric) = (D::Target::loss_name(config.loss), D::Target::METRIC);
-            let mut sink = HeadCheckpoints { run, backbone: backbone.net.blocks[..cut.blocks].to_vec(), loss, metric };
-            let schedule = Schedule { label: "head epoch", ..crate::train::schedule(config, progress) };
-            // Each epoch: every training feature, shuffled (no augmentation: the features were
-            // computed once, on the examples as recorded).
-            let epoch_rows = |rng: &mut Rng| {
-                let mut rows: Vec<usize> = (0..n_train).collect();
-                rng.shuffle(&mut rows);
-                rows
-            };
-            let val: Vec<usize> = (n_train..rows.len()).collect();
-            let source = FeatureBatches { features: &feats, targets: &targets, shape: cut.shape };
-            let start = Start::fresh(head_net, D::Target::HIGHER_IS_BETTER);
-            let lr = learning_rates(&start.net, config.lr, None);
-            let report = engine::run(&source, start, lr, epoch_rows, &val, &schedule, &mut sink)?;
+            let backbone_blocks = backbone.net.blocks[..cut.blocks].to_vec();
+            let report = fit_head::<D::Target>(&bottleneck, cut.shape, head_net, backbone_blocks, run, config, opts.fit.progress)?;
             let train_seconds = started.elapsed().as_secs_f64();
             let epochs = report.history.epochs.len();
-            Ok(outcome(report.best_metric, report.best_epoch, epochs, train_seconds, feature_seconds, Some(lookup), trainable))
+            Ok(outcome(report.best_metric, report.best_epoch, epochs, train_seconds, bottleneck.seconds, Some(bottleneck.lookup), trainable))
         }
     }
+}
+
+/// Feature extraction from a foreign graph: its features, and a float head on them saved with
+/// `head.toml` (no `arch.toml`: it is not a pilot network).
+fn train_foreign<D>(backbone: &Backbone, f: &ForeignBackbone, task: &Task<'_, D>, run: &RunDir, config: &TrainConfig, opts: &TransferOptions) -> Result<Outcome>
+where
+    D: Examples,
+    D::Target: Target,
+{
+    anyhow::ensure!(
+        opts.mode == Mode::FeatureExtraction,
+        "{} is a foreign ONNX graph: from it pilot does feature extraction only (--mode feature-extraction); {} needs a network pilot trains, its own (a training run folder, or a float ONNX written by `pilot export --float-onnx`)",
+        backbone.origin.display(),
+        opts.mode.name()
+    );
+    run.claim(opts.fit.overwrite)?;
+    let cut = backbone.cut(opts.cut.as_deref())?;
+    let (layers, resolved) = foreign::head_layers(&opts.head, cut.shape.c, task.kind, task.outputs)?;
+    let head_net = Net::new(&resolved, &train_device());
+    let trainable = head_net.num_params();
+    let mut extractor = ForeignExtractor::new(f, &cut)?;
+    if opts.fit.progress {
+        eprintln!("{}: input {}, {} (from {})", backbone.origin.display(), crate::onnx::foreign::dims_text(&f.graph.geometry.dims()), f.preparation.describe(), f.preparation_from);
+    }
+    let bottleneck = bottleneck(backbone, &cut, &mut extractor, task, opts)?;
+
+    let g = &f.graph.geometry;
+    let record = ForeignHead {
+        note: foreign::NOT_A_CHIP_MODEL.into(),
+        backbone: backbone.origin.clone(),
+        backbone_digest: format!("{:016x}", backbone.digest),
+        cut: cut.name.clone(),
+        features: cut.shape.c,
+        input: foreign::InputRecord { height: g.height, width: g.width, channels: g.channels, layout: g.layout },
+        preparation: f.preparation.clone(),
+        task: task.kind,
+        head: opts.head.text.clone(),
+        layers,
+    };
+    record.save(&run.dir)?;
+    crate::fsutil::atomic_write(&run.dir.join("config.toml"), toml::to_string_pretty(config)?.as_bytes())?;
+    let started = Instant::now();
+    let report = fit_head::<D::Target>(&bottleneck, cut.shape, head_net, Vec::new(), run, config, opts.fit.progress)?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    Ok(Outcome {
+        spec: None,
+        cut,
+        metric: report.best_metric,
+        best_epoch: report.best_epoch,
+        epochs: report.history.epochs.len(),
+        train_seconds,
+        feature_seconds: bottleneck.seconds,
+        cache: Some(bottleneck.lookup),
+        trainable_params: trainable,
+        total_params: trainable + f.graph.parameters,
+    })
+}
+
+/// The bottleneck features of a task's examples: the training ones first, then the validation
+/// ones.
+struct Bottleneck<T> {
+    features: Features,
+    targets: Vec<T>,
+    n_train: usize,
+    lookup: Lookup,
+    seconds: f64,
+}
+
+fn bottleneck<D>(backbone: &Backbone, cut: &Cut, extractor: &mut dyn Extractor, task: &Task<'_, D>, opts: &TransferOptions) -> Result<Bottleneck<D::Target>>
+where
+    D: Examples,
+    D::Target: Target,
+{
+    let started = Instant::now();
+    let rows: Vec<usize> = task.train.iter().chain(task.val).copied().collect();
+    let (cache, progress) = (opts.cache.as_ref(), opts.fit.progress);
+    let job = features::Job { backbone, cut, extractor, cache, progress, label: "training and validation" };
+    let (features, targets, lookup) = features::features(task.data, &rows, job)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if progress {
+        let how = match (lookup, &opts.cache) {
+            (Lookup::Hit, Some(c)) => format!("read from the cache {}", c.dir.display()),
+            (Lookup::Miss, Some(c)) => format!("computed and cached in {}", c.dir.display()),
+            (_, None) => "computed (cache off)".into(),
+        };
+        eprintln!("bottleneck features at {} ({} values each) for {} + {} examples: {how} in {seconds:.1} s", cut.name, cut.shape.len(), task.train.len(), task.val.len());
+    }
+    Ok(Bottleneck { features, targets, n_train: task.train.len(), lookup, seconds })
+}
+
+/// Trains `head` on the features, saving every best head behind `backbone` (the frozen blocks
+/// before the cut; none for a foreign graph) in `run`.
+fn fit_head<T: Target>(b: &Bottleneck<T>, shape: common::Shape, head: Net, backbone: Vec<crate::nn::net::Block>, run: &RunDir, config: &TrainConfig, progress: bool) -> Result<FitReport> {
+    let (loss, metric) = (T::loss_name(config.loss), T::METRIC);
+    let mut sink = HeadCheckpoints { run, backbone, loss, metric };
+    let schedule = Schedule { label: "head epoch", ..crate::train::schedule(config, progress) };
+    // Each epoch: every training feature, shuffled (no augmentation: the features were
+    // computed once, on the examples as recorded).
+    let n_train = b.n_train;
+    let epoch_rows = |rng: &mut Rng| {
+        let mut rows: Vec<usize> = (0..n_train).collect();
+        rng.shuffle(&mut rows);
+        rows
+    };
+    let val: Vec<usize> = (n_train..b.features.rows).collect();
+    let source = FeatureBatches { features: &b.features, targets: &b.targets, shape };
+    let start = Start::fresh(head, T::HIGHER_IS_BETTER);
+    let lr = learning_rates(&start.net, config.lr, None);
+    engine::run(&source, start, lr, epoch_rows, &val, &schedule, &mut sink)
 }
