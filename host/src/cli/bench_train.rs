@@ -14,6 +14,7 @@ use clap::{Args, ValueEnum};
 
 use super::train::{load_classification, load_driving, split_options, DataKind, LabelDefaults};
 use crate::data::{Balance, Examples};
+use crate::nn::fast::layers::{time_convolutions, Ms};
 use crate::nn::fast::Kernels;
 use crate::nn::net::Net;
 use crate::nn::spec::NetSpec;
@@ -26,6 +27,7 @@ use crate::train::{fit, train_device, FitOptions};
   pilot bench train --driving target/data/udacity-track1 --signs target/data/GTSRB
   pilot bench train --bare-only --kernels burn        burn's own convolutions, for comparison
   pilot bench train --vs-keras --rounds 5             Keras / TF-CPU and pilot alternately, ratios
+  pilot bench train --layers                          time of each convolution pass of our kernels
 
 --vs-keras needs python3 with TensorFlow (pip install tensorflow-cpu).")]
 pub struct TrainBenchArgs {
@@ -51,6 +53,10 @@ pub struct TrainBenchArgs {
     /// images/s and the ratio per round.
     #[arg(long)]
     pub vs_keras: bool,
+    /// Per convolution of both networks: our kernels' forward, input-gradient and
+    /// weight-gradient times alone (ms per batch, GFLOP/s), then nothing else.
+    #[arg(long)]
+    pub layers: bool,
     /// Only this network's bare steps (with --bare-only; for profiling one network).
     #[arg(long, value_parser = ["pilotnet", "sign"], requires = "bare_only")]
     pub net: Option<String>,
@@ -131,9 +137,36 @@ fn vs_keras(args: &TrainBenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// Prints [`time_convolutions`] for both networks.
+fn layers(args: &TrainBenchArgs) -> Result<()> {
+    crate::nn::fast::keep_freed_memory();
+    let threads = rayon::current_num_threads();
+    println!("our convolution kernels, batch {}, {threads} threads: wall ms per batch (GFLOP/s) / CPU ms per batch (GFLOP/s per busy core)", args.batch);
+    println!("{:<9} {:<28} {:>27} {:>27} {:>27}", "network", "layer", "forward", "input grad", "weight grad");
+    for (name, spec) in [("pilotnet", NetSpec::load("pilotnet")?), ("sign", NetSpec::load("sign")?.with_classes(43))] {
+        let (mut wall, mut cpu, mut macs) = (0.0, 0.0, 0.0);
+        for t in time_convolutions(&spec.resolve()?, args.batch, args.steps) {
+            let g = t.geom;
+            let gflops = |ms: f64| 2.0 * t.macs() / (ms * 1e6);
+            let cell = |m: Ms| format!("{:6.1} ({:5.1}) / {:6.1} ({:5.1})", m.wall, gflops(m.wall), m.cpu, gflops(m.cpu));
+            let layer = format!("{}x{}x{} k{} s{} -> {}x{}x{}", g.c, g.h, g.w, g.kh, g.sh, g.o, g.oh, g.ow);
+            println!("{name:<9} {layer:<28} {:>27} {:>27} {:>27}", cell(t.forward), cell(t.input_grad), cell(t.weight_grad));
+            wall += t.forward.wall + t.input_grad.wall + t.weight_grad.wall;
+            cpu += t.forward.cpu + t.input_grad.cpu + t.weight_grad.cpu;
+            macs += 3.0 * t.macs();
+        }
+        let gflops = |ms: f64| 2.0 * macs / (ms * 1e6);
+        println!("{name:<9} {:<28} {wall:6.1} ms ({:.1} GFLOP/s) / {cpu:6.1} CPU ms ({:.1} per core)", "all three passes", gflops(wall), gflops(cpu));
+    }
+    Ok(())
+}
+
 pub fn run(args: TrainBenchArgs) -> Result<()> {
     if args.vs_keras {
         return vs_keras(&args);
+    }
+    if args.layers {
+        return layers(&args);
     }
     let kernels = Kernels::from(args.kernels);
     let threads = rayon::current_num_threads();

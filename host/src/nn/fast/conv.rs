@@ -107,26 +107,146 @@ impl Geom {
         (oy * self.sh + ky).checked_sub(self.pt).filter(|&iy| iy < self.h)
     }
 
+    /// Input columns per phase row of [`Geom::split`]: `ceil(w / sw)`.
+    fn wq(&self) -> usize {
+        self.w.div_ceil(self.sw)
+    }
+
+    /// Length of the phase-split copy of `images` images.
+    fn split_len(&self, images: usize) -> usize {
+        images * self.c * self.h * self.sw * self.wq()
+    }
+
+    /// Copies `images` NCHW images into `xs` with every row split into its `sw` phases
+    /// (`xs[img][c][y][phase][j] = x[img][c][y][j * sw + phase]`): then the input columns one
+    /// kernel column reads at stride `sw` are contiguous, and im2col is plain copies.
+    fn split(&self, x: &[f32], images: usize, xs: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            return unsafe { self.split_avx512(x, images, xs) };
+        }
+        self.split_body(x, images, xs)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn split_avx512(&self, x: &[f32], images: usize, xs: &mut [f32]) {
+        self.split_body(x, images, xs)
+    }
+
+    #[inline(always)]
+    fn split_body(&self, x: &[f32], images: usize, xs: &mut [f32]) {
+        let (s, wq) = (self.sw, self.wq());
+        for (src, dst) in x.chunks_exact(self.w).zip(xs.chunks_exact_mut(s * wq)).take(images * self.c * self.h) {
+            if s == 2 {
+                // Its own loop: pairs deinterleave with vector shuffles.
+                let (even, odd) = dst.split_at_mut(wq);
+                let pairs = src.chunks_exact(2);
+                if let Some(last) = pairs.remainder().first() {
+                    even[wq - 1] = *last;
+                }
+                for ((p, e), o) in pairs.zip(even.iter_mut()).zip(odd.iter_mut()) {
+                    *e = p[0];
+                    *o = p[1];
+                }
+                continue;
+            }
+            for (ph, dst) in dst.chunks_exact_mut(wq).enumerate() {
+                for (d, v) in dst.iter_mut().zip(src.get(ph..).unwrap_or(&[]).iter().step_by(s)) {
+                    *d = *v;
+                }
+            }
+        }
+    }
+
+    /// The inverse of [`Geom::split`] for gradients: `dx[...][j * sw + phase] = dxs[...][phase][j]`.
+    fn unsplit(&self, dxs: &[f32], images: usize, dx: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            return unsafe { self.unsplit_avx512(dxs, images, dx) };
+        }
+        self.unsplit_body(dxs, images, dx)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn unsplit_avx512(&self, dxs: &[f32], images: usize, dx: &mut [f32]) {
+        self.unsplit_body(dxs, images, dx)
+    }
+
+    #[inline(always)]
+    fn unsplit_body(&self, dxs: &[f32], images: usize, dx: &mut [f32]) {
+        let (s, wq) = (self.sw, self.wq());
+        for (dst, src) in dx.chunks_exact_mut(self.w).zip(dxs.chunks_exact(s * wq)).take(images * self.c * self.h) {
+            if s == 2 {
+                let (even, odd) = src.split_at(wq);
+                let mut pairs = dst.chunks_exact_mut(2);
+                for ((p, e), o) in (&mut pairs).zip(even).zip(odd) {
+                    p[0] = *e;
+                    p[1] = *o;
+                }
+                if let Some(last) = pairs.into_remainder().first_mut() {
+                    *last = even[wq - 1];
+                }
+                continue;
+            }
+            for (ph, src) in src.chunks_exact(wq).enumerate() {
+                for (d, v) in dst.get_mut(ph..).unwrap_or(&mut []).iter_mut().step_by(s).zip(src) {
+                    *d = *v;
+                }
+            }
+        }
+    }
+
+    /// For kernel column `kx`: the output columns `lo..hi` that read real input (not padding),
+    /// the phase they read, and the offset from output column to phase column (`j = ox + q`).
+    fn columns(&self, kx: usize) -> (usize, usize, usize, isize) {
+        let (lo, hi) = Geom::valid(self.ow, self.sw, kx, self.pl, self.w);
+        let d = kx as isize - self.pl as isize;
+        (lo, hi, d.rem_euclid(self.sw as isize) as usize, d.div_euclid(self.sw as isize))
+    }
+
     /// Fills `col` (`[k, (r1 - r0) * ow]`, row-major) with the patches of output rows `r0..r1`,
-    /// counted over the images in `x` (row `r` is row `r % oh` of image `r / oh`).
-    fn im2col(&self, x: &[f32], r0: usize, r1: usize, col: &mut [f32]) {
-        let (cols, plane) = ((r1 - r0) * self.ow, self.h * self.w);
+    /// counted over the images (row `r` is row `r % oh` of image `r / oh`); `xs` is the images'
+    /// input as [`Geom::split`] lays it out (for stride 1, the input itself).
+    fn im2col(&self, xs: &[f32], r0: usize, r1: usize, col: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            return unsafe { self.im2col_avx512(xs, r0, r1, col) };
+        }
+        self.im2col_body(xs, r0, r1, col)
+    }
+
+    /// [`Geom::im2col`] compiled for AVX-512: its short row copies then move 64 bytes at a time.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn im2col_avx512(&self, xs: &[f32], r0: usize, r1: usize, col: &mut [f32]) {
+        self.im2col_body(xs, r0, r1, col)
+    }
+
+    #[inline(always)]
+    fn im2col_body(&self, xs: &[f32], r0: usize, r1: usize, col: &mut [f32]) {
+        let (cols, row_len) = ((r1 - r0) * self.ow, self.sw * self.wq());
         for ci in 0..self.c {
             for ky in 0..self.kh {
                 for kx in 0..self.kw {
                     let row = (ci * self.kh + ky) * self.kw + kx;
                     let dst_row = &mut col[row * cols..(row + 1) * cols];
-                    let (lo, hi) = Geom::valid(self.ow, self.sw, kx, self.pl, self.w);
+                    let (lo, hi, phase, q) = self.columns(kx);
                     for (r, dst) in (r0..r1).zip(dst_row.chunks_exact_mut(self.ow)) {
                         let (img, oy) = (r / self.oh, r % self.oh);
                         match self.input_row(oy, ky) {
                             None => dst.fill(0.0),
                             Some(iy) => {
-                                let src = &x[(img * self.c + ci) * plane + iy * self.w..][..self.w];
+                                let at = ((img * self.c + ci) * self.h + iy) * row_len + phase * self.wq();
                                 dst[..lo].fill(0.0);
                                 dst[hi..].fill(0.0);
                                 if lo < hi {
-                                    gather(&mut dst[lo..hi], &src[lo * self.sw + kx - self.pl..], self.sw);
+                                    let from = at + (lo as isize + q) as usize;
+                                    copy(&mut dst[lo..hi], &xs[from..from + hi - lo]);
                                 }
                             }
                         }
@@ -136,23 +256,41 @@ impl Geom {
         }
     }
 
-    /// Adds `col` (`[k, (r1 - r0) * ow]`) back into the input gradient `dx` of the images.
-    fn col2im(&self, col: &[f32], r0: usize, r1: usize, dx: &mut [f32]) {
-        let (cols, plane) = ((r1 - r0) * self.ow, self.h * self.w);
+    /// Adds `col` (`[k, (r1 - r0) * ow]`) back into the images' input gradient `dxs`, laid out
+    /// as [`Geom::split`] lays out the input.
+    fn col2im(&self, col: &[f32], r0: usize, r1: usize, dxs: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            return unsafe { self.col2im_avx512(col, r0, r1, dxs) };
+        }
+        self.col2im_body(col, r0, r1, dxs)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn col2im_avx512(&self, col: &[f32], r0: usize, r1: usize, dxs: &mut [f32]) {
+        self.col2im_body(col, r0, r1, dxs)
+    }
+
+    #[inline(always)]
+    fn col2im_body(&self, col: &[f32], r0: usize, r1: usize, dxs: &mut [f32]) {
+        let (cols, row_len) = ((r1 - r0) * self.ow, self.sw * self.wq());
         for ci in 0..self.c {
             for ky in 0..self.kh {
                 for kx in 0..self.kw {
                     let row = (ci * self.kh + ky) * self.kw + kx;
                     let src_row = &col[row * cols..(row + 1) * cols];
-                    let (lo, hi) = Geom::valid(self.ow, self.sw, kx, self.pl, self.w);
+                    let (lo, hi, phase, q) = self.columns(kx);
                     if lo == hi {
                         continue;
                     }
                     for (r, src) in (r0..r1).zip(src_row.chunks_exact(self.ow)) {
                         let (img, oy) = (r / self.oh, r % self.oh);
                         if let Some(iy) = self.input_row(oy, ky) {
-                            let dst = &mut dx[(img * self.c + ci) * plane + iy * self.w..][..self.w];
-                            scatter_add(&mut dst[lo * self.sw + kx - self.pl..], &src[lo..hi], self.sw);
+                            let at = ((img * self.c + ci) * self.h + iy) * row_len + phase * self.wq();
+                            let from = at + (lo as isize + q) as usize;
+                            add(&mut dxs[from..from + hi - lo], &src[lo..hi]);
                         }
                     }
                 }
@@ -176,46 +314,25 @@ impl Geom {
     }
 }
 
-/// `dst[j] = src[j * stride]`.
-fn gather(dst: &mut [f32], src: &[f32], stride: usize) {
-    let n = dst.len();
-    match stride {
-        1 => dst.copy_from_slice(&src[..n]),
-        // Its own loop: a constant stride lets the compiler vectorize the gather.
-        2 => {
-            let src = &src[..2 * n - 1];
-            for (j, d) in dst.iter_mut().enumerate() {
-                *d = src[2 * j];
-            }
-        }
-        _ => {
-            for (d, s) in dst.iter_mut().zip(src.iter().step_by(stride)) {
-                *d = *s;
-            }
-        }
+/// `dst = src` for the short rows of im2col, inline (a `memcpy` call costs more than it moves
+/// at these lengths).
+#[inline(always)]
+fn copy(dst: &mut [f32], src: &[f32]) {
+    let mut d = dst.chunks_exact_mut(16);
+    let mut s = src.chunks_exact(16);
+    for (d, s) in (&mut d).zip(&mut s) {
+        d.copy_from_slice(s);
+    }
+    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d = *s;
     }
 }
 
-/// `dst[j * stride] += src[j]`.
-fn scatter_add(dst: &mut [f32], src: &[f32], stride: usize) {
-    let n = src.len();
-    match stride {
-        1 => {
-            for (d, s) in dst[..n].iter_mut().zip(src) {
-                *d += *s;
-            }
-        }
-        2 => {
-            let dst = &mut dst[..2 * n - 1];
-            for (j, s) in src.iter().enumerate() {
-                dst[2 * j] += *s;
-            }
-        }
-        _ => {
-            for (d, s) in dst.iter_mut().step_by(stride).zip(src) {
-                *d += *s;
-            }
-        }
+/// `dst += src`.
+#[inline(always)]
+fn add(dst: &mut [f32], src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d += *s;
     }
 }
 
@@ -267,12 +384,21 @@ fn forward_planned(g: &Geom, plan: Plan, x: &[f32], weight: &[f32], bias: &[f32]
     let max_cols = plan.rows * g.ow;
     let w = Mat::rows(weight, g.o, k);
     y.par_chunks_mut(plan.images * g.o * p).zip(x.par_chunks(plan.images * g.c * g.h * g.w)).for_each(|(y, x)| {
-        with_scratch((k + g.o) * max_cols, |scratch| {
-            let (col, out) = scratch.split_at_mut(k * max_cols);
-            for (r0, r1, one_image) in g.tiles(plan, y.len() / (g.o * p)) {
+        let images = y.len() / (g.o * p);
+        let split = if g.sw > 1 { g.split_len(images) } else { 0 };
+        with_scratch((k + g.o) * max_cols + split, |scratch| {
+            let (col, rest) = scratch.split_at_mut(k * max_cols);
+            let (out, xs) = rest.split_at_mut(g.o * max_cols);
+            let xs: &[f32] = if split > 0 {
+                g.split(x, images, xs);
+                xs
+            } else {
+                x
+            };
+            for (r0, r1, one_image) in g.tiles(plan, images) {
                 let cols = (r1 - r0) * g.ow;
                 let col = &mut col[..k * cols];
-                g.im2col(x, r0, r1, col);
+                g.im2col(xs, r0, r1, col);
                 let col = Mat::rows(col, k, cols);
                 let at = g.out_offset(r0);
                 if one_image {
@@ -281,7 +407,7 @@ fn forward_planned(g: &Geom, plan: Plan, x: &[f32], weight: &[f32], bias: &[f32]
                     for (oc, b) in bias.iter().enumerate() {
                         y[at + oc * p..at + oc * p + cols].fill(*b);
                     }
-                    matmul(MatMut { data: &mut y[at..], rows: g.o, cols, row_stride: p }, w, col, true);
+                    matmul(MatMut { data: &mut y[at..], rows: g.o, cols, row_stride: p, col_stride: 1 }, w, col, true);
                 } else {
                     let out = &mut out[..g.o * cols];
                     matmul(MatMut::rows(out, g.o, cols), w, col, false);
@@ -352,23 +478,45 @@ fn backward_planned(g: &Geom, plan: Plan, x: &[f32], weight: &[f32], dy: &[f32],
         }
         total
     };
+    let transpose = |kxo: Vec<f32>| -> Vec<f32> {
+        let mut w = vec![0f32; kxo.len()];
+        for (kk, row) in kxo.chunks_exact(g.o).enumerate() {
+            for (oc, v) in row.iter().enumerate() {
+                w[oc * g.k() + kk] = *v;
+            }
+        }
+        w
+    };
     Grads {
         x: wanted.x.then_some(dx),
-        weight: wanted.weight.then(|| total(|p| &p.0, g.weight_len())),
+        weight: wanted.weight.then(|| transpose(total(|p| &p.0, g.weight_len()))),
         bias: wanted.bias.then(|| total(|p| &p.1, g.o)),
     }
 }
 
 /// One task's share of [`backward`]: `dy` holds its images' output gradient, `dx` its images'
-/// input gradient (empty when not wanted); returns its partial weight and bias gradients.
+/// input gradient (empty when not wanted); returns its partial weight gradient (laid out
+/// `[k, o]`) and bias gradient.
 fn backward_task(g: &Geom, plan: Plan, x: &[f32], weight: &[f32], dy: &[f32], dx: &mut [f32], wanted: Wanted) -> (Vec<f32>, Vec<f32>) {
     let (k, p) = (g.k(), g.p());
     let images = dy.len() / (g.o * p);
     let mut dw = if wanted.weight { vec![0f32; g.o * k] } else { Vec::new() };
     let mut db = if wanted.bias { vec![0f32; g.o] } else { Vec::new() };
     let max_cols = plan.rows * g.ow;
-    with_scratch((k + g.o) * max_cols, |scratch| {
-        let (col, gathered) = scratch.split_at_mut(k * max_cols);
+    // With a stride, x and dx are used in the phase-split layout (see Geom::split).
+    let split = if g.sw > 1 { g.split_len(images) } else { 0 };
+    let (split_x, split_dx) = (if wanted.weight { split } else { 0 }, if wanted.x { split } else { 0 });
+    with_scratch((k + g.o) * max_cols + split_x + split_dx, |scratch| {
+        let (col, rest) = scratch.split_at_mut(k * max_cols);
+        let (gathered, rest) = rest.split_at_mut(g.o * max_cols);
+        let (xs, dxs) = rest.split_at_mut(split_x);
+        let xs: &[f32] = if split_x > 0 {
+            g.split(x, images, xs);
+            xs
+        } else {
+            x
+        };
+        let mut run = |dxs: &mut [f32]| {
         for (r0, r1, one_image) in g.tiles(plan, images) {
             let cols = (r1 - r0) * g.ow;
             // The tile's output gradient as an [o, cols] matrix.
@@ -390,13 +538,23 @@ fn backward_task(g: &Geom, plan: Plan, x: &[f32], weight: &[f32], dy: &[f32], dx
             }
             let col = &mut col[..k * cols];
             if wanted.weight {
-                g.im2col(x, r0, r1, col);
-                matmul(MatMut::rows(&mut dw, g.o, k), dyt, Mat::rows(col, k, cols).t(), true);
+                g.im2col(xs, r0, r1, col);
+                // dw is kept [k, o] (column-major [o, k]): then the GEMM reads the im2col block
+                // along its rows as they lie, where [o, k] would make it transpose the block.
+                matmul(MatMut::cols(&mut dw, g.o, k), dyt, Mat::rows(col, k, cols).t(), true);
             }
             if wanted.x {
                 matmul(MatMut::rows(col, k, cols), Mat::rows(weight, g.o, k).t(), dyt, false);
-                g.col2im(col, r0, r1, dx);
+                g.col2im(col, r0, r1, dxs);
             }
+        }
+        };
+        if split_dx > 0 {
+            dxs.fill(0.0);
+            run(dxs);
+            g.unsplit(dxs, images, dx);
+        } else {
+            run(dx);
         }
     });
     (dw, db)

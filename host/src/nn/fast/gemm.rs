@@ -27,18 +27,24 @@ impl<'a> Mat<'a> {
     }
 }
 
-/// A writable matrix view with contiguous rows: element `(r, c)` is `data[r * row_stride + c]`.
+/// A writable strided matrix view: element `(r, c)` is `data[r * row_stride + c * col_stride]`.
 pub struct MatMut<'a> {
     pub data: &'a mut [f32],
     pub rows: usize,
     pub cols: usize,
     pub row_stride: usize,
+    pub col_stride: usize,
 }
 
 impl<'a> MatMut<'a> {
     /// A row-major `rows x cols` matrix.
     pub fn rows(data: &'a mut [f32], rows: usize, cols: usize) -> MatMut<'a> {
-        MatMut { data, rows, cols, row_stride: cols }
+        MatMut { data, rows, cols, row_stride: cols, col_stride: 1 }
+    }
+
+    /// A column-major `rows x cols` matrix.
+    pub fn cols(data: &'a mut [f32], rows: usize, cols: usize) -> MatMut<'a> {
+        MatMut { data, rows, cols, row_stride: 1, col_stride: rows }
     }
 }
 
@@ -50,11 +56,13 @@ pub fn matmul(dst: MatMut, a: Mat, b: Mat, accumulate: bool) {
     if m == 0 || n == 0 {
         return;
     }
-    assert!((m - 1) * dst.row_stride + n <= dst.data.len(), "destination view out of bounds");
+    assert!((m - 1) * dst.row_stride + (n - 1) * dst.col_stride < dst.data.len(), "destination view out of bounds");
     if k == 0 {
         if !accumulate {
             for r in 0..m {
-                dst.data[r * dst.row_stride..r * dst.row_stride + n].fill(0.0);
+                for c in 0..n {
+                    dst.data[r * dst.row_stride + c * dst.col_stride] = 0.0;
+                }
             }
         }
         return;
@@ -69,7 +77,7 @@ pub fn matmul(dst: MatMut, a: Mat, b: Mat, accumulate: bool) {
             n,
             k,
             dst.data.as_mut_ptr(),
-            1,
+            dst.col_stride as isize,
             dst.row_stride as isize,
             accumulate,
             a.data.as_ptr(),
@@ -129,12 +137,44 @@ mod tests {
         let want = naive(a, b);
         // Rows 7 apart: the 3 elements after each row must stay untouched.
         let mut dst = vec![-1.0; 11];
-        matmul(MatMut { data: &mut dst, rows: 2, cols: 4, row_stride: 7 }, a, b, false);
+        matmul(MatMut { data: &mut dst, rows: 2, cols: 4, row_stride: 7, col_stride: 1 }, a, b, false);
         for r in 0..2 {
             for c in 0..4 {
                 assert!((dst[r * 7 + c] - want[r * 4 + c]).abs() < 1e-6);
             }
         }
         assert_eq!(&dst[4..7], &[-1.0; 3]);
+        // Column-major.
+        let mut dst = vec![-1.0; 8];
+        matmul(MatMut::cols(&mut dst, 2, 4), a, b, false);
+        for r in 0..2 {
+            for c in 0..4 {
+                assert!((dst[c * 2 + r] - want[r * 4 + c]).abs() < 1e-6);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tmp_speed {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn tmp_gemm_speed() {
+        for &(m, n, k) in &[(1024usize, 1024usize, 1024usize), (36, 188, 600), (24, 1024, 75), (600, 188, 36), (36, 600, 188)] {
+            let a = vec![1.0f32; m * k];
+            let b = vec![1.0f32; k * n];
+            let mut c = vec![0f32; m * n];
+            let reps = (2_000_000_000 / (2 * m * n * k)).max(3);
+            matmul(MatMut::rows(&mut c, m, n), Mat::rows(&a, m, k), Mat::rows(&b, k, n), false);
+            let t = std::time::Instant::now();
+            let c0 = crate::nn::fast::layers::cpu_ms();
+            for _ in 0..reps {
+                matmul(MatMut::rows(&mut c, m, n), Mat::rows(&a, m, k), Mat::rows(&b, k, n), false);
+            }
+            let cpu = crate::nn::fast::layers::cpu_ms() - c0;
+            let fl = 2.0 * (m * n * k * reps) as f64;
+            println!("{m}x{n}x{k}: wall {:.1} GFLOP/s, cpu {:.1} GFLOP/s", fl / t.elapsed().as_secs_f64() / 1e9, fl / cpu / 1e6);
+        }
     }
 }
