@@ -58,6 +58,40 @@ type = "dense"
 units = 1
 "#;
 
+/// The sign CNN's kinds of layers, small: convolution, ReLU, max pooling, twice. (Which input
+/// of a tied window gets the gradient is pinned by the pooling's unit tests: here, ties are
+/// ReLU zeros, whose gradient the ReLU stops either way.)
+const SIGNS: &str = r#"
+name = "signs"
+task = "classification"
+[input]
+height = 14
+width = 14
+color = "rgb"
+scale_exp = -7
+[[layers]]
+type = "conv2d"
+filters = 6
+kernel = 3
+activation = "relu"
+[[layers]]
+type = "maxpool"
+size = 2
+[[layers]]
+type = "conv2d"
+filters = 8
+kernel = 3
+activation = "relu"
+[[layers]]
+type = "maxpool"
+size = 2
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "dense"
+units = "classes"
+"#;
+
 fn values(len: usize, seed: f32, scale: f32) -> Vec<f32> {
     (0..len).map(|i| ((i as f32 * 0.618 + seed) * 12.9898).sin() * scale).collect()
 }
@@ -138,6 +172,11 @@ fn compare_with_burn(arch: &str, classes: u16) {
 #[test]
 fn driving_net_loss_and_gradients_match_burn() {
     compare_with_burn(DRIVING, 1);
+}
+
+#[test]
+fn sign_net_with_relu_before_pooling_matches_burn() {
+    compare_with_burn(SIGNS, 5);
 }
 
 #[test]

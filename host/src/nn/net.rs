@@ -134,7 +134,7 @@ impl Net {
         match block {
             Block::Conv(c) => Act::Image(fast::conv2d(c, image(act), kernels)),
             Block::Dense(d) => Act::Flat(d.forward(act.flat())),
-            Block::MaxPool(p) => Act::Image(p.forward(image(act))),
+            Block::MaxPool(p) => Act::Image(fast::max_pool2d(p, image(act), kernels)),
             Block::AvgPool(p) => Act::Image(p.forward(image(act))),
             Block::Dropout(d) => act.map(|t| d.forward(t), |t| d.forward(t)),
             Block::BatchNorm(b) => act.map(|t| b.forward(t), |t| b.forward(t)),

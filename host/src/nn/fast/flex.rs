@@ -2,6 +2,8 @@
 //! primitive (or `Autodiff<Flex>`'s), runs the kernel, and registers our backward pass in the
 //! autodiff graph.
 
+use std::sync::Arc;
+
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
@@ -11,6 +13,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Shape, Tensor, TensorData};
 
 use super::conv::{self, Geom, Wanted};
+use super::pool::{self, PoolGeom};
 
 type Ad = Autodiff<Flex>;
 
@@ -73,6 +76,44 @@ impl Backward<Flex, 3> for ConvBackward {
         }
         if let (Some(node), Some(db)) = (node_b, out.bias) {
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(db, Shape::new([g.o]))));
+        }
+    }
+}
+
+/// Runs the max pooling on flex (tracked by autodiff or not); hands `x` back when the tensor
+/// lives elsewhere.
+pub fn max_pool2d(x: Tensor<4>, geom: PoolGeom) -> Result<Tensor<4>, Tensor<4>> {
+    if let Ok(xa) = x.clone().try_into_primitive::<Ad>() {
+        let input = xa.primitive().to_contiguous();
+        let (y, arg) = pool::max_forward(&geom, input.storage());
+        let y = tensor(y, [geom.n, geom.c, geom.oh, geom.ow]);
+        let out = match MaxPoolBackward.prepare::<NoCheckpointing>([xa.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((Arc::new(arg), geom), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        return Ok(Tensor::from_primitive::<Ad>(out));
+    }
+    if let Ok(xp) = x.clone().try_into_primitive::<Flex>() {
+        let (y, _) = pool::max_forward(&geom, xp.to_contiguous().storage());
+        return Ok(Tensor::from_primitive::<Flex>(tensor(y, [geom.n, geom.c, geom.oh, geom.ow])));
+    }
+    Err(x)
+}
+
+/// The max pooling's node in the autodiff graph; the state is which input each output took.
+#[derive(Debug)]
+struct MaxPoolBackward;
+
+impl Backward<Flex, 1> for MaxPoolBackward {
+    type State = (Arc<Vec<u32>>, PoolGeom);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
+        let (arg, g) = ops.state;
+        if let Some(node) = node_x {
+            let dx = pool::max_backward(&g, &arg, dy.storage());
+            grads.register::<Flex>(node.id, tensor(dx, [g.n, g.c, g.h, g.w]));
         }
     }
 }

@@ -5,7 +5,9 @@
 //! Why: flex runs a convolution's weight gradient as a convolution whose kernel is the output
 //! gradient (a few very large GEMM rows, poorly parallel) and its input gradient as a transposed
 //! convolution; `pilot bench train` measured about a third of Keras' speed on the same CPU.
-//! [`conv`] does all three passes as im2col + GEMM on chunks of images, in parallel.
+//! [`conv`] does all three passes as im2col + GEMM on chunks of images, in parallel. Flex's
+//! max pooling is a generic 3-D loop with a closure per output (two fifths of the sign CNN's
+//! step); [`pool`] is the plain 2-D loop.
 //!
 //! Anything these kernels do not cover (dilation, groups, no bias, other dtypes, other backends)
 //! falls back to burn's own operation, so the choice never changes what a network can do.
@@ -14,8 +16,10 @@ pub mod conv;
 mod flex;
 pub mod gemm;
 pub mod layers;
+pub mod pool;
 
 use burn::nn::conv::Conv2d;
+use burn::nn::pool::MaxPool2d;
 use burn::nn::PaddingConfig2d;
 use burn::tensor::{DType, Tensor};
 
@@ -41,6 +45,19 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
             }
         }
         _ => conv.forward(x),
+    }
+}
+
+/// `pool.forward(x)`, through our kernel when it covers the layer (no padding or dilation,
+/// floor rounding, f32).
+pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>, kernels: Kernels) -> Tensor<4> {
+    let plain = matches!(pool.padding, PaddingConfig2d::Valid) && pool.dilation == [1, 1] && !pool.ceil_mode;
+    match (kernels, plain && x.dtype() == DType::F32) {
+        (Kernels::Fast, true) => match pool::PoolGeom::new(x.dims(), pool.kernel_size, pool.stride) {
+            Some(geom) => flex::max_pool2d(x, geom).unwrap_or_else(|x| pool.forward(x)),
+            None => pool.forward(x),
+        },
+        _ => pool.forward(x),
     }
 }
 
