@@ -59,24 +59,79 @@ pub fn max_forward(g: &PoolGeom, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
         .zip(x.par_chunks(plane * PLANES_PER_TASK))
         .for_each(|((y, arg), x)| {
             for ((y, arg), x) in y.chunks_exact_mut(out_plane).zip(arg.chunks_exact_mut(out_plane)).zip(x.chunks_exact(plane)) {
-                for oy in 0..g.oh {
-                    for ox in 0..g.ow {
-                        let (mut best, mut at) = (f32::NEG_INFINITY, usize::MAX);
-                        for ky in 0..g.kh {
-                            let row = (oy * g.sh + ky) * g.w + ox * g.sw;
-                            for (kx, &v) in x[row..row + g.kw].iter().enumerate() {
-                                if at == usize::MAX || v > best || v.is_nan() {
-                                    (best, at) = (v, row + kx);
-                                }
-                            }
-                        }
-                        y[oy * g.ow + ox] = best;
-                        arg[oy * g.ow + ox] = at as u32;
-                    }
+                if (g.kh, g.kw, g.sh, g.sw) == (2, 2, 2, 2) {
+                    max_plane_2x2(g, x, y, arg);
+                } else {
+                    max_plane(g, x, y, arg);
                 }
             }
         });
     (y, arg)
+}
+
+/// Whether `v` replaces `best` as a window's maximum: a larger value or a NaN (burn's rule).
+/// Callers turn this into selects, not branches: with data it is a coin flip.
+#[inline(always)]
+fn wins(v: f32, best: f32) -> bool {
+    (v > best) | v.is_nan()
+}
+
+/// The maximum so far and its index, after seeing `v` at index `i`.
+#[inline(always)]
+fn pick(best: f32, at: u32, v: f32, i: u32) -> (f32, u32) {
+    let take = wins(v, best);
+    (if take { v } else { best }, if take { i } else { at })
+}
+
+/// One plane, any window.
+fn max_plane(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u32]) {
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            let first = oy * g.sh * g.w + ox * g.sw;
+            let (mut best, mut at) = (x[first], first as u32);
+            for ky in 0..g.kh {
+                let row = (oy * g.sh + ky) * g.w + ox * g.sw;
+                for (kx, &v) in x[row..row + g.kw].iter().enumerate() {
+                    (best, at) = pick(best, at, v, (row + kx) as u32);
+                }
+            }
+            y[oy * g.ow + ox] = best;
+            arg[oy * g.ow + ox] = at;
+        }
+    }
+}
+
+/// One plane, 2x2 windows at stride 2 (the sign CNN's), in a loop the compiler vectorizes.
+fn max_plane_2x2(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F, checked just above.
+        return unsafe { max_plane_2x2_avx512(g, x, y, arg) };
+    }
+    max_plane_2x2_body(g, x, y, arg)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn max_plane_2x2_avx512(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u32]) {
+    max_plane_2x2_body(g, x, y, arg)
+}
+
+#[inline(always)]
+fn max_plane_2x2_body(g: &PoolGeom, x: &[f32], y: &mut [f32], arg: &mut [u32]) {
+    for oy in 0..g.oh {
+        let (r0, r1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
+        let (top, bottom) = (&x[r0..r0 + 2 * g.ow], &x[r1..r1 + 2 * g.ow]);
+        let (y, arg) = (&mut y[oy * g.ow..(oy + 1) * g.ow], &mut arg[oy * g.ow..(oy + 1) * g.ow]);
+        for (ox, ((t, b), (y, arg))) in top.chunks_exact(2).zip(bottom.chunks_exact(2)).zip(y.iter_mut().zip(arg.iter_mut())).enumerate() {
+            let (base, w) = ((r0 + 2 * ox) as u32, g.w as u32);
+            let (best, at) = pick(t[0], base, t[1], base + 1);
+            let (best, at) = pick(best, at, b[0], base + w);
+            let (best, at) = pick(best, at, b[1], base + w + 1);
+            *y = best;
+            *arg = at;
+        }
+    }
 }
 
 /// The input gradient: each output's gradient added to the input it took.
@@ -134,6 +189,21 @@ mod tests {
         let (y, arg) = max_forward(&g, &x);
         assert_eq!((y, arg.clone()), (vec![5.0, 5.0], vec![6, 6]));
         assert_eq!(max_backward(&g, &arg, &[1.0, 2.0])[6], 3.0);
+    }
+
+    #[test]
+    fn the_two_by_two_loop_agrees_with_the_general_one() {
+        let g = PoolGeom::new([2, 3, 7, 9], [2, 2], [2, 2]).unwrap();
+        // Many ties (zeros, as after a ReLU) and a NaN.
+        let mut x: Vec<f32> = (0..g.in_len()).map(|i| ((i * 7919) % 13) as f32 - 6.0).map(|v| v.max(0.0)).collect();
+        x[40] = f32::NAN;
+        let (mut y, mut arg) = (vec![0.0; g.out_len()], vec![0; g.out_len()]);
+        for ((x, y), arg) in x.chunks_exact(63).zip(y.chunks_exact_mut(12)).zip(arg.chunks_exact_mut(12)) {
+            max_plane(&g, x, y, arg);
+        }
+        let (fast_y, fast_arg) = max_forward(&g, &x);
+        assert_eq!(fast_arg, arg);
+        assert_eq!(format!("{fast_y:?}"), format!("{y:?}"));
     }
 
     #[test]
