@@ -12,6 +12,7 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
+use super::direct;
 use super::gemm::{matmul, Mat, MatMut};
 
 /// The shapes of one convolution: input `[n, c, h, w]`, weights `[o, c, kh, kw]`, output
@@ -41,11 +42,14 @@ const MAX_TILE_BYTES: usize = 512 << 10;
 /// At most this many tasks (each one holds a partial weight gradient).
 const MAX_TASKS: usize = 16;
 
-/// How the work is split: tasks of `images` whole images, tiles of `rows` output rows.
+/// How the work is split: tasks of `images` whole images, tiles of `rows` output rows; and
+/// whether the forward pass and the weight gradient use the [`direct`] kernels (else im2col
+/// and GEMM).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Plan {
     images: usize,
     rows: usize,
+    direct: bool,
 }
 
 impl Geom {
@@ -91,7 +95,7 @@ impl Geom {
         // A task holds at least one whole tile, and there are at most MAX_TASKS of them, as even
         // as the image count allows.
         let images = rows.div_ceil(self.oh).max(self.n.div_ceil(MAX_TASKS)).min(self.n);
-        Plan { images: self.n.div_ceil(self.n.div_ceil(images)), rows }
+        Plan { images: self.n.div_ceil(self.n.div_ceil(images)), rows, direct: direct::suits(self) }
     }
 
     /// The output columns `lo..hi` whose input column `o * stride + k - pad` lies in `0..len`.
@@ -381,6 +385,17 @@ fn forward_planned(g: &Geom, plan: Plan, x: &[f32], weight: &[f32], bias: &[f32]
         return y;
     }
     let (k, p) = (g.k(), g.p());
+    if plan.direct {
+        let packed = direct::pack_weights(g, weight);
+        y.par_chunks_mut(plan.images * g.o * p).zip(x.par_chunks(plan.images * g.c * g.h * g.w)).for_each(|(y, x)| {
+            let images = y.len() / (g.o * p);
+            with_scratch(direct::padded_len(g, images), |xs| {
+                direct::pad_split(g, x, images, xs);
+                direct::forward(g, xs, images, &packed, bias, y);
+            })
+        });
+        return y;
+    }
     let max_cols = plan.rows * g.ow;
     let w = Mat::rows(weight, g.o, k);
     y.par_chunks_mut(plan.images * g.o * p).zip(x.par_chunks(plan.images * g.c * g.h * g.w)).for_each(|(y, x)| {
@@ -502,10 +517,33 @@ fn backward_task(g: &Geom, plan: Plan, x: &[f32], weight: &[f32], dy: &[f32], dx
     let images = dy.len() / (g.o * p);
     let mut dw = if wanted.weight { vec![0f32; g.o * k] } else { Vec::new() };
     let mut db = if wanted.bias { vec![0f32; g.o] } else { Vec::new() };
+    if wanted.bias {
+        for img in dy.chunks_exact(g.o * p) {
+            for (b, plane) in db.iter_mut().zip(img.chunks_exact(p)) {
+                *b += sum(plane);
+            }
+        }
+    }
+    // The weight gradient by the direct kernels reads the input padded and phase-split...
+    let direct_w = wanted.weight && plan.direct;
+    if direct_w {
+        let padded = direct::padded_len(g, images);
+        with_scratch(padded + direct::weight_grad_scratch(g, images), |scratch| {
+            let (xs, rest) = scratch.split_at_mut(padded);
+            direct::pad_split(g, x, images, xs);
+            direct::weight_grad(g, xs, images, dy, &mut dw, rest);
+        });
+    }
+    // ... the rest goes tile by tile: im2col and GEMM for the weight gradient, GEMM and col2im
+    // for the input gradient.
+    let im2col_w = wanted.weight && !plan.direct;
+    if !im2col_w && !wanted.x {
+        return (dw, db);
+    }
     let max_cols = plan.rows * g.ow;
     // With a stride, x and dx are used in the phase-split layout (see Geom::split).
     let split = if g.sw > 1 { g.split_len(images) } else { 0 };
-    let (split_x, split_dx) = (if wanted.weight { split } else { 0 }, if wanted.x { split } else { 0 });
+    let (split_x, split_dx) = (if im2col_w { split } else { 0 }, if wanted.x { split } else { 0 });
     with_scratch((k + g.o) * max_cols + split_x + split_dx, |scratch| {
         let (col, rest) = scratch.split_at_mut(k * max_cols);
         let (gathered, rest) = rest.split_at_mut(g.o * max_cols);
@@ -517,37 +555,33 @@ fn backward_task(g: &Geom, plan: Plan, x: &[f32], weight: &[f32], dy: &[f32], dx
             x
         };
         let mut run = |dxs: &mut [f32]| {
-        for (r0, r1, one_image) in g.tiles(plan, images) {
-            let cols = (r1 - r0) * g.ow;
-            // The tile's output gradient as an [o, cols] matrix.
-            let dyt = if one_image {
-                Mat { data: &dy[g.out_offset(r0)..], rows: g.o, cols, row_stride: p, col_stride: 1 }
-            } else {
-                for (i, r) in (r0..r1).enumerate() {
-                    let at = g.out_offset(r);
-                    for oc in 0..g.o {
-                        gathered[oc * cols + i * g.ow..][..g.ow].copy_from_slice(&dy[at + oc * p..][..g.ow]);
+            for (r0, r1, one_image) in g.tiles(plan, images) {
+                let cols = (r1 - r0) * g.ow;
+                // The tile's output gradient as an [o, cols] matrix.
+                let dyt = if one_image {
+                    Mat { data: &dy[g.out_offset(r0)..], rows: g.o, cols, row_stride: p, col_stride: 1 }
+                } else {
+                    for (i, r) in (r0..r1).enumerate() {
+                        let at = g.out_offset(r);
+                        for oc in 0..g.o {
+                            gathered[oc * cols + i * g.ow..][..g.ow].copy_from_slice(&dy[at + oc * p..][..g.ow]);
+                        }
                     }
+                    Mat::rows(&gathered[..g.o * cols], g.o, cols)
+                };
+                let col = &mut col[..k * cols];
+                if im2col_w {
+                    g.im2col(xs, r0, r1, col);
+                    // dw is kept [k, o] (column-major [o, k]): then the GEMM reads the im2col
+                    // block along its rows as they lie, where [o, k] would make it transpose
+                    // the block.
+                    matmul(MatMut::cols(&mut dw, g.o, k), dyt, Mat::rows(col, k, cols).t(), true);
                 }
-                Mat::rows(&gathered[..g.o * cols], g.o, cols)
-            };
-            if wanted.bias {
-                for (oc, b) in db.iter_mut().enumerate() {
-                    *b += sum(&dyt.data[oc * dyt.row_stride..][..cols]);
+                if wanted.x {
+                    matmul(MatMut::rows(col, k, cols), Mat::rows(weight, g.o, k).t(), dyt, false);
+                    g.col2im(col, r0, r1, dxs);
                 }
             }
-            let col = &mut col[..k * cols];
-            if wanted.weight {
-                g.im2col(xs, r0, r1, col);
-                // dw is kept [k, o] (column-major [o, k]): then the GEMM reads the im2col block
-                // along its rows as they lie, where [o, k] would make it transpose the block.
-                matmul(MatMut::cols(&mut dw, g.o, k), dyt, Mat::rows(col, k, cols).t(), true);
-            }
-            if wanted.x {
-                matmul(MatMut::rows(col, k, cols), Mat::rows(weight, g.o, k).t(), dyt, false);
-                g.col2im(col, r0, r1, dxs);
-            }
-        }
         };
         if split_dx > 0 {
             dxs.fill(0.0);
@@ -611,12 +645,22 @@ mod tests {
             Geom::new([5, 3, 13, 10], [6, 3, 5, 5], [2, 2], [0, 0, 0, 0]).unwrap(),
             Geom::new([7, 2, 6, 7], [3, 2, 3, 2], [2, 3], [1, 2, 2, 0]).unwrap(),
             Geom::new([2, 1, 4, 4], [2, 1, 3, 3], [1, 1], [1, 1, 1, 1]).unwrap(),
+            // Rows of several vectors and more than one block of them (73 outputs), 7 output
+            // channels (blocks of 6 and 4 leave remainders), a stride with padding (40 outputs).
+            Geom::new([2, 3, 3, 75], [7, 3, 3, 3], [1, 1], [0, 0, 0, 0]).unwrap(),
+            Geom::new([2, 2, 7, 80], [5, 2, 5, 5], [2, 2], [1, 2, 1, 2]).unwrap(),
         ]
     }
 
     /// The default plan and small ones whose tiles are single rows, or straddle images.
     fn plans(g: &Geom) -> Vec<Plan> {
-        vec![g.plan(), Plan { images: 1, rows: 1 }, Plan { images: 2, rows: 3 }, Plan { images: 3, rows: 2 * g.oh + 1 }]
+        let mut plans = vec![g.plan()];
+        for direct in [false, true].into_iter().filter(|&d| !d || direct::available()) {
+            for (images, rows) in [(1, 1), (2, 3), (3, 2 * g.oh + 1), (g.n, 1000)] {
+                plans.push(Plan { images, rows, direct });
+            }
+        }
+        plans
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! falls back to burn's own operation, so the choice never changes what a network can do.
 
 pub mod conv;
+mod direct;
 mod flex;
 pub mod gemm;
 pub mod layers;
