@@ -2,5 +2,6 @@
 //! trained network as a simulator driver ([`driver`]).
 
 pub mod driver;
+pub mod fast;
 pub mod net;
 pub mod spec;

@@ -11,6 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use common::format::Pads;
 use common::Shape;
 
+use super::fast::{self, Kernels};
 use super::spec::{Resolved, ResolvedLayer};
 
 /// Flatten NCHW to `[N, C*H*W]` (no parameters).
@@ -93,12 +94,18 @@ impl Net {
         self.forward_trace(x, |_, _| {})
     }
 
+    /// [`Net::forward`] with the layers' implementation chosen (tests and benchmarks compare
+    /// ours with burn's).
+    pub fn forward_with(&self, x: Tensor<4>, kernels: Kernels) -> Tensor<2> {
+        self.run(Act::Image(x), 0..self.blocks.len(), kernels).flat()
+    }
+
     /// Runs the network, calling `seen(i, output_of_block_i)` after each block (calibration and
     /// layer-by-layer comparisons use it).
     pub fn forward_trace(&self, x: Tensor<4>, mut seen: impl FnMut(usize, &Act)) -> Tensor<2> {
         let mut act = Act::Image(x);
         for (i, block) in self.blocks.iter().enumerate() {
-            act = self.apply(block, act);
+            act = self.apply(block, act, Kernels::default());
             seen(i, &act);
         }
         act.flat()
@@ -110,18 +117,22 @@ impl Net {
     }
 
     /// Runs blocks `from..to` on an activation (feature extraction runs a prefix).
-    pub fn forward_range(&self, mut act: Act, range: std::ops::Range<usize>) -> Act {
+    pub fn forward_range(&self, act: Act, range: std::ops::Range<usize>) -> Act {
+        self.run(act, range, Kernels::default())
+    }
+
+    fn run(&self, mut act: Act, range: std::ops::Range<usize>, kernels: Kernels) -> Act {
         for block in &self.blocks[range] {
-            act = self.apply(block, act);
+            act = self.apply(block, act, kernels);
         }
         act
     }
 
-    fn apply(&self, block: &Block, act: Act) -> Act {
+    fn apply(&self, block: &Block, act: Act, kernels: Kernels) -> Act {
         match block {
-            Block::Conv(c) => Act::Image(c.forward(image(act))),
+            Block::Conv(c) => Act::Image(fast::conv2d(c, image(act), kernels)),
             Block::Dense(d) => Act::Flat(d.forward(act.flat())),
-            Block::MaxPool(p) => Act::Image(p.forward(image(act))),
+            Block::MaxPool(p) => Act::Image(fast::max_pool2d(p, image(act), kernels)),
             Block::AvgPool(p) => Act::Image(p.forward(image(act))),
             Block::Dropout(d) => act.map(|t| d.forward(t), |t| d.forward(t)),
             Block::BatchNorm(b) => act.map(|t| b.forward(t), |t| b.forward(t)),

@@ -224,6 +224,7 @@ where
     record.save(&run.dir)?;
     crate::fsutil::atomic_write(&run.dir.join("config.toml"), toml::to_string_pretty(config)?.as_bytes())?;
     let started = Instant::now();
+    train_device().seed(config.seed);
     let report = fit_head::<D::Target>(&bottleneck, cut.shape, head_net, Vec::new(), run, config, opts.fit.progress)?;
     let train_seconds = started.elapsed().as_secs_f64();
     Ok(Outcome {
