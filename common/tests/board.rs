@@ -81,7 +81,11 @@ fn multiply_accumulate_chunks_cover_exactly_the_macs_without_padding() {
         // One requantization per output value, four per channel and block (each band row
         // call ends with a block of up to three pixels less).
         let outs = m.output().shape.len() as u64;
-        let requant = 4 * n.get(Event::RequantChannel);
+        let requant = 4
+            * [Event::RequantChannel, Event::RequantChannelClamped, Event::RequantChannelFast, Event::RequantChannelFastClamped]
+                .iter()
+                .map(|&e| n.get(e))
+                .sum::<u64>();
         assert!(requant >= outs && requant <= outs + 3 * oc as u64 * n.get(Event::ConvCall), "{requant} for {outs}");
     }
 }
@@ -199,15 +203,15 @@ fn layers_and_stream_add_up_to_the_network() {
 #[test]
 fn the_shipped_pilotnet_architecture_costs_what_the_firmware_measures() {
     // The firmware's log for this blob (`pilot bench firmware --models
-    // models/testvectors/pilotnet-random.pnn8`, Cortex-M4F): inference 29,997,000
-    // instructions, preprocessing 3,527,440. The QEMU test in tests/tests/timing.rs measures it
+    // models/testvectors/pilotnet-random.pnn8 --machines mps2-an386`, Cortex-M4F): inference
+    // 29,706,240 instructions, preprocessing 3,491,200. The QEMU test in tests/tests/timing.rs measures it
     // afresh; here the model must stay within the logging overhead of these figures.
     let bytes = test_vector("pilotnet-random.pnn8");
     let m = Model::parse(&bytes).unwrap();
     let cost = FrameCost::of(&m, None);
     let within = |got: u64, want: u64| got.abs_diff(want) * 200 <= want;
-    assert!(within(cost.network().total(), 29_997_000), "{}", cost.network().total());
-    assert!(within(cost.preprocess.total(), 3_527_440), "{}", cost.preprocess.total());
+    assert!(within(cost.network().total(), 29_706_240), "{}", cost.network().total());
+    assert!(within(cost.preprocess.total(), 3_491_200), "{}", cost.preprocess.total());
     assert_eq!(cost.banded_layers(), 3);
 }
 
