@@ -240,7 +240,8 @@ mod timing_loop {
         let blob = host::zoo::pilotnet_random(1).to_bytes();
         let model = Model::parse(&blob).unwrap();
         let given = model.def().input.preprocess.unwrap();
-        let frames = BLACKPILL.frames(&model).unwrap();
+        let front = BLACKPILL.front_end(&model).unwrap();
+        let frames = front.frames;
         let predicted_network = FrameCost::of(&model, Some(&frames)).network().total();
         let predicted_given = FrameCost::of(&model, Some(&given)).preprocess.total();
         let timing = Timing::board(&BLACKPILL, &model, Pipeline::Sequential, true).unwrap();
@@ -259,7 +260,7 @@ mod timing_loop {
         let doubled = drive_with(Counted { network: 2 * predicted_network, preprocess: predicted_given });
         let cost = FrameCost::of(&model, Some(&frames));
         let work = BLACKPILL.work_measured(&cost, &frames, 2 * predicted_network, cost.preprocess.total());
-        let slow = frame_timing(&BLACKPILL.camera, work, Pipeline::Sequential);
+        let slow = frame_timing(&front.camera, work, Pipeline::Sequential);
         assert_eq!(doubled.per_second(), 1e9 / slow.period_ns as f64);
         assert!((doubled.mean_latency_s() - slow.latency_ns as f64 / 1e9).abs() < 1e-12);
         assert!(slow.latency_ns > timing.slot.latency_ns + 400_000_000, "{} ms", slow.latency_ns / 1_000_000);

@@ -1,15 +1,18 @@
 //! The camera path of a board: how long the sensor takes to deliver a frame, and how long the
 //! microcontroller then spends getting it.
 //!
-//! Every board here uses the same sensor mode, the one `firmware/drivers/src/ov2640.rs` sets
-//! up: the OV2640's array read out whole (UXGA, 1600x1200, its state after a soft reset), scaled
-//! by its DSP to 320x240 and sent as RGB565, high byte first. The sensor runs freely: a frame
-//! starts at every VSYNC, one frame period after the last.
+//! Every board here has an OV2640. A [`Camera`] is the sensor in one set-up: its output size
+//! (RGB565, high byte first) and the frame period of its sensor mode. A board's own `camera`
+//! is the set-up without a model (UXGA, the whole 1600x1200 array, scaled to 320x240);
+//! `super::front_end` sets it up for a model (the model's crop at the network's input size,
+//! in the fastest mode that holds it). The sensor runs freely: a frame starts at every VSYNC,
+//! one frame period after the last.
 //!
-//! The frame period is the OV2640 datasheet's UXGA rate, 15 frames per second with a 24 MHz
-//! input clock (XVCLK); the sensor's timing scales with that clock, so a module clocked at
-//! `xclk_hz` has a period of `1 / 15 s * 24 MHz / xclk_hz`. The DSP's scaling does not change
-//! the array's timing: 320x240 out of a UXGA readout comes at the UXGA rate.
+//! The frame periods are the OV2640 datasheet's rates with a 24 MHz input clock (XVCLK): UXGA
+//! 15 frames per second, SVGA (the array sub-sampled to 800x600) 30, CIF (400x296) 60; the
+//! sensor's timing scales with that clock, so a module clocked at `xclk_hz` has a period of
+//! `period_at_24MHz * 24 MHz / xclk_hz`. The DSP's window and scaling do not change the
+//! array's timing.
 //!
 //! Two ways the frame reaches the core:
 //! - [`Link::SpiFifo`] (the ArduCAM Mini 2MP Plus on the Black Pill, `firmware/drivers/src/
@@ -67,16 +70,38 @@ pub struct Camera {
     pub link: Link,
 }
 
-/// The OV2640's frame period in the firmware's mode (UXGA readout) with a 24 MHz input
-/// clock: the datasheet's 15 frames per second.
-pub const OV2640_UXGA_FRAME_NS_AT_24MHZ: Nanos = 1_000_000_000 / 15;
-
-/// The sensor's frame period for an input clock of `xclk_hz`.
-pub const fn ov2640_uxga_frame_ns(xclk_hz: u32) -> Nanos {
-    OV2640_UXGA_FRAME_NS_AT_24MHZ * 24_000_000 / xclk_hz as u64
+/// One of the OV2640's sensor modes: the array read out whole (UXGA) or sub-sampled, the size
+/// of the image its DSP receives, and its frame period with a 24 MHz input clock (the
+/// datasheet's 15, 30 and 60 frames per second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SensorMode {
+    pub name: &'static str,
+    pub width: u16,
+    pub height: u16,
+    pub frame_ns_at_24mhz: Nanos,
 }
 
+impl SensorMode {
+    /// The frame period with an input clock of `xclk_hz` (the sensor's timing scales with it).
+    pub const fn frame_ns(&self, xclk_hz: u32) -> Nanos {
+        self.frame_ns_at_24mhz * 24_000_000 / xclk_hz as u64
+    }
+}
+
+pub const OV2640_CIF: SensorMode = SensorMode { name: "CIF", width: 400, height: 296, frame_ns_at_24mhz: 1_000_000_000 / 60 };
+pub const OV2640_SVGA: SensorMode = SensorMode { name: "SVGA", width: 800, height: 600, frame_ns_at_24mhz: 1_000_000_000 / 30 };
+pub const OV2640_UXGA: SensorMode = SensorMode { name: "UXGA", width: 1600, height: 1200, frame_ns_at_24mhz: 1_000_000_000 / 15 };
+
+/// The sensor's modes, fastest first.
+pub const OV2640_MODES: [SensorMode; 3] = [OV2640_CIF, OV2640_SVGA, OV2640_UXGA];
+
 impl Camera {
+    /// This camera set up to send `setup`'s frames (`super::front_end`): their size, the
+    /// frame period of their sensor mode.
+    pub const fn sending(&self, setup: &super::front_end::SensorSetup) -> Camera {
+        Camera { width: setup.out_w, height: setup.out_h, frame_ns: setup.mode.frame_ns(self.xclk_hz), ..*self }
+    }
+
     /// Bytes in one frame.
     pub const fn frame_bytes(&self) -> u32 {
         self.width as u32 * self.height as u32 * self.format.bytes_per_pixel() as u32

@@ -14,6 +14,7 @@
 pub mod camera;
 pub mod cost;
 pub mod cpi;
+pub mod front_end;
 pub mod timing;
 
 use crate::format::Model;
@@ -23,6 +24,7 @@ use crate::preprocess::Preprocess;
 use camera::{Camera, Link, Nanos};
 use cost::FrameCost;
 use cpi::CpiTable;
+use front_end::FrontEnd;
 use timing::{FrameTiming, Pipeline, Work};
 
 /// The processor core.
@@ -87,12 +89,12 @@ pub const BLACKPILL: Board = Board {
     ram_bytes: 128 * 1024,
     cpi: &cpi::STM32F411_100MHZ,
     camera: Camera {
-        name: "ArduCAM Mini 2MP Plus (OV2640, 320x240 RGB565), SPI 6.25 MHz",
+        name: "ArduCAM Mini 2MP Plus (OV2640), SPI 6.25 MHz",
         width: 320,
         height: 240,
         format: crate::preprocess::PixelFormat::Rgb565Be,
         xclk_hz: OV2640_XCLK_HZ,
-        frame_ns: camera::ov2640_uxga_frame_ns(OV2640_XCLK_HZ),
+        frame_ns: camera::OV2640_UXGA.frame_ns(OV2640_XCLK_HZ),
         link: Link::SpiFifo {
             spi_hz: 6_250_000,
             byte_gap_cycles: cpi::STM32F411_SPI_BYTE_GAP_CYCLES,
@@ -116,12 +118,12 @@ pub const F746: Board = Board {
     ram_bytes: 320 * 1024,
     cpi: &cpi::STM32F746_216MHZ,
     camera: Camera {
-        name: "OV2640 (320x240 RGB565) on DCMI, DMA into RAM",
+        name: "OV2640 on DCMI, DMA into RAM",
         width: 320,
         height: 240,
         format: crate::preprocess::PixelFormat::Rgb565Be,
         xclk_hz: OV2640_XCLK_HZ,
-        frame_ns: camera::ov2640_uxga_frame_ns(OV2640_XCLK_HZ),
+        frame_ns: camera::OV2640_UXGA.frame_ns(OV2640_XCLK_HZ),
         link: Link::DcmiDma,
     },
 };
@@ -138,12 +140,12 @@ pub const H743: Board = Board {
     ram_bytes: 512 * 1024,
     cpi: &cpi::STM32H743_480MHZ,
     camera: Camera {
-        name: "OV2640 (320x240 RGB565) on DCMI, DMA into RAM",
+        name: "OV2640 on DCMI, DMA into RAM",
         width: 320,
         height: 240,
         format: crate::preprocess::PixelFormat::Rgb565Be,
         xclk_hz: OV2640_XCLK_HZ,
-        frame_ns: camera::ov2640_uxga_frame_ns(OV2640_XCLK_HZ),
+        frame_ns: camera::OV2640_UXGA.frame_ns(OV2640_XCLK_HZ),
         link: Link::DcmiDma,
     },
 };
@@ -176,12 +178,13 @@ impl Fit {
 }
 
 impl Board {
-    /// The model's preprocessing for this board's camera frames (`Preprocess::for_frame`, as
-    /// the board firmware does); `None` when the model takes no camera frames or its crop
-    /// leaves the camera's frame.
-    pub fn preprocess(&self, model: &Model<'_>) -> Option<Preprocess> {
+    /// The board's camera set up for `model` (`front_end`: the model's crop at the network's
+    /// input size, in the fastest sensor mode that holds it), with the firmware's
+    /// preprocessing of its frames; `None` when the model takes no camera frames or no sensor
+    /// mode holds its crop.
+    pub fn front_end(&self, model: &Model<'_>) -> Option<FrontEnd> {
         let pp = model.def().input.preprocess?;
-        pp.for_frame(self.camera.width, self.camera.height, self.camera.format)
+        front_end::front_end(&self.camera, &pp, model.input().shape)
     }
 
     /// The row-band plan the board firmware builds for `model` (the firmware sizes its row
@@ -205,14 +208,6 @@ impl Board {
     /// Nanoseconds of `cycles` core cycles.
     pub fn nanos(&self, cycles: u64) -> Nanos {
         (cycles as u128 * 1_000_000_000 / self.clock_hz as u128).min(Nanos::MAX as u128) as Nanos
-    }
-
-    /// The frames the board's camera gives `model`, as the firmware preprocesses them: the
-    /// camera's own ([`Board::preprocess`]) when the model's crop fits them, else the model's
-    /// own frames (the camera windowed to the model's frame size, for models such as the sign
-    /// CNN that take small crops); `None` without a preprocessing spec.
-    pub fn frames(&self, model: &Model<'_>) -> Option<Preprocess> {
-        self.preprocess(model).or(model.def().input.preprocess)
     }
 
     /// The core's work on one frame costing `cost` (conservative cycles per instruction),
@@ -248,12 +243,12 @@ impl Board {
         }
     }
 
-    /// The frame timing of `model` on this board: its instructions on this camera's frames
-    /// ([`Board::frames`], [`FrameCost::of`]) at the conservative cycles per instruction, with
-    /// the camera; `None` when the model takes no camera frames.
+    /// The frame timing of `model` on this board: its instructions on the frames of its front
+    /// end ([`Board::front_end`], [`FrameCost::of`]) at the conservative cycles per
+    /// instruction, with that camera set-up; `None` when the model takes no camera frames.
     pub fn frame_timing(&self, model: &Model<'_>, pipeline: Pipeline) -> Option<FrameTiming> {
-        let frames = self.frames(model)?;
-        let cost = FrameCost::of(model, Some(&frames));
-        Some(timing::frame_timing(&self.camera, self.work(&cost, &frames), pipeline))
+        let fe = self.front_end(model)?;
+        let cost = FrameCost::of(model, Some(&fe.frames));
+        Some(timing::frame_timing(&fe.camera, self.work(&cost, &fe.frames), pipeline))
     }
 }

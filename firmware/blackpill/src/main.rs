@@ -59,24 +59,27 @@ fn main() -> ! {
         Ok(pilot) => pilot,
         Err(e) => park(&mut servo, &mut delay, || defmt::error!("cannot drive with model {=str}: {}", model.name(), e)),
     };
-    let pp = pilot.camera_spec();
+    let (pp, g) = (*pilot.camera_spec(), *pilot.geometry());
     defmt::info!(
-        "model {=str}: {=u64} MACs, arena {=usize} B; camera 320x240 RGB565, crop {=u16}x{=u16} at ({=u16}, {=u16}), {} input",
+        "model {=str}: {=u64} MACs, arena {=usize} B; camera {}: window {=u16}x{=u16} at ({=u16}, {=u16}) sent as {=u16}x{=u16} RGB565, {} input",
         model.name(),
         model.macs(),
         model::ARENA_BYTES,
-        pp.crop.w,
-        pp.crop.h,
-        pp.crop.x,
-        pp.crop.y,
+        defmt::Debug2Format(&g.mode),
+        g.w,
+        g.h,
+        g.x,
+        g.y,
+        pp.frame_w,
+        pp.frame_h,
         pp.color
     );
 
     let mut camera = ArduCam::new(camera_spi, camera_i2c);
     loop {
-        let error = match camera.init(&mut delay) {
+        let error = match camera.init(&g, &mut delay) {
             Ok(()) => {
-                defmt::info!("camera ready: OV2640, 320x240 RGB565");
+                defmt::info!("camera ready: OV2640, {=u16}x{=u16} RGB565", g.out_w, g.out_h);
                 drive(&mut camera, &mut pilot, &mut servo, &mut delay)
             }
             Err(e) => FrameError::Camera(e),

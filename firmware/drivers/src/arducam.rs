@@ -13,14 +13,12 @@ use embedded_hal::delay::DelayNs;
 use embedded_hal::i2c::I2c;
 use embedded_hal::spi::{Operation, SpiDevice};
 
-use crate::ov2640::{self, Ov2640};
+use crate::ov2640::{self, Geometry, Ov2640};
 
 /// Bytes per pixel: RGB565, high byte first.
 pub const BYTES_PER_PIXEL: usize = 2;
-/// Bytes in one frame row.
-pub const ROW_BYTES: usize = ov2640::WIDTH as usize * BYTES_PER_PIXEL;
-/// Bytes in one frame.
-pub const FRAME_BYTES: u32 = ROW_BYTES as u32 * ov2640::HEIGHT as u32;
+/// Bytes in the longest frame row (the row buffer [`Frame::read_rows`] takes).
+pub const MAX_ROW_BYTES: usize = ov2640::MAX_WIDTH as usize * BYTES_PER_PIXEL;
 /// The longest wait for a frame. The sensor delivers several frames a second, and a capture
 /// waits at most for the end of the frame in progress and one whole frame.
 pub const CAPTURE_TIMEOUT_MS: u32 = 1000;
@@ -66,20 +64,27 @@ pub enum Error<SpiE, I2cE> {
     ChipId { id: u16 },
     /// No frame within [`CAPTURE_TIMEOUT_MS`].
     CaptureTimeout,
-    /// The FIFO does not hold one 320x240 RGB565 frame: the sensor sends another size or
-    /// format, or the capture was cut short.
-    FifoLength { bytes: u32 },
+    /// The FIFO does not hold one frame of the set-up's size (`expected` bytes): the sensor
+    /// sends another size or format, or the capture was cut short.
+    FifoLength { bytes: u32, expected: u32 },
+    /// The geometry asked for is not one the sensor's registers can hold
+    /// ([`Geometry::is_valid`]).
+    Geometry,
+    /// The buffer given to [`Frame::read_rows`] is shorter than one row.
+    RowBuffer { bytes: usize, needed: usize },
 }
 
 /// The camera module: the ArduChip on `SPI`, the sensor on `I2C`.
 pub struct ArduCam<SPI, I2C> {
     spi: SPI,
     sensor: Ov2640<I2C>,
+    /// What the sensor sends (set by [`ArduCam::init`]).
+    geometry: Geometry,
 }
 
 impl<SPI: SpiDevice, I2C: I2c> ArduCam<SPI, I2C> {
     pub fn new(spi: SPI, i2c: I2C) -> Self {
-        ArduCam { spi, sensor: Ov2640::new(i2c) }
+        ArduCam { spi, sensor: Ov2640::new(i2c), geometry: Geometry::FULL }
     }
 
     /// Gives the buses back.
@@ -88,8 +93,11 @@ impl<SPI: SpiDevice, I2C: I2c> ArduCam<SPI, I2C> {
     }
 
     /// Resets the module, checks the SPI wiring and the sensor's identity, and sets the sensor
-    /// up for 320x240 RGB565. Safe to call again after any error.
-    pub fn init(&mut self, delay: &mut impl DelayNs) -> Result<(), Error<SPI::Error, I2C::Error>> {
+    /// up to send `geometry` in RGB565. Safe to call again after any error.
+    pub fn init(&mut self, geometry: &Geometry, delay: &mut impl DelayNs) -> Result<(), Error<SPI::Error, I2C::Error>> {
+        if !geometry.is_valid() {
+            return Err(Error::Geometry);
+        }
         self.write(reg::RESET, reg::RESET_CHIP)?;
         delay.delay_ms(100);
         self.write(reg::RESET, 0)?;
@@ -106,7 +114,8 @@ impl<SPI: SpiDevice, I2C: I2c> ArduCam<SPI, I2C> {
         if id >> 8 != ov2640::PRODUCT_ID_HIGH as u16 {
             return Err(Error::ChipId { id });
         }
-        self.sensor.configure(delay).map_err(Error::I2c)?;
+        self.sensor.configure(geometry, delay).map_err(Error::I2c)?;
+        self.geometry = *geometry;
         self.write(reg::CAPTURE_CTRL, 0)
     }
 
@@ -131,8 +140,9 @@ impl<SPI: SpiDevice, I2C: I2c> ArduCam<SPI, I2C> {
         let bytes = u32::from_le_bytes(size) & 0x7F_FFFF;
         // The ArduChip may count a few bytes past the last pixel; anything beyond one extra
         // row is another frame size.
-        if !(FRAME_BYTES..=FRAME_BYTES + ROW_BYTES as u32).contains(&bytes) {
-            return Err(Error::FifoLength { bytes });
+        let expected = self.geometry.frame_bytes();
+        if !(expected..=expected + self.geometry.row_bytes() as u32).contains(&bytes) {
+            return Err(Error::FifoLength { bytes, expected });
         }
         Ok(Frame { cam: self })
     }
@@ -156,14 +166,15 @@ pub struct Frame<'a, SPI, I2C> {
 }
 
 impl<SPI: SpiDevice, I2C: I2c> Frame<'_, SPI, I2C> {
-    /// Reads the frame top to bottom into `row`, one row at a time, and calls `f(y, row)` for
-    /// each of the [`ov2640::HEIGHT`] rows ([`ov2640::WIDTH`] RGB565 pixels, high byte first).
-    pub fn read_rows(
-        self,
-        row: &mut [u8; ROW_BYTES],
-        mut f: impl FnMut(u16, &[u8]),
-    ) -> Result<(), Error<SPI::Error, I2C::Error>> {
-        for y in 0..ov2640::HEIGHT {
+    /// Reads the frame top to bottom into `row` (at least one row long: [`MAX_ROW_BYTES`]
+    /// always is), one row at a time, and calls `f(y, row)` for each of the geometry's `out_h`
+    /// rows (`out_w` RGB565 pixels, high byte first).
+    pub fn read_rows(self, row: &mut [u8], mut f: impl FnMut(u16, &[u8])) -> Result<(), Error<SPI::Error, I2C::Error>> {
+        let g = self.cam.geometry;
+        let Some(row) = row.get_mut(..g.row_bytes()) else {
+            return Err(Error::RowBuffer { bytes: row.len(), needed: g.row_bytes() });
+        };
+        for y in 0..g.out_h {
             self.cam
                 .spi
                 .transaction(&mut [Operation::Write(&[reg::BURST_READ]), Operation::Read(row)])
@@ -190,8 +201,12 @@ impl<SpiE: embedded_hal::spi::Error, I2cE: embedded_hal::i2c::Error> defmt::Form
                 defmt::write!(f, "the I2C sensor's product ID is {=u16:#06x}, not an OV2640's (0x26..)", id)
             }
             Error::CaptureTimeout => defmt::write!(f, "no frame within {=u32} ms", CAPTURE_TIMEOUT_MS),
-            Error::FifoLength { bytes } => {
-                defmt::write!(f, "the FIFO holds {=u32} B, not one 320x240 RGB565 frame ({=u32} B)", bytes, FRAME_BYTES)
+            Error::FifoLength { bytes, expected } => {
+                defmt::write!(f, "the FIFO holds {=u32} B, not one frame of the set-up ({=u32} B)", bytes, expected)
+            }
+            Error::Geometry => defmt::write!(f, "the camera geometry is not one the OV2640's registers hold"),
+            Error::RowBuffer { bytes, needed } => {
+                defmt::write!(f, "a {=usize} B row buffer for camera rows of {=usize} B", bytes, needed)
             }
         }
     }

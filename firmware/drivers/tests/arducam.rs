@@ -2,13 +2,23 @@
 
 mod fake;
 
-use drivers::arducam::{ArduCam, Error, FRAME_BYTES, ROW_BYTES};
-use drivers::ov2640::HEIGHT;
+use drivers::arducam::{ArduCam, Error, MAX_ROW_BYTES};
+use drivers::ov2640::{Geometry, Mode};
 use fake::{ArduChip, BusError, Delay, Sensor};
 
-/// A frame whose every byte says where it is.
+const FULL: Geometry = Geometry::FULL;
+const FRAME_BYTES: u32 = FULL.frame_bytes();
+const ROW_BYTES: usize = FULL.row_bytes();
+const HEIGHT: u16 = FULL.out_h;
+
+/// A frame of `g` whose every byte says where it is.
+fn frame_of(g: &Geometry) -> Vec<u8> {
+    let row = g.row_bytes();
+    (0..g.frame_bytes() as usize).map(|i| (i / row * 7 + i % row) as u8).collect()
+}
+
 fn test_frame() -> Vec<u8> {
-    (0..FRAME_BYTES as usize).map(|i| (i / ROW_BYTES * 7 + i % ROW_BYTES) as u8).collect()
+    frame_of(&FULL)
 }
 
 /// What an OV2640 answers in PIDH, PIDL.
@@ -22,7 +32,7 @@ fn camera(chip: ArduChip, sensor: Sensor) -> ArduCam<ArduChip, Sensor> {
 fn init_resets_the_module_and_sets_up_rgb565_qvga() {
     let mut cam = camera(ArduChip::with_frame(test_frame()), Sensor::with_id(PRODUCT_ID));
     let mut delay = Delay::default();
-    cam.init(&mut delay).unwrap();
+    cam.init(&FULL, &mut delay).unwrap();
     let (chip, sensor) = cam.release();
 
     assert_eq!(&chip.writes[..2], &[(0x07, 0x80), (0x07, 0x00)], "ArduChip reset first");
@@ -46,7 +56,7 @@ fn init_detects_a_broken_spi_wire() {
         let mut chip = ArduChip::with_frame(test_frame());
         chip.miso_stuck = Some(stuck);
         let mut cam = camera(chip, Sensor::with_id(PRODUCT_ID));
-        let err = cam.init(&mut Delay::default()).unwrap_err();
+        let err = cam.init(&FULL, &mut Delay::default()).unwrap_err();
         assert_eq!(err, Error::SpiTest { wrote: 0x55, read: stuck });
     }
 }
@@ -55,7 +65,7 @@ fn init_detects_a_broken_spi_wire() {
 fn init_detects_a_wrong_sensor() {
     for id in [0x5640, 0x7673, 0x0000] {
         let mut cam = camera(ArduChip::with_frame(test_frame()), Sensor::with_id(id));
-        assert_eq!(cam.init(&mut Delay::default()), Err(Error::ChipId { id }));
+        assert_eq!(cam.init(&FULL, &mut Delay::default()), Err(Error::ChipId { id }));
     }
 }
 
@@ -63,7 +73,7 @@ fn init_detects_a_wrong_sensor() {
 fn init_accepts_both_ov2640_revisions() {
     for id in [0x2641, 0x2642] {
         let mut cam = camera(ArduChip::with_frame(test_frame()), Sensor::with_id(id));
-        assert_eq!(cam.init(&mut Delay::default()), Ok(()));
+        assert_eq!(cam.init(&FULL, &mut Delay::default()), Ok(()));
     }
 }
 
@@ -72,7 +82,7 @@ fn init_reports_a_silent_i2c_bus() {
     let mut sensor = Sensor::with_id(PRODUCT_ID);
     sensor.present = false;
     let mut cam = camera(ArduChip::with_frame(test_frame()), sensor);
-    assert_eq!(cam.init(&mut Delay::default()), Err(Error::I2c(BusError)));
+    assert_eq!(cam.init(&FULL, &mut Delay::default()), Err(Error::I2c(BusError)));
 }
 
 #[test]
@@ -80,9 +90,9 @@ fn a_capture_streams_every_row_in_order() {
     let frame = test_frame();
     let mut cam = camera(ArduChip::with_frame(frame.clone()), Sensor::with_id(PRODUCT_ID));
     let mut delay = Delay::default();
-    cam.init(&mut delay).unwrap();
+    cam.init(&FULL, &mut delay).unwrap();
     for _ in 0..2 {
-        let mut row = [0; ROW_BYTES];
+        let mut row = [0; MAX_ROW_BYTES];
         let mut got = Vec::new();
         let mut ys = Vec::new();
         cam.capture(&mut delay).unwrap().read_rows(&mut row, |y, r| {
@@ -103,7 +113,7 @@ fn a_capture_that_never_completes_times_out() {
     chip.polls_until_done = None;
     let mut cam = camera(chip, Sensor::with_id(PRODUCT_ID));
     let mut delay = Delay::default();
-    cam.init(&mut delay).unwrap();
+    cam.init(&FULL, &mut delay).unwrap();
     let before = delay.total_ns;
     assert!(matches!(cam.capture(&mut delay), Err(Error::CaptureTimeout)));
     assert_eq!(delay.total_ns - before, 1_000_000_000, "waits the whole timeout, no more");
@@ -116,9 +126,9 @@ fn a_fifo_that_does_not_hold_one_frame_is_refused() {
         chip.fifo_len = len;
         let mut cam = camera(chip, Sensor::with_id(PRODUCT_ID));
         let mut delay = Delay::default();
-        cam.init(&mut delay).unwrap();
+        cam.init(&FULL, &mut delay).unwrap();
         assert!(
-            matches!(cam.capture(&mut delay), Err(Error::FifoLength { bytes }) if bytes as usize == len),
+            matches!(cam.capture(&mut delay), Err(Error::FifoLength { bytes, expected }) if bytes as usize == len && expected == FRAME_BYTES),
             "FIFO length {len}"
         );
     }
@@ -127,7 +137,48 @@ fn a_fifo_that_does_not_hold_one_frame_is_refused() {
         chip.fifo_len = len;
         let mut cam = camera(chip, Sensor::with_id(PRODUCT_ID));
         let mut delay = Delay::default();
-        cam.init(&mut delay).unwrap();
+        cam.init(&FULL, &mut delay).unwrap();
         assert!(cam.capture(&mut delay).is_ok(), "FIFO length {len}");
+    }
+}
+
+/// A model's set-up (`common::board::front_end` for a 80x18 network): CIF, a 400x88 window
+/// from row 124, sent at 80x20.
+const SMALL: Geometry = Geometry { mode: Mode::Cif, x: 0, y: 124, w: 400, h: 88, out_w: 80, out_h: 20 };
+
+#[test]
+fn a_small_window_sets_the_mode_window_and_zoom_and_reads_its_own_rows() {
+    let frame = frame_of(&SMALL);
+    let mut cam = camera(ArduChip::with_frame(frame.clone()), Sensor::with_id(PRODUCT_ID));
+    let mut delay = Delay::default();
+    cam.init(&SMALL, &mut delay).unwrap();
+    let mut row = [0; MAX_ROW_BYTES];
+    let (mut got, mut rows) = (Vec::new(), 0);
+    cam.capture(&mut delay).unwrap().read_rows(&mut row, |_, r| {
+        assert_eq!(r.len(), 160);
+        got.extend_from_slice(r);
+        rows += 1;
+    }).unwrap();
+    assert_eq!((rows, got == frame), (20, true));
+    let (_, sensor) = cam.release();
+    assert_eq!(sensor.reg(1, 0x12), 0x20, "CIF readout");
+    assert_eq!((sensor.reg(0, 0xC0), sensor.reg(0, 0xC1), sensor.reg(0, 0x8C)), (50, 37, 0), "400x296 in");
+    assert_eq!((sensor.reg(0, 0x51), sensor.reg(0, 0x52), sensor.reg(0, 0x53), sensor.reg(0, 0x54)), (100, 22, 0, 31), "window /4");
+    assert_eq!((sensor.reg(0, 0x5A), sensor.reg(0, 0x5B), sensor.reg(0, 0x5C)), (20, 5, 0), "80x20 out");
+    assert_eq!(sensor.reg(0, 0x50) & 0x3F, 0x09, "halved both ways (400x88 is over twice 80x20)");
+}
+
+#[test]
+fn a_geometry_the_registers_cannot_hold_is_refused_before_any_write() {
+    for g in [
+        Geometry { out_w: 82, ..SMALL },
+        Geometry { y: 240, ..SMALL },
+        Geometry { out_w: 404, w: 400, ..SMALL },
+        Geometry { mode: Mode::Uxga, out_w: 400, w: 1600, ..SMALL },
+    ] {
+        let mut cam = camera(ArduChip::with_frame(test_frame()), Sensor::with_id(PRODUCT_ID));
+        assert_eq!(cam.init(&g, &mut Delay::default()), Err(Error::Geometry), "{g:?}");
+        let (chip, sensor) = cam.release();
+        assert!(chip.writes.is_empty() && sensor.writes.is_empty());
     }
 }

@@ -18,7 +18,7 @@ use crate::qemu;
 #[derive(Args, Debug)]
 #[command(after_help = "Example:\n  pilot bench firmware\n  pilot bench firmware --models models/testvectors/pilotnet-random.pnn8")]
 pub struct FirmwareBenchArgs {
-    /// Model blobs (default: the shipped PilotNet and sign CNN).
+    /// Model blobs (default: the shipped PilotNet, fast steering network and sign CNN).
     #[arg(long, num_args = 1..)]
     pub models: Vec<PathBuf>,
     /// QEMU machines.
@@ -69,7 +69,7 @@ pub fn run(args: FirmwareBenchArgs) -> Result<()> {
     let missing = qemu::missing_tools();
     ensure!(missing.is_empty(), "the firmware benchmark needs: {}", missing.join("; "));
     let root = std::fs::canonicalize(qemu::repo_dir())?;
-    let models = if args.models.is_empty() { vec![root.join("models/pilotnet/pilotnet.pnn8"), root.join("models/sign/sign.pnn8")] } else { args.models.clone() };
+    let models = if args.models.is_empty() { ["pilotnet/pilotnet.pnn8", "fastnet/fastnet.pnn8", "sign/sign.pnn8"].iter().map(|m| root.join("models").join(m)).collect() } else { args.models.clone() };
     let work = tempfile::tempdir()?;
     for path in &models {
         let blob = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;

@@ -165,21 +165,35 @@ fn boards(model: &Model<'_>, blob_bytes: usize) -> String {
             fit.ram / 1024,
             if fit.fits() { "fits" } else { "DOES NOT FIT" }
         );
-        let Some(pp) = b.frames(model) else {
+        let Some(fe) = b.front_end(model) else {
             let cost = FrameCost::of(model, None);
+            let why = if model.def().input.preprocess.is_some() {
+                "no sensor mode holds the model's crop at its input size"
+            } else {
+                "the model has no preprocessing spec"
+            };
             let _ = writeln!(
                 s,
-                "            no camera timing (the model has no preprocessing spec); the network alone: {:.1} ms ({} instructions)",
+                "            no camera timing ({why}); the network alone: {:.1} ms ({} instructions)",
                 b.nanos(b.cpi.cycles(&cost.network())) as f64 / 1e6,
                 cost.network().total()
             );
             continue;
         };
-        let camera = if b.preprocess(model).is_some() {
-            b.camera.name.to_string()
-        } else {
-            format!("{}, windowed to the model's {}x{} frames (its crop does not fit the camera's {}x{})", b.camera.name, pp.frame_w, pp.frame_h, b.camera.width, b.camera.height)
-        };
+        let (setup, pp) = (fe.setup, fe.frames);
+        let w = setup.window;
+        let camera = format!(
+            "{}, {} mode ({:.0} frames/s), window {}x{} at ({}, {}) scaled to {}x{} RGB565",
+            b.camera.name,
+            setup.mode.name,
+            1e9 / fe.camera.frame_ns as f64,
+            w.w,
+            w.h,
+            w.x,
+            w.y,
+            setup.out_w,
+            setup.out_h
+        );
         let cost = FrameCost::of(model, Some(&pp));
         let instr = cost.network().total() + cost.preprocess.total();
         let cycles = b.cpi.cycles(&cost.network()) + b.cpi.cycles(&cost.preprocess);

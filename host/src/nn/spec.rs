@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 /// Built-in architectures, by name.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("pilotnet", include_str!("../../archs/pilotnet.toml")),
+    ("fastnet", include_str!("../../archs/fastnet.toml")),
     ("sign", include_str!("../../archs/sign.toml")),
     ("course-dense", include_str!("../../archs/course-dense.toml")),
     ("course-conv", include_str!("../../archs/course-conv.toml")),

@@ -16,8 +16,8 @@ use anyhow::Context;
 
 use common::board::cost::FrameCost;
 use common::board::timing::{frame_timing, FrameTiming, Pipeline};
+use common::board::front_end::FrontEnd;
 use common::board::Board;
-use common::preprocess::Preprocess;
 use common::Model;
 
 use super::FRAME_NS;
@@ -65,7 +65,8 @@ pub struct BoardTiming {
     /// Time each frame by the driver's own instruction counts ([`Counted`]) instead.
     pub counted: bool,
     cost: FrameCost,
-    frames: Preprocess,
+    /// The camera set up for the model, and the firmware's preprocessing of its frames.
+    front: FrontEnd,
     /// The preprocessing instructions of the frames the firmware in the loop is given (the
     /// simulator's own, not the board camera's), predicted by the same cost model.
     given_preprocess: u64,
@@ -96,9 +97,9 @@ impl Timing {
     /// driver counted for it (the firmware in QEMU), falling back to the prediction for a
     /// frame without counts.
     pub fn board(board: &'static Board, model: &Model<'_>, pipeline: Pipeline, counted: bool) -> Option<Timing> {
-        let frames = board.frames(model)?;
-        let cost = FrameCost::of(model, Some(&frames));
-        let frame = frame_timing(&board.camera, board.work(&cost, &frames), pipeline);
+        let front = board.front_end(model)?;
+        let cost = FrameCost::of(model, Some(&front.frames));
+        let frame = frame_timing(&front.camera, board.work(&cost, &front.frames), pipeline);
         let given = model.def().input.preprocess.map(|pp| FrameCost::of(model, Some(&pp)).preprocess.total());
         Some(Timing {
             name: board.name.into(),
@@ -108,7 +109,7 @@ impl Timing {
                 frame,
                 counted,
                 cost,
-                frames,
+                front,
                 given_preprocess: given.unwrap_or(cost.preprocess.total()),
             }),
         })
@@ -150,8 +151,8 @@ impl BoardTiming {
     fn measured(&self, c: Counted) -> Slot {
         let on_board = self.cost.preprocess.total();
         let preprocess = (c.preprocess as u128 * on_board as u128 / self.given_preprocess.max(1) as u128) as u64;
-        let work = self.board.work_measured(&self.cost, &self.frames, c.network, preprocess);
-        let t = frame_timing(&self.board.camera, work, self.frame.pipeline);
+        let work = self.board.work_measured(&self.cost, &self.front.frames, c.network, preprocess);
+        let t = frame_timing(&self.front.camera, work, self.frame.pipeline);
         Slot { period_ns: t.period_ns, latency_ns: t.latency_ns }
     }
 }

@@ -83,6 +83,7 @@ fn shipped(name: &str) -> Vec<u8> {
 #[test]
 fn the_cost_model_matches_the_firmware_for_the_shipped_models() {
     let mut failures = compare("pilotnet", &shipped("pilotnet/pilotnet.pnn8"), &SHIPPED);
+    failures.extend(compare("fastnet", &shipped("fastnet/fastnet.pnn8"), &SHIPPED));
     failures.extend(compare("sign", &shipped("sign/sign.pnn8"), &SHIPPED));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -233,7 +234,7 @@ fn nonnegative_least_squares(a: &[Vec<f64>], y: &[f64], w: &[f64], mut free: Vec
 #[ignore]
 fn refit_the_fitted_event_costs() {
     let n: u64 = std::env::var("PILOT_E2E_REFIT_MODELS").map(|v| v.parse().expect("a model count")).unwrap_or(80);
-    let mut blobs = vec![shipped("pilotnet/pilotnet.pnn8"), shipped("sign/sign.pnn8")];
+    let mut blobs = vec![shipped("pilotnet/pilotnet.pnn8"), shipped("fastnet/fastnet.pnn8"), shipped("sign/sign.pnn8")];
     blobs.extend((0..n).map(|s| random_camera_model(9000 + s)));
     let fitted: Vec<usize> = Event::ALL.iter().filter(|e| e.is_fitted()).map(|&e| e as usize).collect();
     let (mut a, mut y, mut tags) = (Vec::new(), Vec::new(), Vec::new());
