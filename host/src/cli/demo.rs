@@ -20,6 +20,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use common::preprocess::preprocess_frame;
+use common::board::timing::Pipeline;
+use common::board::BLACKPILL;
 use common::Model;
 
 use crate::data::{load_driving, Camera, DataKind, LabelDefaults, Source};
@@ -31,7 +33,7 @@ use crate::quant::ptq::{quantize_run, PtqOptions};
 use crate::sim::clock::Timing;
 use crate::sim::drive::{drive, ModelDriver, Pilot};
 use crate::sim::timed::drive_timed;
-use crate::sim::record::{record, ImageFormat, RecordOptions};
+use crate::sim::record::{record, record_timed, ImageFormat, RecordOptions, RecordTiming};
 use crate::sim::track::Track;
 use crate::sim::vehicle::DEFAULT_SPEED;
 use crate::sim::world::World;
@@ -205,13 +207,63 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     firmware_drive(&blob, &blob_path, if args.quick { 0.1 } else { 0.5 }, &out, &mut s)?;
 
-    step(8, "summary");
+    step(8, "the fast network (fastnet): recorded, trained and driven at the Black Pill's timing");
+    fast_network(tracks, if args.quick { 4 } else { 12 }, drive_tracks, &out, &mut s)?;
+
+    step(9, "summary");
     s.add("artefacts", format!("{} (ONNX, blob, training run, drive picture)", out.display()));
     s.add("time", format!("{:.0} s", started.elapsed().as_secs_f64()));
     let width = s.rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (k, v) in &s.rows {
         println!("{k:<width$}  {v}");
     }
+    Ok(())
+}
+
+/// fastnet (`host/archs/fastnet.toml`, `models/fastnet`): the expert recorded at the rate the
+/// Black Pill runs the network, each frame labelled with the command one latency later, then
+/// trained, quantized and driven on unseen tracks at that timing.
+fn fast_network(tracks: u64, epochs: usize, drive_tracks: u64, out: &Path, s: &mut Summary) -> Result<()> {
+    let spec = NetSpec::load("fastnet")?;
+    // The board's timing depends on the layers, not the weights: time the architecture.
+    let untrained = crate::zoo::random(&spec, 1)?.to_bytes();
+    let board = Timing::board(&BLACKPILL, &Model::parse(&untrained)?, Pipeline::Sequential, false).context("fastnet takes camera frames")?;
+    let timing = RecordTiming { period_ns: board.slot.period_ns, label_latency_ns: board.slot.latency_ns, source: format!("{board}, timed for arch fastnet") };
+    let recording = out.join("recording-fastnet");
+    let options = RecordOptions { out: recording.clone(), seeds: (100..100 + tracks).collect(), laps: 1.0, speed: DEFAULT_SPEED, format: ImageFormat::Jpeg, force: true };
+    let rec = record_timed(&options, &timing, |_, _| {})?;
+    println!("{} frames x 3 cameras at {board}, labels {:.0} ms later, in {}", rec.rows, timing.label_latency_ns as f64 / 1e6, recording.display());
+
+    let run_dir = out.join("train-fastnet");
+    let config = TrainConfig { epochs, keep_straight: Some(0.25), ..TrainConfig::new(vec![recording], DataKind::Driving) };
+    let fit = FitOptions { overwrite: true, progress: true, ..FitOptions::default() };
+    train(&Job { network: Network::Arch(spec), config, out: run_dir.clone(), fit })?;
+    let quantized = quantize_run(&RunDir::new(&run_dir), &PtqOptions { samples: 300, ..PtqOptions::default() })?;
+    quantized.save(&out.join("int8-fastnet"))?;
+    let blob = quantized.blob();
+    atomic_write(&out.join("fastnet.pnn8"), &blob)?;
+    let model = Model::parse(&blob)?;
+    let board = Timing::board(&BLACKPILL, &model, Pipeline::Sequential, false).context("fastnet takes camera frames")?;
+    let mut int8 = ModelDriver::new(&blob)?;
+    let mut autonomy = Vec::new();
+    for seed in 1..=drive_tracks {
+        let track = Track::generate(seed);
+        let world = World::new(&track, seed);
+        let r = drive_timed(&track, Some(&world), &mut Pilot::Camera(&mut int8), DEFAULT_SPEED, 1.0, &board, |_| Ok(()))?.report;
+        println!("seed {seed} ({:.0} m) @ {}: int8 {r}", track.length(), board.name);
+        autonomy.push(r.autonomy());
+    }
+    let q = &quantized.report;
+    s.add(
+        "fastnet",
+        format!(
+            "{} MACs, {board}; validation MAE float {:.4}, int8 {:.4}; int8 autonomy {:.1}% (seeds 1..{drive_tracks}, 1 lap each at {DEFAULT_SPEED} m/s)",
+            model.macs(),
+            q.float,
+            q.int8,
+            autonomy.iter().sum::<f64>() / autonomy.len().max(1) as f64
+        ),
+    );
     Ok(())
 }
 

@@ -142,41 +142,41 @@ events! {
 
     // --- `kernels::conv::conv2d`, compiled (fitted) ---
     /// A call: stack buffers cleared (`memclr` of 2.5 KB), layer fields read.
-    ConvCall = Control, fit(1004.5);
+    ConvCall = Control, fit(1004.875);
     /// A call whose depth is below one depth block (the head test).
     ConvSmallDepth = Control, fit(0.0);
     /// A call that copies the first weight rows behind zero bytes (`head`).
-    ConvHead = Control, fit(38.1875);
+    ConvHead = Control, fit(38.0);
     /// A pixel block of 1, 2, 3 or 4 pixels: their windows, the loop.
-    ConvBlock1 = Control, fit(185.875);
-    ConvBlock2 = Control, fit(243.125);
-    ConvBlock3 = Control, fit(259.125);
-    ConvBlock4 = Control, fit(260.25);
+    ConvBlock1 = Control, fit(185.3125);
+    ConvBlock2 = Control, fit(242.25);
+    ConvBlock3 = Control, fit(258.375);
+    ConvBlock4 = Control, fit(260.1875);
     /// A pixel whose window is computed with padding (the layer, or its band row, has pads).
-    ConvPaddedWindow = Control, fit(35.625);
+    ConvPaddedWindow = Control, fit(35.5625);
     /// A block's channel block: the sums set to the biases, the requantization's call and
     /// set-up.
-    ConvChannelBlock = Control, fit(83.0625);
+    ConvChannelBlock = Control, fit(83.3125);
     /// One channel of `start_at_bias`.
     ConvBiasChannel = Control, fit(5.6875);
     /// A block's depth block: the columns, `dot_block`.
-    ConvDepthBlock = Control, fit(103.0625);
+    ConvDepthBlock = Control, fit(103.0);
     /// A `dot_block` that first runs the rows kept behind zero bytes (`head`).
-    ConvHeadRows = Control, fit(21.8125);
+    ConvHeadRows = Control, fit(21.75);
     /// A pixel's columns widened straight from the input (no padding, whole chunks).
-    ColumnsDirect = Control, fit(6.5625);
+    ColumnsDirect = Control, fit(6.6875);
     /// One window row of such a pixel (one `widen` call).
     ColumnsDirectRun = Control, fit(33.125);
     /// A pixel whose depth block is whole window rows: the over-read check.
-    ColumnsCopyCheck = Control, fit(0.625);
+    ColumnsCopyCheck = Control, fit(0.0);
     /// A pixel copied by `copy_runs` then widened.
-    ColumnsCopied = Control, fit(48.5);
+    ColumnsCopied = Control, fit(49.3125);
     /// A pixel gathered with padding then widened.
-    ColumnsGathered = Control, fit(34.0);
+    ColumnsGathered = Control, fit(33.875);
     /// One window-row part of a gathered pixel.
-    GatherPart = Control, fit(17.625);
+    GatherPart = Control, fit(17.5);
     /// A part with input values in it (a `copy_from_slice`).
-    GatherCopy = Control, fit(30.875);
+    GatherCopy = Control, fit(31.125);
     /// One pixel of a short block (fewer than four pixels) moved from scratch to the output.
     ConvShortPixel = Control, fit(0.0);
 
@@ -203,9 +203,9 @@ events! {
     MaxPoolNarrowTap = Pool, counted(12);
 
     // --- `common::kernels::avg_pool`, the reference kernel (compiled, counted on the disassembly; its call and row fitted) ---
-    AvgPoolCall = Pool, fit(82.6875);
+    AvgPoolCall = Pool, fit(82.3125);
     /// One output row.
-    AvgPoolRow = Pool, fit(67.125);
+    AvgPoolRow = Pool, fit(66.9375);
     /// One output pixel.
     AvgPoolPixel = Pool, counted(25);
     /// One output value: the window iterator, the rounding division (whose paths differ by
@@ -253,33 +253,33 @@ events! {
 
     // --- `kernels::depthwise`, compiled (fitted) ---
     /// A call: the group table and the stack buffers set up, the layer's fields read.
-    DwCall = Control, fit(144.375);
+    DwCall = Control, fit(265.0);
     /// One output row.
-    DwRow = Control, fit(156.25);
+    DwRow = Control, fit(183.1875);
     /// One segment of an output row (`Columns::new`: its rows and columns inside the input).
-    DwSegment = Control, fit(156.25);
+    DwSegment = Control, fit(183.1875);
     /// One padding slot written 0.
     DwZeroSlot = Control, fit(0.0);
     /// A column of a segment with padding rows (the rows above or below the input zeroed).
-    DwPartialColumn = Control, fit(89.625);
+    DwPartialColumn = Control, fit(85.875);
     /// A group of four channels: biases and multipliers into the table (`load_group`).
-    DwGroup = Control, fit(55.625);
+    DwGroup = Control, fit(58.5625);
     /// A group of fewer than four channels.
-    DwGroupPartial = Control, fit(62.625);
+    DwGroupPartial = Control, fit(42.25);
     /// One tap of a partial group's weight table (byte by byte), and one byte of it.
-    DwTableTapPartial = Control, fit(48.375);
-    DwTableBytePartial = Control, fit(9.8125);
+    DwTableTapPartial = Control, fit(48.6875);
+    DwTableBytePartial = Control, fit(9.625);
     /// A call of `gather_words` (the table's weights or the input's columns).
-    DwGatherCall = Control, fit(79.0625);
+    DwGatherCall = Control, fit(82.125);
     /// A partial group's input gathered byte by byte: the call, one slot, one byte.
-    DwGatherPartial = Control, fit(62.625);
-    DwGatherSlotPartial = Control, fit(55.375);
+    DwGatherPartial = Control, fit(42.25);
+    DwGatherSlotPartial = Control, fit(56.125);
     DwGatherBytePartial = Control, fit(0.0);
     /// `Sweep::run`: the group header and the call of the sweep.
-    DwSweep = Control, fit(104.9375);
+    DwSweep = Control, fit(89.875);
     /// One pixel of a partial group copied from the scratch row to the output, and one byte.
-    DwTailPixel = Control, fit(61.1875);
-    DwTailByte = Control, fit(9.3125);
+    DwTailPixel = Control, fit(58.8125);
+    DwTailByte = Control, fit(9.75);
 
     // --- `common::kernels::depthwise`, the reference kernel (kernels of more than 64 taps) ---
     /// A call. (Estimated from the loop's structure: no model measured has such a kernel.)
@@ -292,22 +292,22 @@ events! {
     // --- `common::interp::Stream` and `run_whole` (fitted) ---
     /// A model-input row pushed (`Stream::push_row`): checks, placing it; the QEMU
     /// application's clock reads around it.
-    StreamRow = Control, fit(81.5625);
+    StreamRow = Control, fit(82.875);
     /// One step of the depth-first loop.
-    StreamStep = Control, fit(43.6875);
+    StreamStep = Control, fit(42.375);
     /// One readiness check of a band layer.
-    StreamReady = Control, fit(27.25);
+    StreamReady = Control, fit(28.4375);
     /// A band row of a convolution computed: its window, pads and tensors, the dispatch, the
     /// application's clock read after it.
-    StreamBandConv = Control, fit(466.6875);
+    StreamBandConv = Control, fit(466.625);
     /// The same for a pooling layer.
-    StreamBandPool = Control, fit(207.125);
+    StreamBandPool = Control, fit(207.1875);
     /// The same for a depthwise convolution.
-    StreamBandDepthwise = Control, fit(459.375);
+    StreamBandDepthwise = Control, fit(339.8125);
     /// A band row no later layer reads (skipped).
     StreamBandRowSkipped = Control, fit(0.0);
     /// Placing a row in a window (`Stream::place`).
-    StreamPlaceWindow = Control, fit(50.75);
+    StreamPlaceWindow = Control, fit(50.4375);
     /// A row no pending output of the window reads, below the last output's window.
     StreamPlaceDone = Control, fit(0.0);
     /// A row between two windows (stride above the kernel).
@@ -315,70 +315,70 @@ events! {
     /// Placing a row in a whole tensor.
     StreamPlaceWhole = Control, fit(0.0);
     /// A window whose old rows are dropped (`move_rows_up`).
-    StreamMove = Control, fit(13.625);
+    StreamMove = Control, fit(13.3125);
     /// One row moved up.
-    StreamMoveRow = Control, fit(9.5625);
+    StreamMoveRow = Control, fit(9.5);
     /// `Stream::finish` and its `run_whole`, with the clock reads around them.
-    StreamFinish = Control, fit(40.25);
+    StreamFinish = Control, fit(39.8125);
     /// A convolution run whole (after the band chain), with its clock read.
-    WholeConv = Control, fit(291.5);
+    WholeConv = Control, fit(291.75);
     /// A depthwise convolution run whole.
     WholeDepthwise = Control, fit(0.0);
     /// A dense layer run whole (`kernels::Dsp::dense` makes it a 1x1 convolution).
-    WholeDense = Control, fit(316.0625);
+    WholeDense = Control, fit(316.75);
     /// A pooling layer run whole.
-    WholePool = Control, fit(87.3125);
+    WholePool = Control, fit(88.1875);
     /// A flatten (moves nothing).
-    WholeFlatten = Control, fit(54.25);
+    WholeFlatten = Control, fit(54.3125);
 
     // --- `common::preprocess::RowStream` (fitted) ---
     /// One camera row arriving (the application's row loop, `RowStream::push_row`'s checks).
-    PreRow = Preprocess, fit(81.6875);
+    PreRow = Preprocess, fit(73.0);
     /// A row inside the crop while output rows are pending: the next output row's sample.
-    PreRowInCrop = Preprocess, fit(51.6875);
+    PreRowInCrop = Preprocess, fit(52.75);
     /// A row that is interpolated (`interpolate_row`).
-    PreInterpRow = Preprocess, fit(5.1875);
+    PreInterpRow = Preprocess, fit(0.0);
     /// One output pixel of an interpolated row, from RGB888.
-    PreInterpPixelRgb888 = Preprocess, fit(133.625);
+    PreInterpPixelRgb888 = Preprocess, fit(133.4375);
     /// The same from RGB565.
-    PreInterpPixelRgb565 = Preprocess, fit(143.6875);
+    PreInterpPixelRgb565 = Preprocess, fit(143.5);
     /// One check for a completed output row.
-    PreOutputCheck = Preprocess, fit(181.9375);
+    PreOutputCheck = Preprocess, fit(192.3125);
     /// One output row combined and emitted.
     PreOutputRow = Preprocess, fit(0.0);
     /// One output pixel combined, as RGB.
-    PreCombinePixelRgb = Preprocess, fit(74.1875);
+    PreCombinePixelRgb = Preprocess, fit(74.3125);
     /// As YUV.
-    PreCombinePixelYuv = Preprocess, fit(109.375);
+    PreCombinePixelYuv = Preprocess, fit(109.5625);
     /// As gray.
-    PreCombinePixelGray = Preprocess, fit(75.3125);
+    PreCombinePixelGray = Preprocess, fit(75.5625);
     /// A row inside the crop on the fast path (a crop a whole multiple of the output along
     /// both axes): the test whether an output row reads it.
-    PreFastRow = Preprocess, fit(11.75);
+    PreFastRow = Preprocess, fit(23.25);
     /// A row the fast path sums (`sum_row`), and per output pixel its sum: one source pixel
     /// or two, RGB888 or RGB565.
-    PreFastSumRow = Preprocess, fit(84.4375);
-    PreFastSumRgb888 = Preprocess, fit(8.625);
-    PreFastSumRgb565 = Preprocess, fit(17.8125);
-    PreFastSumPairRgb888 = Preprocess, fit(24.4375);
-    PreFastSumPairRgb565 = Preprocess, fit(37.6875);
+    PreFastSumRow = Preprocess, fit(74.375);
+    PreFastSumRgb888 = Preprocess, fit(8.25);
+    PreFastSumRgb565 = Preprocess, fit(17.9375);
+    PreFastSumPairRgb888 = Preprocess, fit(23.375);
+    PreFastSumPairRgb565 = Preprocess, fit(37.8125);
     /// An output row of the fast path (`combine_sums`), and per output pixel its rounding
     /// and colour.
-    PreFastOutputRow = Preprocess, fit(86.5625);
-    PreFastCombineRgb = Preprocess, fit(28.625);
-    PreFastCombineYuv = Preprocess, fit(71.0625);
-    PreFastCombineGray = Preprocess, fit(34.1875);
+    PreFastOutputRow = Preprocess, fit(109.0);
+    PreFastCombineRgb = Preprocess, fit(28.6875);
+    PreFastCombineYuv = Preprocess, fit(68.6875);
+    PreFastCombineGray = Preprocess, fit(33.625);
     /// Per output pixel, the second row of a vertical pair.
-    PreFastCombineSecond = Preprocess, fit(19.0625);
+    PreFastCombineSecond = Preprocess, fit(19.875);
     /// The frame's start and end (`RowStream::new`, the closing clock reads).
-    PreFrame = Preprocess, fit(400.0);
+    PreFrame = Preprocess, fit(397.0);
 
     // --- `compiler_builtins` memory functions ---
     /// One instruction of `memcpy` or `memset`, counted by [`super::memory`] from their
     /// disassembly.
     MemoryInstruction = Memory, counted(1);
     /// A `memcpy` whose source is not word-aligned once its destination is (fitted).
-    MemcpyMisaligned = Memory, fit(65.375);
+    MemcpyMisaligned = Memory, fit(65.4375);
     /// One word of its shifting loop (fitted).
     MemcpyMisalignedWord = Memory, fit(13.5625);
 }
