@@ -61,7 +61,7 @@ fn loss_falls_and_the_network_learns() {
     let report = fit(&spec, &data, |_| train.clone(), &split.val, &run, &config(8), &options(false)).unwrap();
     let h = &report.history.epochs;
     assert_eq!(h.len(), 8);
-    assert!(h[7].train_loss < 0.5 * h[0].train_loss, "loss falls: {:?}", h.iter().map(|e| e.train_loss).collect::<Vec<_>>());
+    assert!(h[7].train_loss < 0.6 * h[0].train_loss, "loss falls: {:?}", h.iter().map(|e| e.train_loss).collect::<Vec<_>>());
     assert!(report.best_metric >= 0.9, "validation accuracy {}", report.best_metric);
     // What was written can be loaded and gives the same validation accuracy.
     let net = run.load_best(&host::train::infer_device()).unwrap();

@@ -66,7 +66,7 @@ pub struct DemoArgs {
 }
 
 fn step(n: usize, what: &str) {
-    println!("\n== {n}/8 {what}");
+    println!("\n== {n}/9 {what}");
 }
 
 struct Summary {
