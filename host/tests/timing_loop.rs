@@ -376,4 +376,35 @@ mod timing_loop {
         let e = err(&["pilot", "sim", "record", "--out", out.to_str().unwrap(), "--board", "blackpill"]);
         assert!(e.contains("needs a network"), "{e}");
     }
+
+    #[test]
+    fn compare_times_each_network_on_every_board_and_charts_the_trade_off() {
+        use host::sim::compare::{candidate, CompareOptions};
+        let fast = host::zoo::random(&host::nn::spec::NetSpec::load("fastnet").unwrap(), 1).unwrap().to_bytes();
+        let slow = host::zoo::pilotnet_random(1).to_bytes();
+        let opts = CompareOptions { seeds: vec![1], laps: 0.02, speed: 9.0, board: &BLACKPILL };
+        let (f, p) = (candidate("fast", &fast, &opts).unwrap(), candidate("pilotnet", &slow, &opts).unwrap());
+        assert_eq!(f.rates.len(), BOARDS.len());
+        for (c, blob) in [(&f, &fast), (&p, &slow)] {
+            let model = Model::parse(blob).unwrap();
+            let t = BLACKPILL.frame_timing(&model, Pipeline::Sequential).unwrap();
+            assert_eq!(c.rates[0].decisions_per_second, t.decisions_per_second() as f64, "{}", c.name);
+            assert_eq!(c.macs, model.macs());
+            assert!((0.0..=100.0).contains(&c.autonomy));
+        }
+        assert!(f.rates[0].decisions_per_second > 10.0 * p.rates[0].decisions_per_second);
+        assert!(f.instructions < p.instructions / 20);
+
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b, png) = (tmp.path().join("fast.pnn8"), tmp.path().join("slow.pnn8"), tmp.path().join("t.png"));
+        std::fs::write(&a, &fast).unwrap();
+        std::fs::write(&b, &slow).unwrap();
+        let args = ["pilot", "sim", "compare", "--blob", a.to_str().unwrap(), b.to_str().unwrap(), "--seed", "1", "--laps", "0.02", "--png", png.to_str().unwrap()];
+        run(parse(&args)).unwrap();
+        let img = image::open(&png).unwrap().to_rgb8();
+        assert_eq!((img.width(), img.height()), (host::plot::tradeoff::WIDTH, host::plot::tradeoff::HEIGHT));
+        assert!(img.pixels().filter(|p| p.0 != [255, 255, 255]).count() > 5_000, "something is drawn");
+        let e = format!("{:#}", run(parse(&["pilot", "sim", "compare", "--blob", a.to_str().unwrap(), "--board", "esp32"])).unwrap_err());
+        assert!(e.contains("esp32") && e.contains("blackpill"), "{e}");
+    }
 }

@@ -12,7 +12,9 @@ use crate::fsutil::atomic_write;
 use crate::nn::driver::FloatDriver;
 use crate::nn::spec::NetSpec;
 use crate::qemu::FirmwareDriver;
+use crate::plot::tradeoff;
 use crate::sim::clock::{self, Timing};
+use crate::sim::compare::{self, CompareOptions};
 use crate::sim::draw::{top_down, GifRecorder};
 use crate::sim::drive::{Driver, ModelDriver, Pilot};
 use crate::sim::metrics::{autonomy, Report};
@@ -43,6 +45,33 @@ pub enum SimCommand {
     ///
     /// A model sees only the centre camera's frame; the expert reads the car's pose.
     Drive(DriveArgs),
+    /// Networks side by side: MACs, instructions a frame, decisions per second and latency on
+    /// every board, and autonomy when each drives at one board's timing; a table, and with
+    /// --png the chart of decisions per second against autonomy.
+    Compare(CompareArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  pilot sim compare --blob models/pilotnet/pilotnet.pnn8 models/fastnet/fastnet.pnn8 --seeds 1,2,3,4,5 --laps 2 --png tradeoff.png
+  pilot sim compare --blob a.pnn8 b.pnn8 --board f746 --speed 7")]
+pub struct CompareArgs {
+    /// int8 model blobs.
+    #[arg(long, num_args = 1.., required = true)]
+    pub blob: Vec<PathBuf>,
+    #[command(flatten)]
+    pub seeds: SeedArgs,
+    #[arg(long, default_value_t = 1.0)]
+    pub laps: f64,
+    /// m/s.
+    #[arg(long, default_value_t = DEFAULT_SPEED)]
+    pub speed: f64,
+    /// Drive at this board's timing: blackpill, f746 or h743.
+    #[arg(long, default_value = "blackpill")]
+    pub board: String,
+    /// Write the chart here (PNG).
+    #[arg(long)]
+    pub png: Option<PathBuf>,
 }
 
 /// Which tracks: `--seed N` (with `--tracks M`: seeds N..N+M) or `--seeds A,B,C`.
@@ -252,6 +281,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     match args.command {
         SimCommand::Record(a) => run_record(a),
         SimCommand::Drive(a) => run_drive(a),
+        SimCommand::Compare(a) => run_compare(a),
     }
 }
 
@@ -343,6 +373,35 @@ fn record_timing(args: &RecordArgs) -> anyhow::Result<RecordTiming> {
         }
     };
     Ok(RecordTiming { period_ns: timing.slot.period_ns, label_latency_ns, source: format!("{timing}{network}") })
+}
+
+fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.laps > 0.0 && args.speed > 0.0, "--laps and --speed must be positive");
+    let board = common::board::by_name(&args.board)
+        .with_context(|| format!("--board {}: the boards are {}", args.board, clock::names()[1..].join(", ")))?;
+    let opts = CompareOptions { seeds: args.seeds.list(), laps: args.laps, speed: args.speed, board };
+    let mut rows = Vec::new();
+    for path in &args.blob {
+        let blob = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        eprintln!("{name}: driving {} track(s) at the {} timing", opts.seeds.len(), board.name);
+        rows.push(compare::candidate(&name, &blob, &opts).with_context(|| path.display().to_string())?);
+    }
+    let boards: Vec<&str> = rows.first().map(|c| c.rates.iter().map(|r| r.board).collect()).unwrap_or_default();
+    println!("| network | MACs | instructions a frame ({}) | {} | autonomy at the {} timing, {} m/s |", board.name, boards.join(" | "), board.name, args.speed);
+    println!("|---|---|---|{}---|", "---|".repeat(boards.len()));
+    for c in &rows {
+        let rates: Vec<String> = c.rates.iter().map(|r| format!("{:.2}/s, {:.0} ms", r.decisions_per_second, r.latency_ms)).collect();
+        println!("| {} | {} | {} | {} | {:.1} % ({} interventions) |", c.name, c.macs, c.instructions, rates.join(" | "), c.autonomy, c.interventions);
+    }
+    if let Some(png) = &args.png {
+        let rate = |c: &compare::Candidate| c.rates.iter().find(|r| r.board == board.name).map_or(0.0, |r| r.decisions_per_second);
+        let points: Vec<tradeoff::Point<'_>> =
+            rows.iter().map(|c| tradeoff::Point { label: &c.name, decisions_per_second: rate(c), autonomy: c.autonomy }).collect();
+        crate::plot::canvas::save_png(&tradeoff::chart(&points, board.name, args.speed)?, png)?;
+        println!("chart: {}", png.display());
+    }
+    Ok(())
 }
 
 fn run_drive(args: DriveArgs) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ pub mod curves;
 pub mod raster;
 pub mod steering;
 pub mod text;
+pub mod tradeoff;
 
 use std::path::Path;
 

@@ -33,6 +33,7 @@
 //! [`metrics`], [`record`] (Udacity-format recordings) and [`draw`] (pictures of a drive).
 
 pub mod clock;
+pub mod compare;
 pub mod draw;
 pub mod drive;
 pub mod expert;
