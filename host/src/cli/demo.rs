@@ -44,8 +44,8 @@ use crate::workflow::train::{train, Job, Network};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
-  pilot demo                      the whole pipeline (about 5 minutes on 2 cores)
-  pilot demo --quick              fewer tracks and epochs (about 2 minutes)
+  pilot demo                      the whole pipeline (PilotNet and fastnet: 28 minutes measured on 2 shared cores)
+  pilot demo --quick              fewer tracks and epochs (4 minutes measured)
   pilot demo --out runs/demo2 --epochs 12")]
 pub struct DemoArgs {
     /// Where everything is written (replaced if it holds an earlier demo).
