@@ -208,9 +208,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
     firmware_drive(&blob, &blob_path, if args.quick { 0.1 } else { 0.5 }, &out, &mut s)?;
 
     step(8, "the fast network (fastnet): recorded, trained and driven at the Black Pill's timing");
-    // Twice PilotNet's tracks: with the defaults (seeds 100..119, 12 epochs) this is the recipe
-    // of models/fastnet; on 10 tracks its best validation epoch is the first and it drives
-    // only about two thirds of the time.
+    // Twice PilotNet's tracks: with the defaults, the tracks and epochs of models/fastnet's
+    // recipe (seeds 100..119, 12 epochs; its figures differ a little from the shipped run's).
+    // On 10 tracks the best validation epoch was the first, and it drove about two thirds of
+    // the time.
     fast_network(2 * tracks, if args.quick { 4 } else { 12 }, drive_tracks, &out, &mut s)?;
 
     step(9, "summary");
