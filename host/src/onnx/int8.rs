@@ -191,6 +191,7 @@ fn metadata(model: &Model<'_>) -> Vec<(String, String)> {
         ("pilot.input_zero_point".into(), i.quant.zero_point.to_string()),
         ("pilot.output_scale_exp".into(), o.quant.scale_exp.to_string()),
         ("pilot.output_zero_point".into(), o.quant.zero_point.to_string()),
+        (crate::workflow::score::INPUT_SPEC_KEY.into(), serde_json::to_string(&model.def().input).expect("an input spec is plain data")),
     ];
     if let Some(pp) = model.def().input.preprocess {
         m.push((

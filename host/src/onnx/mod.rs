@@ -10,3 +10,10 @@ pub mod import;
 pub mod int8;
 pub mod rewrite;
 pub mod run;
+
+/// The metadata entries (key, value) of an ONNX file.
+pub fn metadata(bytes: &[u8]) -> anyhow::Result<Vec<(String, String)>> {
+    use prost::Message;
+    let model = tract_onnx::pb::ModelProto::decode(bytes)?;
+    Ok(model.metadata_props.into_iter().map(|p| (p.key, p.value)).collect())
+}

@@ -24,10 +24,27 @@ impl Tract {
         Ok(Tract { plan, layouts: outputs.iter().map(|o| o.layout).collect(), input })
     }
 
+    /// The int8 model with its declared outputs (an export's `output`, flat).
+    pub fn int8_output(onnx: &[u8], input: Shape) -> Result<Tract> {
+        let model = tract_onnx::onnx().model_for_read(&mut &onnx[..]).context("tract cannot read the ONNX model")?;
+        let outputs = model.outputs.len();
+        let plan = model.into_optimized().context("tract cannot optimize the model")?.into_runnable()?;
+        Ok(Tract { plan, layouts: vec![Layout::Flat; outputs], input })
+    }
+
     /// Runs one float NCHW input through a float model; returns its outputs flattened.
     pub fn run_float(onnx: &[u8], input: &[f32], dims: [usize; 4]) -> Result<Vec<Vec<f32>>> {
+        Self::run_float_plan(&Self::float_plan(onnx)?, input, dims)
+    }
+
+    /// A float model, optimized, to run many inputs with [`Tract::run_float_plan`].
+    pub fn float_plan(onnx: &[u8]) -> Result<Arc<TypedRunnableModel>> {
         let model = tract_onnx::onnx().model_for_read(&mut &onnx[..]).context("tract cannot read the ONNX model")?;
-        let plan = model.into_optimized()?.into_runnable()?;
+        Ok(model.into_optimized()?.into_runnable()?)
+    }
+
+    /// Runs one float NCHW input through `plan`; returns its outputs flattened.
+    pub fn run_float_plan(plan: &Arc<TypedRunnableModel>, input: &[f32], dims: [usize; 4]) -> Result<Vec<Vec<f32>>> {
         let t = tract_ndarray::Array4::<f32>::from_shape_vec((dims[0], dims[1], dims[2], dims[3]), input.to_vec())?;
         let outs = plan.run(tvec!(Tensor::from(t).into()))?;
         outs.iter().map(|o| Ok(o.to_plain_array_view::<f32>()?.iter().copied().collect())).collect()

@@ -4,3 +4,4 @@
 
 pub mod train;
 pub mod eval;
+pub mod score;
