@@ -101,3 +101,29 @@ fn resume_continues_after_the_last_finished_epoch() {
     let fresh = fit(&spec, &data, rows, &split.val, &run, &config(1), &FitOptions { overwrite: true, ..options(false) }).unwrap();
     assert_eq!(fresh.history.epochs.len(), 1);
 }
+
+#[test]
+fn quantize_with_qat_writes_its_run_and_reports_float_ptq_and_qat() {
+    use host::quant::ptq::{quantize_run, PtqOptions, QatOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    write_images(&data_dir, 24);
+    let spec = NetSpec::parse(ARCH).unwrap().with_classes(2);
+    let data = load(&data_dir, &spec);
+    let cfg = TrainConfig { data: vec![data_dir], ..config(3) };
+    let split = data.split(&cfg.split()).unwrap();
+    let run = RunDir::new(dir.path().join("run"));
+    let train = split.train.clone();
+    fit(&spec, &data, |_| train.clone(), &split.val, &run, &cfg, &options(false)).unwrap();
+    let qat_dir = dir.path().join("int8/qat");
+    let opts = PtqOptions { samples: 16, progress: false, qat: Some(QatOptions { epochs: 2, lr: 1e-4, run: qat_dir.clone() }), ..PtqOptions::default() };
+    let q = quantize_run(&run, &opts).unwrap();
+    let r = &q.report;
+    assert_eq!(r.qat_epochs, Some(2));
+    assert!(r.ptq_int8.is_some_and(|p| (0.0..=1.0).contains(&p)), "{r:?}");
+    assert_eq!(History::read(&RunDir::new(&qat_dir).history_path()).unwrap().epochs.len(), 2);
+    // The blob is the fine-tuned network, quantized with the post-training scales.
+    common::Model::parse(&q.blob()).unwrap();
+    let text = toml::to_string(r).unwrap();
+    assert!(text.contains("ptq_int8") && text.contains("qat_run"), "{text}");
+}

@@ -11,7 +11,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 use common::format::Pads;
 use common::Shape;
 
+use std::sync::Arc;
+
 use super::fast::{self, Kernels};
+use crate::quant::qat::FakeQuant;
 use super::spec::{Resolved, ResolvedLayer};
 
 /// Flatten NCHW to `[N, C*H*W]` (no parameters).
@@ -34,6 +37,10 @@ pub enum Block {
 #[derive(Module, Debug)]
 pub struct Net {
     pub blocks: Vec<Block>,
+    /// Quantization-aware training: the int8 scheme simulated in the forward pass (not saved
+    /// with the weights; see [`crate::quant::qat`]).
+    #[module(skip)]
+    pub fake_quant: Option<Arc<FakeQuant>>,
 }
 
 /// An activation between blocks: an image batch, or a flat batch after `Flatten`.
@@ -87,7 +94,18 @@ impl Net {
                 Resolved::Flatten => Block::Flatten(Flatten {}),
             })
             .collect();
-        Net { blocks }
+        Net::from_blocks(blocks)
+    }
+
+    /// A network of `blocks`, computing in float.
+    pub fn from_blocks(blocks: Vec<Block>) -> Net {
+        Net { blocks, fake_quant: None }
+    }
+
+    /// The same network with the int8 scheme simulated in its forward pass.
+    pub fn with_fake_quant(mut self, fq: FakeQuant) -> Net {
+        self.fake_quant = Some(Arc::new(fq));
+        self
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
@@ -104,8 +122,8 @@ impl Net {
     /// layer-by-layer comparisons use it).
     pub fn forward_trace(&self, x: Tensor<4>, mut seen: impl FnMut(usize, &Act)) -> Tensor<2> {
         let mut act = Act::Image(x);
-        for (i, block) in self.blocks.iter().enumerate() {
-            act = self.apply(block, act, Kernels::default());
+        for i in 0..self.blocks.len() {
+            act = self.apply(i, act, Kernels::default());
             seen(i, &act);
         }
         act.flat()
@@ -122,13 +140,22 @@ impl Net {
     }
 
     fn run(&self, mut act: Act, range: std::ops::Range<usize>, kernels: Kernels) -> Act {
-        for block in &self.blocks[range] {
-            act = self.apply(block, act, kernels);
+        for i in range {
+            act = self.apply(i, act, kernels);
         }
         act
     }
 
-    fn apply(&self, block: &Block, act: Act, kernels: Kernels) -> Act {
+    /// Block `i` on `act` (with the int8 scheme simulated when training quantization-aware).
+    fn apply(&self, i: usize, act: Act, kernels: Kernels) -> Act {
+        let block = &self.blocks[i];
+        if let Some(fq) = &self.fake_quant {
+            return fq.apply(i, block, act, kernels, |b, a| Self::apply_float(b, a, kernels));
+        }
+        Self::apply_float(block, act, kernels)
+    }
+
+    fn apply_float(block: &Block, act: Act, kernels: Kernels) -> Act {
         match block {
             Block::Conv(c) => Act::Image(fast::conv2d(c, image(act), kernels)),
             Block::Dense(d) => Act::Flat(d.forward(act.flat())),
@@ -150,7 +177,7 @@ fn conv(inputs: u16, outputs: u16, kernel: u8, stride: u8, pads: &Pads, groups: 
         .with_padding(PaddingConfig2d::Explicit(pads.top as usize, pads.left as usize, pads.bottom as usize, pads.right as usize))
 }
 
-fn image(act: Act) -> Tensor<4> {
+pub(crate) fn image(act: Act) -> Tensor<4> {
     match act {
         Act::Image(t) => t,
         Act::Flat(_) => unreachable!("the spec only allows image layers before flatten"),

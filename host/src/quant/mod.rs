@@ -9,6 +9,7 @@
 pub mod calibrate;
 pub mod graph;
 pub mod ptq;
+pub mod qat;
 pub mod scheme;
 
 use anyhow::{Context, Result};
@@ -20,13 +21,55 @@ use graph::{FloatLayer, GraphLayer};
 
 /// Builds the int8 model from the folded graph and the observed ranges.
 pub fn build(name: &str, task: Task, input: InputSpec, graph: &[GraphLayer], observer: &Observer, method: RangeMethod) -> Result<OwnedModel> {
+    build_with(name, task, input, graph, &output_params(graph, observer, method))
+}
+
+/// Each layer's output quantization from the observed ranges (used by the layers with
+/// weights; pools keep their input's).
+pub fn output_params(graph: &[GraphLayer], observer: &Observer, method: RangeMethod) -> Vec<QParams> {
+    graph
+        .iter()
+        .enumerate()
+        .map(|(l, g)| {
+            let (lo, hi) = observer.range(l, method);
+            let relu = match &g.layer {
+                FloatLayer::Conv { relu, .. } | FloatLayer::Depthwise { relu, .. } | FloatLayer::Dense { relu, .. } => *relu,
+                _ => false,
+            };
+            output_q(lo, hi, relu)
+        })
+        .collect()
+}
+
+/// The output quantization `model` gives each layer of its graph (quantization-aware
+/// training keeps a calibration's scales).
+pub fn model_output_params(model: &OwnedModel) -> Vec<QParams> {
+    let mut q = model.input.quant;
+    model
+        .layers
+        .iter()
+        .map(|n| {
+            match &n.layer {
+                OwnedLayer::Conv2d(c) => q = c.output,
+                OwnedLayer::Depthwise(d) => q = d.output,
+                OwnedLayer::Dense(d) => q = d.output,
+                _ => {}
+            }
+            q
+        })
+        .collect()
+}
+
+/// Builds the int8 model from the folded graph with output quantization `outputs[l]` for
+/// layer `l` (read by the layers with weights).
+pub fn build_with(name: &str, task: Task, input: InputSpec, graph: &[GraphLayer], outputs: &[QParams]) -> Result<OwnedModel> {
+    anyhow::ensure!(outputs.len() == graph.len(), "{} output quantizations for {} layers", outputs.len(), graph.len());
     let mut layers = Vec::new();
     let mut in_q = input.quant;
     for (l, (g, name)) in graph.iter().zip(graph::layer_names(graph)).enumerate() {
-        let (lo, hi) = observer.range(l, method);
+        let out_q = outputs[l];
         let layer = match &g.layer {
             FloatLayer::Conv { w, b, out_c, kernel, stride, pads, relu } => {
-                let out_q = output_q(lo, hi, *relu);
                 let (weights, bias, multipliers) = channels(w, b, in_q, out_q).with_context(|| format!("layer {name}"))?;
                 in_q = out_q;
                 OwnedLayer::Conv2d(OwnedConv {
@@ -40,7 +83,6 @@ pub fn build(name: &str, task: Task, input: InputSpec, graph: &[GraphLayer], obs
                 })
             }
             FloatLayer::Depthwise { w, b, kernel, stride, pads, relu } => {
-                let out_q = output_q(lo, hi, *relu);
                 let (per_channel, bias, multipliers) = channels(w, b, in_q, out_q).with_context(|| format!("layer {name}"))?;
                 in_q = out_q;
                 // The chip's layout: `[ky][kx][c]`, four channels of one tap in one word.
@@ -50,7 +92,6 @@ pub fn build(name: &str, task: Task, input: InputSpec, graph: &[GraphLayer], obs
                 OwnedLayer::Depthwise(OwnedDepthwise { window, relu: *relu, output: out_q, weights, bias, multipliers })
             }
             FloatLayer::Dense { w, b, out, relu } => {
-                let out_q = output_q(lo, hi, *relu);
                 let (weights, bias, multipliers) = channels(w, b, in_q, out_q).with_context(|| format!("layer {name}"))?;
                 in_q = out_q;
                 OwnedLayer::Dense(OwnedDense { out_features: *out, relu: *relu, output: out_q, weights, bias, multipliers })

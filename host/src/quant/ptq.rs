@@ -11,13 +11,15 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::calibrate::{Observer, RangeMethod};
-use super::{build, graph};
-use crate::data::{DataSet, Examples, Rng, Split};
+use super::qat::FakeQuant;
+use super::{build, build_with, graph, model_output_params};
+use crate::data::{Balance, DataSet, Examples, Rng, Split};
 use crate::fsutil::atomic_write;
 use crate::nn::net::{input_batch, Net};
 use crate::nn::spec::NetSpec;
 use crate::train::checkpoint::RunDir;
-use crate::train::infer_device;
+use crate::train::{infer_device, FitOptions, TrainConfig};
+use crate::workflow::train::shuffled;
 use crate::train::target::argmax;
 
 /// How to quantize.
@@ -31,12 +33,24 @@ pub struct PtqOptions {
     /// Validation examples for the float vs int8 comparison (`None`: the whole split).
     pub eval_samples: Option<usize>,
     pub progress: bool,
+    /// Then fine-tune quantization-aware and quantize the result with the same scales.
+    pub qat: Option<QatOptions>,
 }
 
 impl Default for PtqOptions {
     fn default() -> Self {
-        PtqOptions { calib: Vec::new(), samples: 500, range: RangeMethod::MinMax, eval_samples: None, progress: true }
+        PtqOptions { calib: Vec::new(), samples: 500, range: RangeMethod::MinMax, eval_samples: None, progress: true, qat: None }
     }
+}
+
+/// Quantization-aware fine-tuning after the calibration ([`super::qat`]).
+#[derive(Clone, Debug)]
+pub struct QatOptions {
+    pub epochs: usize,
+    /// Adam's learning rate (a tenth of training's is customary).
+    pub lr: f64,
+    /// The fine-tuning's own training run (checkpoints, history.csv).
+    pub run: PathBuf,
 }
 
 /// The float vs int8 comparison, as written to quant.toml.
@@ -53,6 +67,14 @@ pub struct QuantReport {
     /// Classification: share of examples where float and int8 predict the same class.
     /// Regression: mean |float - int8| of the outputs.
     pub agreement: f64,
+    /// With quantization-aware training: `int8` is the fine-tuned network's, this the
+    /// post-training one's, and `qat_run` the fine-tuning's run folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ptq_int8: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qat_epochs: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qat_run: Option<String>,
 }
 
 impl QuantReport {
@@ -91,9 +113,14 @@ pub fn quantize_run(run: &RunDir, opts: &PtqOptions) -> Result<Quantized> {
     let net = run.load_best(&infer_device())?;
     let (spec, config, split) = (&reopened.spec, &reopened.config, &reopened.split);
     let q = match &reopened.data {
-        DataSet::Driving(d) => quantize(spec, &net, d, split, config.seed, opts, |out: &[f32], t: f32| (out[0] - t).abs() as f64, "mae")?,
+        DataSet::Driving(d) => {
+            let balance = Balance { keep_straight: config.keep_straight.unwrap_or(Balance::default().keep_straight), ..Balance::default() };
+            let epoch_rows = |rng: &mut Rng| d.epoch(&split.train, &balance, rng);
+            quantize(spec, config, &net, d, split, opts, epoch_rows, |out: &[f32], t: f32| (out[0] - t).abs() as f64, "mae")?
+        }
         DataSet::Classification(c) => {
-            quantize(spec, &net, c, split, config.seed, opts, |out: &[f32], t: u16| (argmax(out) == t as usize) as u8 as f64, "accuracy")?
+            let score = |out: &[f32], t: u16| (argmax(out) == t as usize) as u8 as f64;
+            quantize(spec, config, &net, c, split, opts, shuffled(split.train.clone()), score, "accuracy")?
         }
     };
     Ok(Quantized { report: QuantReport { float_run: run.dir.display().to_string(), ..q.report }, ..q })
@@ -102,11 +129,12 @@ pub fn quantize_run(run: &RunDir, opts: &PtqOptions) -> Result<Quantized> {
 #[allow(clippy::too_many_arguments)]
 fn quantize<D: Examples>(
     spec: &NetSpec,
+    config: &TrainConfig,
     net: &Net,
     data: &D,
     split: &Split,
-    seed: u64,
     opts: &PtqOptions,
+    epoch_rows: impl FnMut(&mut Rng) -> Vec<usize>,
     score: impl Fn(&[f32], D::Target) -> f64 + Sync,
     metric: &str,
 ) -> Result<Quantized>
@@ -116,11 +144,12 @@ where
     let device = infer_device();
     let shape = data.input().shape;
     let scale_exp = data.input().quant.scale_exp;
-    let graph = graph::extract(net, &spec.resolve()?)?;
+    let layers = spec.resolve()?;
+    let graph = graph::extract(net, &layers)?;
 
     // Calibration: a random sample of the training split, as recorded (no augmentation).
     let mut calib = split.train.clone();
-    Rng::new(seed ^ 0xCA11B).shuffle(&mut calib);
+    Rng::new(config.seed ^ 0xCA11B).shuffle(&mut calib);
     calib.truncate(opts.samples.max(1));
     let mut observer = Observer::new(graph.len(), opts.range);
     let n_in = shape.len();
@@ -129,16 +158,64 @@ where
         data.fill_batch(chunk, 0, false, &mut x, &mut y);
         observer.observe(net, &graph, &x, shape, scale_exp, &device);
     }
-    let owned = build(&spec.name, spec.task(), spec.input_spec(), &graph, &observer, opts.range)?;
-    let blob = owned.to_bytes();
+    let ptq = build(&spec.name, spec.task(), spec.input_spec(), &graph, &observer, opts.range)?;
 
     // Float vs int8 on the validation split.
     let mut val = split.val.clone();
     if let Some(n) = opts.eval_samples {
         // A random subset: the split is sorted, and image folders are sorted by class.
-        Rng::new(seed ^ 0xE7A1).shuffle(&mut val);
+        Rng::new(config.seed ^ 0xE7A1).shuffle(&mut val);
         val.truncate(n);
     }
+    let (float, ptq_int8, ptq_agreement) = compare(spec, net, &ptq, data, &val, &score)?;
+    let mut report = QuantReport {
+        float_run: String::new(),
+        calibration_samples: calib.len(),
+        range: match opts.range {
+            RangeMethod::MinMax => "minmax".into(),
+            RangeMethod::Percentile(p) => format!("percentile {p}"),
+        },
+        eval_samples: val.len(),
+        metric: metric.into(),
+        float,
+        int8: ptq_int8,
+        agreement: ptq_agreement,
+        ptq_int8: None,
+        qat_epochs: None,
+        qat_run: None,
+    };
+    let Some(qat) = &opts.qat else { return Ok(Quantized { model: ptq, report }) };
+
+    // Quantization-aware fine-tuning with the calibration's scales, then the same scales again.
+    let fq = FakeQuant::new(&net.blocks, &graph, &ptq)?;
+    let run = RunDir::new(&qat.run);
+    let mut cfg = config.clone();
+    cfg.epochs = qat.epochs;
+    cfg.lr = qat.lr;
+    cfg.patience = None;
+    let fit_opts = FitOptions { resume: false, overwrite: true, progress: opts.progress, init: Some(net.clone().with_fake_quant(fq)), backbone_lr: None };
+    crate::train::fit(spec, data, epoch_rows, &split.val, &run, &cfg, &fit_opts)?;
+    let tuned = run.load_best(&device)?;
+    let model = build_with(&spec.name, spec.task(), spec.input_spec(), &graph::extract(&tuned, &layers)?, &model_output_params(&ptq))?;
+    let (_, qat_int8, qat_agreement) = compare(spec, net, &model, data, &val, &score)?;
+    report.ptq_int8 = Some(ptq_int8);
+    report.int8 = qat_int8;
+    report.agreement = qat_agreement;
+    report.qat_epochs = Some(qat.epochs);
+    report.qat_run = Some(run.dir.display().to_string());
+    Ok(Quantized { model, report })
+}
+
+/// The float network's and the int8 model's mean `score` on `val`, and their agreement (the
+/// share of equal classes, or the mean |float - int8| of a steering output).
+fn compare<D: Examples>(spec: &NetSpec, net: &Net, owned: &OwnedModel, data: &D, val: &[usize], score: &(impl Fn(&[f32], D::Target) -> f64 + Sync)) -> Result<(f64, f64, f64)>
+where
+    D::Target: crate::train::Target,
+{
+    let device = infer_device();
+    let (shape, scale_exp) = (data.input().shape, data.input().quant.scale_exp);
+    let n_in = shape.len();
+    let blob = owned.to_bytes();
     let model = Model::parse(&blob)?;
     let out_q = model.output().quant;
     let (mut float_sum, mut int8_sum, mut agree_sum) = (0.0, 0.0, 0.0);
@@ -166,18 +243,5 @@ where
         }
     }
     let n = val.len().max(1) as f64;
-    let report = QuantReport {
-        float_run: String::new(),
-        calibration_samples: calib.len(),
-        range: match opts.range {
-            RangeMethod::MinMax => "minmax".into(),
-            RangeMethod::Percentile(p) => format!("percentile {p}"),
-        },
-        eval_samples: val.len(),
-        metric: metric.into(),
-        float: float_sum / n,
-        int8: int8_sum / n,
-        agreement: agree_sum / n,
-    };
-    Ok(Quantized { model: owned, report })
+    Ok((float_sum / n, int8_sum / n, agree_sum / n))
 }

@@ -146,7 +146,7 @@ pub fn learning_rates(net: &Net, lr: f64, backbone: Option<BackboneLr>) -> Modul
     match backbone {
         None => lr.into(),
         Some(BackboneLr { blocks, scale }) => {
-            let backbone = Net { blocks: net.blocks[..blocks.min(net.blocks.len())].to_vec() };
+            let backbone = Net::from_blocks(net.blocks[..blocks.min(net.blocks.len())].to_vec());
             ModuleLrScheduler::new(lr).with_group(ParamGroup::ids_from_module(backbone), lr * scale).step()
         }
     }

@@ -97,7 +97,7 @@ impl Backbone {
             let f = ForeignBackbone::read(&bytes, &what, foreign)?;
             let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "foreign".into());
             let spec = NetSpec { name, task: TaskKind::Classification, input: f.input_desc(), layers: Vec::new() };
-            return Ok(Backbone { spec, net: Net { blocks: Vec::new() }, source: Source::Foreign(Box::new(f)), origin: path.into(), digest });
+            return Ok(Backbone { spec, net: Net::from_blocks(Vec::new()), source: Source::Foreign(Box::new(f)), origin: path.into(), digest });
         }
         own(&what)?;
         let imported = import::import(&bytes, &what, &device)?;

@@ -60,7 +60,7 @@ pub struct BurnExtractor {
 
 impl BurnExtractor {
     pub fn new(backbone: &Backbone, cut: &Cut) -> BurnExtractor {
-        let net = Net { blocks: backbone.net.blocks[..cut.blocks].to_vec() };
+        let net = Net::from_blocks(backbone.net.blocks[..cut.blocks].to_vec());
         BurnExtractor { net: net.valid(), input: backbone.spec.input_shape(), scale_exp: backbone.spec.input.scale_exp }
     }
 }

@@ -81,7 +81,7 @@ pub fn assemble(backbone: &Backbone, cut: &Cut, spec: &NetSpec, device: &Device)
         ensure!(std::mem::discriminant(a) == std::mem::discriminant(b), "block {i} of the backbone does not match the transferred network");
     }
     let blocks: Vec<Block> = kept.iter().cloned().chain(fresh.blocks[cut.blocks..].iter().cloned()).collect();
-    Ok(Net { blocks }.fork(device))
+    Ok(Net::from_blocks(blocks).fork(device))
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ pub struct HeadCheckpoints<'r> {
 
 impl Checkpoints for HeadCheckpoints<'_> {
     fn best(&mut self, head: &Net, state: &State) -> Result<()> {
-        let net = Net { blocks: self.backbone.iter().cloned().chain(head.blocks.iter().cloned()).collect() };
+        let net = Net::from_blocks(self.backbone.iter().cloned().chain(head.blocks.iter().cloned()).collect());
         self.run.save_best(&net, state)
     }
 

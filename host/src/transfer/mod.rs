@@ -171,7 +171,7 @@ where
             let bottleneck = bottleneck(backbone, &cut, extractor.as_mut(), task, opts)?;
             train_device().seed(config.seed);
             let fresh = head::assemble(backbone, &cut, &spec, &train_device())?;
-            let head_net = Net { blocks: fresh.blocks[cut.blocks..].to_vec() };
+            let head_net = Net::from_blocks(fresh.blocks[cut.blocks..].to_vec());
             let trainable = head_net.num_params();
             let started = Instant::now();
             run.start(&spec, config)?;

@@ -100,3 +100,23 @@ pub fn keep_freed_memory() {
         });
     }
 }
+
+/// `conv.forward(x)` with `weight` and `bias` in place of the layer's own (quantization-aware
+/// training passes its fake-quantized ones, which must keep their autodiff history), through
+/// our kernels when they cover the layer.
+pub fn conv2d_with(conv: &Conv2d, x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, kernels: Kernels) -> Tensor<4> {
+    let mut x = x;
+    if let (Kernels::Fast, Some(geom)) = (kernels, geometry(conv, &x)) {
+        keep_freed_memory();
+        match flex::conv2d(x, weight.clone(), bias.clone(), geom) {
+            Ok(y) => return y,
+            Err(back) => x = back,
+        }
+    }
+    let [top, left, bottom, right] = match conv.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [top, left, bottom, right],
+        _ => [0; 4],
+    };
+    let options = burn::tensor::ops::ConvOptions::new_with_padding(conv.stride, [(top, bottom), (left, right)], conv.dilation, conv.groups);
+    burn::tensor::module::conv2d(x, weight, Some(bias), options)
+}
