@@ -21,7 +21,7 @@ use crate::train::checkpoint::RunDir;
 (weights rounded per channel, biases and every layer output to the scales calibration chose,
 gradients passed straight through the rounding), on the calibration data's training split,
 then quantizes it with the same scales. Its checkpoints go to OUT/qat; the report gives float,
-post-training and quantization-aware int8 side by side. Not for networks with batch norm yet.")]
+post-training and quantization-aware int8 side by side. Batch norm is folded first.")]
 pub struct QuantizeArgs {
     /// A training run's folder (written by `pilot train`).
     #[arg(long)]

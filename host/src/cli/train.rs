@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use crate::data::DataKind;
 use crate::nn::spec::NetSpec;
 use crate::onnx::foreign::{InputHints, Layout};
+use crate::train::config::LrSchedule;
 use crate::train::{FitOptions, RegressionLoss, TrainConfig};
 use crate::transfer::{features, foreign, Backbone, ForeignOptions, Mode, PrepareOptions, Preset, TransferOptions};
 use crate::workflow::train::{train, Job, Network, Trained};
@@ -57,6 +58,10 @@ pub struct CommonArgs {
     /// Adam learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
+    /// How the learning rate changes over the epochs: constant, or cosine (down to a hundredth
+    /// of --lr at the last epoch).
+    #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
+    pub lr_schedule: LrSchedule,
     /// Share of the data held out for validation (by track / time block / image).
     #[arg(long, default_value_t = 0.2)]
     pub val_split: f32,
@@ -230,6 +235,7 @@ impl CommonArgs {
             epochs: self.epochs,
             batch: self.batch,
             lr: self.lr,
+            lr_schedule: self.lr_schedule,
             patience: self.patience,
             augment: !self.no_augment,
             max_examples: self.max_examples,

@@ -273,6 +273,19 @@ impl NetSpec {
         let mut out = Vec::new();
         for (i, l) in self.layers.iter().enumerate() {
             let here = || format!("layer {} ({})", i + 1, l.kind());
+            if matches!(l, LayerSpec::Batchnorm) {
+                // It folds into the layer before it, which a ReLU in between would forbid.
+                let folds = match i.checked_sub(1).map(|p| &self.layers[p]) {
+                    Some(LayerSpec::Conv2d { activation, .. } | LayerSpec::Depthwise { activation, .. } | LayerSpec::Dense { activation, .. }) => activation.is_none(),
+                    _ => false,
+                };
+                ensure!(
+                    folds,
+                    "{}: batch norm must directly follow a conv2d, depthwise or dense layer without an activation, \
+                     so that it folds into it for int8 (write the layer without `activation`, then batchnorm, then relu)",
+                    here()
+                );
+            }
             let (layer, next) = resolve_layer(l, shape).with_context(here)?;
             out.push(ResolvedLayer { layer: layer.clone(), input: shape, output: next });
             if let Some(Activation::Relu) = l.activation() {
@@ -413,5 +426,18 @@ mod tests {
         assert!(NetSpec::parse("name = 1").is_err());
         let err = format!("{:#}", NetSpec::load("no-such-arch").unwrap_err());
         assert!(err.contains("pilotnet"), "lists the built-ins: {err}");
+    }
+
+    #[test]
+    fn batch_norm_must_be_foldable() {
+        let net = |layers: &str| {
+            NetSpec::parse(&format!("name = \"b\"\ntask = \"regression\"\n[input]\nheight = 6\nwidth = 6\ncolor = \"gray\"\nscale_exp = -7\n{layers}[[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"dense\"\nunits = 1\n"))
+                .unwrap()
+                .resolve()
+        };
+        net("[[layers]]\ntype = \"conv2d\"\nfilters = 2\nkernel = 3\n[[layers]]\ntype = \"batchnorm\"\n[[layers]]\ntype = \"relu\"\n").unwrap();
+        let err = format!("{:#}", net("[[layers]]\ntype = \"conv2d\"\nfilters = 2\nkernel = 3\nactivation = \"relu\"\n[[layers]]\ntype = \"batchnorm\"\n").unwrap_err());
+        assert!(err.contains("layer 2 (batchnorm)") && err.contains("without an activation"), "{err}");
+        assert!(net("[[layers]]\ntype = \"batchnorm\"\n").is_err(), "nothing to fold into");
     }
 }

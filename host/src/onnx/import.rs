@@ -141,10 +141,13 @@ impl Chain<'_> {
     fn conv(&mut self, node: &NodeProto) -> Result<()> {
         let (w, dims) = self.tensor(node, 1)?;
         let [o, i, kh, kw] = dims[..] else { bail!("weights must be OIHW, got dims {dims:?}") };
-        ensure!(i == self.shape.c as usize, "weights take {i} input channels, the input has {}", self.shape.c);
+        let group = int(node, "group")?.unwrap_or(1);
+        // A depthwise convolution: one group, and one filter, per input channel.
+        let depthwise = group > 1 && group == self.shape.c as i64 && i == 1 && o == group as usize;
+        ensure!(group == 1 || depthwise, "grouped convolution is supported only depthwise (group = channels = filters), got group {group}");
+        ensure!(depthwise || i == self.shape.c as usize, "weights take {i} input channels, the input has {}", self.shape.c);
         ensure!(kh == kw && kh > 0 && kh < 256, "only square kernels are supported, got {kh}x{kw}");
         let b = self.bias(node, o)?;
-        ensure!(int(node, "group")?.unwrap_or(1) == 1, "grouped convolution is not supported");
         ensure!(ints(node, "dilations")?.is_none_or(|d| d.iter().all(|&x| x == 1)), "dilated convolution is not supported");
         let stride = square(ints(node, "strides")?, "strides")?;
         let pads = ints(node, "pads")?.unwrap_or(vec![0; 4]);
@@ -157,7 +160,11 @@ impl Chain<'_> {
         } else {
             bail!("pads {pads:?} are neither valid (0) nor same {:?}", [same.top, same.left, same.bottom, same.right]);
         };
-        let layer = LayerSpec::Conv2d { filters: o as u16, kernel: k, stride, padding, activation: None };
+        let layer = if depthwise {
+            LayerSpec::Depthwise { kernel: k, stride, padding, activation: None }
+        } else {
+            LayerSpec::Conv2d { filters: o as u16, kernel: k, stride, padding, activation: None }
+        };
         let (_, out) = resolve_layer(&layer, self.shape)?;
         self.weights.push(Weights::Conv(w, b));
         self.new_block(layer, out);
@@ -191,7 +198,11 @@ impl Chain<'_> {
     /// Either way it is a block of its own in burn.
     fn relu(&mut self) {
         match self.layers.last_mut() {
-            Some(LayerSpec::Conv2d { activation: a @ None, .. } | LayerSpec::Dense { activation: a @ None, .. }) => *a = Some(Activation::Relu),
+            Some(
+                LayerSpec::Conv2d { activation: a @ None, .. }
+                | LayerSpec::Depthwise { activation: a @ None, .. }
+                | LayerSpec::Dense { activation: a @ None, .. },
+            ) => *a = Some(Activation::Relu),
             _ => self.layers.push(LayerSpec::Relu),
         }
         self.block_tensors.push(String::new());

@@ -148,8 +148,8 @@ pub fn extract(net: &Net, layers: &[ResolvedLayer]) -> Result<Vec<GraphLayer>> {
                     bail!("{}: batch-norm must directly follow a conv2d or dense layer to fold into it", here("batchnorm"));
                 };
                 let (w, b) = match &mut prev.layer {
-                    FloatLayer::Conv { w, b, .. } | FloatLayer::Dense { w, b, .. } | FloatLayer::Depthwise { w, b, .. } => (w, b),
-                    _ => bail!("{}: batch-norm must follow a conv2d or dense layer", here("batchnorm")),
+                    FloatLayer::Conv { w, b, relu: false, .. } | FloatLayer::Dense { w, b, relu: false, .. } | FloatLayer::Depthwise { w, b, relu: false, .. } => (w, b),
+                    _ => bail!("{}: batch-norm must follow a conv2d, depthwise or dense layer without a ReLU", here("batchnorm")),
                 };
                 // Each output channel's weights are contiguous in every layout here.
                 let per = w.len() / b.len();

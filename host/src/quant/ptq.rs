@@ -15,7 +15,7 @@ use super::qat::FakeQuant;
 use super::{build, build_with, graph, model_output_params};
 use crate::data::{Balance, DataSet, Examples, Rng, Split};
 use crate::fsutil::atomic_write;
-use crate::nn::net::{input_batch, Net};
+use crate::nn::net::{input_batch, Block, Net};
 use crate::nn::spec::NetSpec;
 use crate::train::checkpoint::RunDir;
 use crate::train::{infer_device, FitOptions, TrainConfig};
@@ -187,16 +187,26 @@ where
     let Some(qat) = &opts.qat else { return Ok(Quantized { model: ptq, report }) };
 
     // Quantization-aware fine-tuning with the calibration's scales, then the same scales again.
-    let fq = FakeQuant::new(&net.blocks, &graph, &ptq)?;
+    // Batch norm is folded first (the chip's layers are the folded ones): the network goes
+    // through its float ONNX export and back, which is exactly that graph as a burn network.
+    let (qspec, qnet) = if net.blocks.iter().any(|b| matches!(b, Block::BatchNorm(_))) {
+        let onnx = crate::onnx::float::export(spec, &graph)?;
+        let folded = crate::onnx::import::import(&onnx, "the batch-norm-folded network", &device)?;
+        (folded.spec, folded.net)
+    } else {
+        (spec.clone(), net.clone())
+    };
+    let qlayers = qspec.resolve()?;
+    let fq = FakeQuant::new(&qnet.blocks, &graph::extract(&qnet, &qlayers)?, &ptq)?;
     let run = RunDir::new(&qat.run);
     let mut cfg = config.clone();
     cfg.epochs = qat.epochs;
     cfg.lr = qat.lr;
     cfg.patience = None;
-    let fit_opts = FitOptions { resume: false, overwrite: true, progress: opts.progress, init: Some(net.clone().with_fake_quant(fq)), backbone_lr: None };
-    crate::train::fit(spec, data, epoch_rows, &split.val, &run, &cfg, &fit_opts)?;
+    let fit_opts = FitOptions { resume: false, overwrite: true, progress: opts.progress, init: Some(qnet.with_fake_quant(fq)), backbone_lr: None };
+    crate::train::fit(&qspec, data, epoch_rows, &split.val, &run, &cfg, &fit_opts)?;
     let tuned = run.load_best(&device)?;
-    let model = build_with(&spec.name, spec.task(), spec.input_spec(), &graph::extract(&tuned, &layers)?, &model_output_params(&ptq))?;
+    let model = build_with(&spec.name, spec.task(), spec.input_spec(), &graph::extract(&tuned, &qlayers)?, &model_output_params(&ptq))?;
     let (_, qat_int8, qat_agreement) = compare(spec, net, &model, data, &val, &score)?;
     report.ptq_int8 = Some(ptq_int8);
     report.int8 = qat_int8;

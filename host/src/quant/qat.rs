@@ -7,7 +7,7 @@
 //!   step covering `max|w| / 127`; the bias to `round(b / (x_s * w_s))`;
 //! - each int8 layer's output (after its fused ReLU) is rounded to its power-of-two scale and
 //!   clamped to the int8 range around its zero point, so ReLU layers clamp at 0 as the chip's
-//!   zero point -128 does;
+//!   zero point -128 does; burn rounds ties to even, as `common::quant` does;
 //! - the activation scales are those of a post-training calibration, fixed for the whole
 //!   fine-tuning, and the finished network is quantized with the same ones.
 //!
@@ -38,7 +38,7 @@ impl FakeQuant {
     pub fn new(blocks: &[Block], graph: &[GraphLayer], model: &OwnedModel) -> Result<FakeQuant> {
         ensure!(graph.len() == model.layers.len(), "the int8 model has {} layers, the graph {}", model.layers.len(), graph.len());
         if blocks.iter().any(|b| matches!(b, Block::BatchNorm(_))) {
-            bail!("quantization-aware training does not handle batch norm yet: train the architecture without it");
+            bail!("quantization-aware training runs on the batch-norm-folded network (fold it first)");
         }
         let mut fq = FakeQuant { weights: vec![None; blocks.len()], outputs: vec![None; blocks.len()] };
         let weight_blocks: Vec<usize> = (0..blocks.len()).filter(|&i| matches!(blocks[i], Block::Conv(_) | Block::Dense(_))).collect();

@@ -1,4 +1,4 @@
-//! The int8 scheme (see `shared/notes/quantization.md` and `common::quant`): power-of-two
+//! The int8 scheme (the rule that makes tract and onnxruntime agree is in `common::quant`): power-of-two
 //! activation scales, per-channel weight scales on the `m / 2^16` grid, int32 biases.
 
 use anyhow::{bail, Result};

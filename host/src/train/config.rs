@@ -26,6 +26,9 @@ pub struct TrainConfig {
     pub batch: usize,
     /// Adam's learning rate.
     pub lr: f64,
+    /// How it changes from epoch to epoch.
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
     /// Regression only.
     #[serde(default)]
     pub loss: RegressionLoss,
@@ -51,6 +54,45 @@ pub struct TrainConfig {
     pub transfer: Option<String>,
 }
 
+/// The learning rate over a run's epochs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The same rate every epoch.
+    #[default]
+    Constant,
+    /// Half a cosine from the rate down to a hundredth of it at the last epoch.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// The factor on the rate in `epoch` (1-based) of `epochs`.
+    pub fn factor(self, epoch: usize, epochs: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine => {
+                let t = if epochs > 1 { (epoch.saturating_sub(1)) as f64 / (epochs - 1) as f64 } else { 0.0 };
+                0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LrSchedule;
+
+    #[test]
+    fn cosine_falls_from_the_rate_to_a_hundredth() {
+        assert_eq!(LrSchedule::Constant.factor(7, 10), 1.0);
+        assert!((LrSchedule::Cosine.factor(1, 10) - 1.0).abs() < 1e-12);
+        assert!((LrSchedule::Cosine.factor(10, 10) - 0.01).abs() < 1e-12);
+        let f: Vec<f64> = (1..=10).map(|e| LrSchedule::Cosine.factor(e, 10)).collect();
+        assert!(f.windows(2).all(|w| w[1] < w[0]), "{f:?}");
+        assert_eq!(LrSchedule::Cosine.factor(1, 1), 1.0);
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -68,6 +110,7 @@ impl TrainConfig {
             epochs: 10,
             batch: 64,
             lr: 1e-3,
+            lr_schedule: LrSchedule::Constant,
             loss: RegressionLoss::Mse,
             patience: None,
             augment: true,

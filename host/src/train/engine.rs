@@ -7,7 +7,6 @@ use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
-use burn::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Bytes, Device, Tensor};
@@ -15,7 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::history::{Epoch, History};
 use super::state::State;
-use super::{infer_device, train_device, RegressionLoss, Target};
+use super::config::LrSchedule;
+use super::{infer_device, train_device, LearningRates, RegressionLoss, Target};
 use crate::data::Rng;
 use crate::nn::net::{Act, Net};
 
@@ -47,6 +47,8 @@ pub struct Schedule {
     pub seed: u64,
     pub loss: RegressionLoss,
     pub patience: Option<usize>,
+    /// How the learning rate changes from epoch to epoch.
+    pub lr_schedule: LrSchedule,
     pub progress: bool,
     /// Print one line per epoch (with or without the bar).
     pub log_epochs: bool,
@@ -88,7 +90,7 @@ pub struct FitReport {
 pub fn run<S: BatchSource>(
     source: &S,
     start: Start,
-    lr: ModuleLearningRate,
+    lr: LearningRates,
     mut epoch_rows: impl FnMut(&mut Rng) -> Vec<usize>,
     val: &[usize],
     schedule: &Schedule,
@@ -107,6 +109,7 @@ pub fn run<S: BatchSource>(
 
     while state.epoch < schedule.epochs {
         let epoch = state.epoch + 1;
+        let epoch_lr = lr.scaled(schedule.lr_schedule.factor(epoch, schedule.epochs));
         let mut rng = Rng::keyed(schedule.seed, epoch as u64);
         let rows = epoch_rows(&mut rng);
         ensure!(!rows.is_empty(), "no training examples");
@@ -133,7 +136,7 @@ pub fn run<S: BatchSource>(
                 let loss_value = loss.clone().into_scalar::<f32>() as f64;
                 ensure!(loss_value.is_finite(), "the loss became {loss_value} at epoch {epoch}: lower the learning rate");
                 let grads = GradientsParams::from_grads(loss.backward(), &current);
-                slot = Some(optim_state.step(lr.clone(), current, grads));
+                slot = Some(optim_state.step(epoch_lr.clone(), current, grads));
                 let k = out.dims()[1];
                 metric_sum += S::Target::metric_sum(&out.into_data().try_to_vec::<f32>().unwrap_or_default(), k, &y);
                 loss_sum += loss_value * y.len() as f64;

@@ -88,6 +88,7 @@ pub fn schedule(config: &TrainConfig, progress: bool) -> Schedule {
         seed: config.seed,
         loss: config.loss,
         patience: config.patience,
+        lr_schedule: config.lr_schedule,
         progress,
         log_epochs: progress,
         label: "epoch",
@@ -142,12 +143,28 @@ where
 
 /// One learning rate, or a scaled one for the backbone's parameters. (Scaling the gradients
 /// instead would do nothing: Adam's step does not depend on their scale.)
-pub fn learning_rates(net: &Net, lr: f64, backbone: Option<BackboneLr>) -> ModuleLearningRate {
-    match backbone {
-        None => lr.into(),
-        Some(BackboneLr { blocks, scale }) => {
-            let backbone = Net::from_blocks(net.blocks[..blocks.min(net.blocks.len())].to_vec());
-            ModuleLrScheduler::new(lr).with_group(ParamGroup::ids_from_module(backbone), lr * scale).step()
+pub fn learning_rates(net: &Net, lr: f64, backbone: Option<BackboneLr>) -> LearningRates {
+    let backbone = backbone.map(|BackboneLr { blocks, scale }| {
+        let backbone = Net::from_blocks(net.blocks[..blocks.min(net.blocks.len())].to_vec());
+        (ParamGroup::ids_from_module(backbone), scale)
+    });
+    LearningRates { lr, backbone }
+}
+
+/// A run's learning rates, to be scaled epoch by epoch ([`LrSchedule`]).
+#[derive(Clone)]
+pub struct LearningRates {
+    lr: f64,
+    backbone: Option<(ParamGroup, f64)>,
+}
+
+impl LearningRates {
+    /// The rates times `factor`.
+    pub fn scaled(&self, factor: f64) -> ModuleLearningRate {
+        let lr = self.lr * factor;
+        match &self.backbone {
+            None => lr.into(),
+            Some((group, scale)) => ModuleLrScheduler::new(lr).with_group(group.clone(), lr * scale).step(),
         }
     }
 }
