@@ -49,6 +49,42 @@ pub enum SimCommand {
     /// every board, and autonomy when each drives at one board's timing; a table, and with
     /// --png the chart of decisions per second against autonomy.
     Compare(CompareArgs),
+    /// Closed-loop model selection: each kept epoch of a steering run (`pilot train driving
+    /// --keep-epochs`), quantized to int8 and driven on validation tracks at a board's timing;
+    /// the one that drives best becomes the run's best.
+    Select(SelectArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  pilot train driving --data runs/sim --arch fastnet --epochs 15 --keep-epochs --out runs/fastnet
+  pilot sim select --model runs/fastnet --seeds 30,31,32 --laps 1              at the Black Pill's timing
+  pilot quantize --model runs/fastnet --out runs/fastnet-int8                  quantizes the chosen epoch
+
+Use validation tracks: seeds the recording did not use (`pilot sim record` drew its tracks from
+--seed), and not the tracks you will report (the README's are seeds 1-5). Fewest interventions
+wins; int8 validation MAE breaks ties. The run's previous best is kept as model.by-mae.bpk
+(best.by-mae.toml); every epoch's scores go to selection.csv in the run.")]
+pub struct SelectArgs {
+    /// A steering run's folder, trained with --keep-epochs.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub seeds: SeedArgs,
+    #[arg(long, default_value_t = 1.0)]
+    pub laps: f64,
+    /// m/s.
+    #[arg(long, default_value_t = DEFAULT_SPEED)]
+    pub speed: f64,
+    /// Drive at this board's timing: blackpill, f746 or h743.
+    #[arg(long, default_value = "blackpill")]
+    pub board: String,
+    /// Calibration examples for each epoch's int8 model.
+    #[arg(long, default_value_t = 300)]
+    pub samples: usize,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -282,6 +318,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         SimCommand::Record(a) => run_record(a),
         SimCommand::Drive(a) => run_drive(a),
         SimCommand::Compare(a) => run_compare(a),
+        SimCommand::Select(a) => run_select(a),
     }
 }
 
@@ -401,6 +438,24 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         crate::plot::canvas::save_png(&tradeoff::chart(&points, board.name, args.speed)?, png)?;
         println!("chart: {}", png.display());
     }
+    Ok(())
+}
+
+fn run_select(args: SelectArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.laps > 0.0 && args.speed > 0.0, "--laps and --speed must be positive");
+    let board = common::board::by_name(&args.board)
+        .with_context(|| format!("--board {}: the boards are {}", args.board, clock::names()[1..].join(", ")))?;
+    let drive = CompareOptions { seeds: args.seeds.list(), laps: args.laps, speed: args.speed, board };
+    let ptq = crate::quant::ptq::PtqOptions { samples: args.samples, ..Default::default() };
+    let run = crate::train::checkpoint::RunDir::new(&args.model);
+    eprintln!("driving each kept epoch of {} on track(s) {:?} at the {} timing, {} m/s", args.model.display(), drive.seeds, board.name, args.speed);
+    let s = crate::workflow::select::select(&run, &drive, &ptq, !args.quiet)?;
+    println!("{:>6} {:>10} {:>10} {:>10} {:>14}", "epoch", "float MAE", "int8 MAE", "autonomy", "interventions");
+    for e in &s.scores {
+        let mark = if e.epoch == s.chosen { "  <- chosen" } else if e.epoch == s.by_mae { "  <- lowest val MAE" } else { "" };
+        println!("{:>6} {:>10.4} {:>10.4} {:>9.1}% {:>14}{mark}", e.epoch, e.float_mae, e.int8_mae, e.autonomy, e.interventions);
+    }
+    println!("epoch {} is now the best of {} (validation MAE chose epoch {}; kept as model.by-mae.bpk); scores in selection.csv", s.chosen, args.model.display(), s.by_mae);
     Ok(())
 }
 

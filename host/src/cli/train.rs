@@ -62,6 +62,10 @@ pub struct CommonArgs {
     /// of --lr at the last epoch).
     #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
     pub lr_schedule: LrSchedule,
+    /// Keep every epoch's weights (epochs/NNN.bpk in --out), as candidates for `pilot sim
+    /// select`, which picks the one that drives best.
+    #[arg(long)]
+    pub keep_epochs: bool,
     /// Share of the data held out for validation (by track / time block / image).
     #[arg(long, default_value_t = 0.2)]
     pub val_split: f32,
@@ -236,6 +240,7 @@ impl CommonArgs {
             batch: self.batch,
             lr: self.lr,
             lr_schedule: self.lr_schedule,
+            keep_epochs: self.keep_epochs,
             patience: self.patience,
             augment: !self.no_augment,
             max_examples: self.max_examples,

@@ -17,7 +17,7 @@ use crate::data::{Balance, DataSet, Examples, Rng, Split};
 use crate::fsutil::atomic_write;
 use crate::nn::net::{input_batch, Block, Net};
 use crate::nn::spec::NetSpec;
-use crate::train::checkpoint::RunDir;
+use crate::train::checkpoint::{RunData, RunDir};
 use crate::train::{infer_device, FitOptions, TrainConfig};
 use crate::workflow::train::shuffled;
 use crate::train::target::argmax;
@@ -111,6 +111,13 @@ impl Quantized {
 pub fn quantize_run(run: &RunDir, opts: &PtqOptions) -> Result<Quantized> {
     let reopened = run.open_data(&opts.calib, opts.progress)?;
     let net = run.load_best(&infer_device())?;
+    quantize_net(run, &reopened, &net, opts)
+}
+
+/// Quantizes `net`, one of `run`'s networks (the best, or a kept epoch's), on the run's data
+/// already opened as `reopened`.
+pub fn quantize_net(run: &RunDir, reopened: &RunData, net: &Net, opts: &PtqOptions) -> Result<Quantized> {
+    let net = net.clone();
     let (spec, config, split) = (&reopened.spec, &reopened.config, &reopened.split);
     let q = match &reopened.data {
         DataSet::Driving(d) => {

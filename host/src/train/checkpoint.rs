@@ -7,6 +7,7 @@
 //! DIR/best.toml        which epoch they are from, and its validation numbers
 //! DIR/history.csv      one row per finished epoch
 //! DIR/last/            the last finished epoch: model.bpk, optim.bpk (Adam state), state.toml
+//! DIR/epochs/NNN.bpk   every epoch's weights, when the run keeps them (`--keep-epochs`)
 //! ```
 //!
 //! Every file is written atomically (temporary + rename). `last/` is replaced as a whole: the
@@ -180,6 +181,43 @@ impl RunDir {
         self.load_weights(&self.best_path(), device)
     }
 
+    /// Where epoch `epoch`'s weights are kept (runs with `keep_epochs`).
+    pub fn epoch_path(&self, epoch: usize) -> PathBuf {
+        self.dir.join("epochs").join(format!("{epoch:03}.bpk"))
+    }
+
+    /// The epochs whose weights the run kept, in order.
+    pub fn kept_epochs(&self) -> Vec<usize> {
+        let mut epochs: Vec<usize> = std::fs::read_dir(self.dir.join("epochs"))
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".bpk")?.parse().ok()).collect())
+            .unwrap_or_default();
+        epochs.sort_unstable();
+        epochs
+    }
+
+    /// Epoch `epoch`'s network.
+    pub fn load_epoch(&self, epoch: usize, device: &Device) -> Result<Net> {
+        self.load_weights(&self.epoch_path(epoch), device)
+    }
+
+    /// Makes epoch `epoch`'s kept weights the run's best, keeping the previous best as
+    /// `model.<previous>.bpk` (nothing is lost); `state` says why, in `best.toml`.
+    pub fn promote_epoch(&self, epoch: usize, state: &State, previous: &str) -> Result<()> {
+        let best = self.best_path();
+        let keep = self.dir.join(format!("model.{previous}.bpk"));
+        // The first promotion keeps the original; later ones replace only promoted weights.
+        if best.exists() && !keep.exists() {
+            std::fs::copy(&best, &keep).with_context(|| format!("cannot keep {} as {}", best.display(), keep.display()))?;
+            let toml = self.dir.join("best.toml");
+            if toml.exists() {
+                std::fs::copy(&toml, self.dir.join(format!("best.{previous}.toml"))).with_context(|| format!("cannot keep {}", toml.display()))?;
+            }
+        }
+        let bytes = std::fs::read(self.epoch_path(epoch)).with_context(|| format!("cannot read {}", self.epoch_path(epoch).display()))?;
+        atomic_write(&best, &bytes)?;
+        write_toml(&self.dir.join("best.toml"), state)
+    }
+
     fn load_weights(&self, path: &Path, device: &Device) -> Result<Net> {
         let spec = self.spec()?;
         let layers = spec.resolve()?;
@@ -207,6 +245,8 @@ pub struct RunCheckpoints<'r> {
     /// Names of the loss and the metric in the plots.
     pub loss: &'static str,
     pub metric: &'static str,
+    /// Also keep each epoch's weights (`epochs/NNN.bpk`).
+    pub keep_epochs: bool,
 }
 
 impl Checkpoints for RunCheckpoints<'_> {
@@ -215,6 +255,9 @@ impl Checkpoints for RunCheckpoints<'_> {
     }
 
     fn epoch(&mut self, net: &Net, optim: &[u8], state: &State, history: &History) -> Result<()> {
+        if self.keep_epochs {
+            atomic_write(&self.run.epoch_path(state.epoch), &to_bytes(net)?)?;
+        }
         atomic_write(&self.run.history_path(), history.to_csv().as_bytes())?;
         crate::plot::history(history, self.loss, self.metric, state.best_epoch, &self.run.dir)?;
         self.run.save_epoch(net, optim, state)

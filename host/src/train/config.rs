@@ -38,6 +38,9 @@ pub struct TrainConfig {
     /// Augmentation of the training examples.
     #[serde(default = "yes")]
     pub augment: bool,
+    /// Keep every epoch's weights (`epochs/NNN.bpk`), as candidates for a selection by driving.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_epochs: bool,
     /// Train on at most this many examples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_examples: Option<usize>,
@@ -114,6 +117,7 @@ impl TrainConfig {
             loss: RegressionLoss::Mse,
             patience: None,
             augment: true,
+            keep_epochs: false,
             max_examples: None,
             side_correction: None,
             smooth_steering: None,

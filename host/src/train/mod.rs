@@ -137,7 +137,7 @@ where
         Start::fresh(net, D::Target::HIGHER_IS_BETTER)
     };
     let lr = learning_rates(&start.net, config.lr, opts.backbone_lr);
-    let mut sink = checkpoint::RunCheckpoints { run, loss: D::Target::loss_name(config.loss), metric: D::Target::METRIC };
+    let mut sink = checkpoint::RunCheckpoints { run, loss: D::Target::loss_name(config.loss), metric: D::Target::METRIC, keep_epochs: config.keep_epochs };
     engine::run(&Images(data), start, lr, epoch_rows, val, &schedule(config, opts.progress), &mut sink)
 }
 

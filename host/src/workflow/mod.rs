@@ -5,3 +5,4 @@
 pub mod train;
 pub mod eval;
 pub mod score;
+pub mod select;
