@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: host tests, the no_std build of `common`, the firmware's
 # on-target tests in QEMU, the build of the Black Pill board binary and the end-to-end tests.
-# On a fresh Debian machine it first installs what is missing for these and for every command
+# It first checks the formatting. On a fresh Debian machine it first installs what is missing for these and for every command
 # the README documents (QEMU from apt; flip-link and defmt-print with cargo; the thumbv7em
 # target and the rustup components of rust-toolchain.toml: llvm-tools for
 # `pilot bench firmware`, rustfmt, clippy). Running it again installs nothing.
@@ -55,6 +55,11 @@ need defmt-print "cargo install defmt-print --locked" cargo install defmt-print 
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
+
+log "formatting (cargo fmt --check, rustfmt.toml; run cargo fmt in each workspace to fix)"
+for ws in . firmware/qemu firmware/blackpill common/fuzz; do
+    (cd "$ws" && cargo fmt --all -- --check)
+done
 
 log "host tests (cargo test --release)"
 cargo test --release 2>&1 | tee -a "$results"

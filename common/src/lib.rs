@@ -31,8 +31,8 @@ pub mod kernels;
 pub mod plan;
 pub mod preprocess;
 pub mod quant;
-pub mod rng;
 pub mod report;
+pub mod rng;
 pub mod shape;
 #[cfg(feature = "std")]
 pub mod testing;

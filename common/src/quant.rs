@@ -4,8 +4,9 @@
 //! `round_half_even(acc * m_c / 2^16) + zero_point`, clamped to `[lo, 127]`, where `m_c >= 1` is
 //! the channel's integer multiplier (the effective scale is exactly `m_c / 2^16`) and `lo` is
 //! `-128`, or the zero point when ReLU is fused. With power-of-two activation scales and weight
-//! scales on this grid, tract and onnxruntime compute the same bytes (see
-//! `shared/notes/quantization.md`).
+//! scales on this grid, tract and onnxruntime compute the same bytes: their float products of
+//! `acc` and `m_c / 2^16` are exact, and both round ties to even (`pilot verify` and
+//! `host/scripts/onnxruntime_check.py` check it byte for byte).
 
 /// Bits of the multiplier's fixed-point fraction: effective scale = `m / 2^SHIFT`.
 pub const SHIFT: u32 = 16;

@@ -70,8 +70,7 @@ impl CostRecord {
         let (total, mut records) = (bytes.len(), alloc::vec::Vec::new());
         while !bytes.is_empty() {
             let offset = total - bytes.len();
-            let (record, rest) = postcard::take_from_bytes::<CostRecord>(bytes)
-                .map_err(|_| DecodeError { offset, records: records.len() })?;
+            let (record, rest) = postcard::take_from_bytes::<CostRecord>(bytes).map_err(|_| DecodeError { offset, records: records.len() })?;
             records.push(record);
             bytes = rest;
         }

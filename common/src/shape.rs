@@ -126,10 +126,7 @@ impl Window {
             }
             u16::try_from((padded - k as u32) / s as u32 + 1).map_err(|_| WindowError::TooLarge)
         };
-        Ok((
-            side(input.h, p.top, p.bottom, self.kernel_h, self.stride_h)?,
-            side(input.w, p.left, p.right, self.kernel_w, self.stride_w)?,
-        ))
+        Ok((side(input.h, p.top, p.bottom, self.kernel_h, self.stride_h)?, side(input.w, p.left, p.right, self.kernel_w, self.stride_w)?))
     }
 
     /// The same window with other top and bottom pads (a row band sees only the padding rows

@@ -164,11 +164,7 @@ fn random_pads(rng: &mut Rng, k: (u8, u8)) -> Pads {
 /// A random valid sequential model: convs and pools over a small image, then optionally flatten
 /// and dense layers. Random zero points, multipliers, paddings, strides and ReLU flags.
 pub fn random_model(rng: &mut Rng, o: &RandomModelOptions) -> OwnedModel {
-    let shape = Shape::new(
-        rng.range(1, o.max_hw as i64) as u16,
-        rng.range(1, o.max_hw as i64) as u16,
-        rng.range(1, o.max_channels as i64) as u16,
-    );
+    let shape = Shape::new(rng.range(1, o.max_hw as i64) as u16, rng.range(1, o.max_hw as i64) as u16, rng.range(1, o.max_channels as i64) as u16);
     let quant = QParams { scale_exp: rng.range(-10, 0) as i8, zero_point: rng.i8() };
     let input = InputSpec { shape, quant, preprocess: None };
     let tables = Tables::Random { max_multiplier: o.max_multiplier };
@@ -181,9 +177,7 @@ pub fn random_model(rng: &mut Rng, o: &RandomModelOptions) -> OwnedModel {
         let s = (rng.range(1, o.max_stride as i64) as u8, rng.range(1, o.max_stride as i64) as u8);
         let mut pads = random_pads(rng, k);
         // Keep the padded input at least as large as the kernel.
-        if (shape.h as u32 + pads.top as u32 + pads.bottom as u32) < k.0 as u32
-            || (shape.w as u32 + pads.left as u32 + pads.right as u32) < k.1 as u32
-        {
+        if (shape.h as u32 + pads.top as u32 + pads.bottom as u32) < k.0 as u32 || (shape.w as u32 + pads.left as u32 + pads.right as u32) < k.1 as u32 {
             pads = Pads { top: k.0 - 1, left: k.1 - 1, bottom: 0, right: 0 };
         }
         let window = Window { kernel_h: k.0, kernel_w: k.1, stride_h: s.0, stride_w: s.1, pads };

@@ -73,19 +73,15 @@ fn multiply_accumulate_chunks_cover_exactly_the_macs_without_padding() {
         let bytes = model(Shape::new(hw, hw, c), None, vec![conv(oc, k, s, c as usize)]);
         let m = Model::parse(&bytes).unwrap();
         let n = Count::of(&m);
-        let lanes = 4 * (n.get(Event::DotRowsChunk1)
-            + 2 * n.get(Event::DotRowsChunk2)
-            + 3 * n.get(Event::DotRowsChunk3)
-            + 4 * n.get(Event::DotRowsChunk4));
+        let lanes = 4 * (n.get(Event::DotRowsChunk1) + 2 * n.get(Event::DotRowsChunk2) + 3 * n.get(Event::DotRowsChunk3) + 4 * n.get(Event::DotRowsChunk4));
         assert_eq!(lanes, m.macs(), "{hw}x{hw}x{c} -> {oc} k{k} s{s}");
         // One requantization per output value, four per channel and block (each band row
         // call ends with a block of up to three pixels less).
         let outs = m.output().shape.len() as u64;
-        let requant = 4
-            * [Event::RequantChannel, Event::RequantChannelClamped, Event::RequantChannelFast, Event::RequantChannelFastClamped]
-                .iter()
-                .map(|&e| n.get(e))
-                .sum::<u64>();
+        let requant = 4 * [Event::RequantChannel, Event::RequantChannelClamped, Event::RequantChannelFast, Event::RequantChannelFastClamped]
+            .iter()
+            .map(|&e| n.get(e))
+            .sum::<u64>();
         assert!(requant >= outs && requant <= outs + 3 * oc as u64 * n.get(Event::ConvCall), "{requant} for {outs}");
     }
 }

@@ -25,7 +25,11 @@ fn run(owned: &OwnedModel, input: &[i8]) -> (Vec<i8>, Shape) {
 
 /// Random multipliers, half of them powers of two so exact ties (x.5) occur often.
 fn multiplier(rng: &mut Rng) -> i32 {
-    if rng.bool() { 1 << rng.range(10, 16) } else { rng.range(1, 1 << 17) as i32 }
+    if rng.bool() {
+        1 << rng.range(10, 16)
+    } else {
+        rng.range(1, 1 << 17) as i32
+    }
 }
 
 fn requant_f64(acc: f64, m: i32, zp: i8, lo: i8) -> i8 {

@@ -2,7 +2,7 @@
 //! interpreter gives the same outputs as running each layer in buffers of its own.
 
 use common::format::Layer;
-use common::interp::{Reference, Kernels, Tensor, TensorMut};
+use common::interp::{Kernels, Reference, Tensor, TensorMut};
 use common::testing::{random_model, RandomModelOptions, Rng};
 use common::Model;
 
@@ -67,10 +67,7 @@ fn arena_too_small_and_wrong_input_are_errors() {
     let n = model.plan().arena_bytes();
     let input = vec![0i8; model.input().shape.len()];
     let mut small = vec![0i8; n - 1];
-    assert_eq!(
-        common::run(&model, &input, &mut small).unwrap_err(),
-        common::RunError::ArenaTooSmall { needed: n, got: n - 1 }
-    );
+    assert_eq!(common::run(&model, &input, &mut small).unwrap_err(), common::RunError::ArenaTooSmall { needed: n, got: n - 1 });
     let mut arena = vec![0i8; n];
     assert!(matches!(common::run(&model, &input[1..], &mut arena), Err(common::RunError::InputLength { .. })));
 }

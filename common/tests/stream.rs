@@ -12,14 +12,7 @@ use common::{Model, RunError, Shape};
 /// Tall inputs, kernels up to 5 and strides up to 3 (so some rows are read by no window),
 /// random top and bottom pads, every pool kind, up to 4 leading conv/pool layers.
 fn options(seed: u64) -> RandomModelOptions {
-    RandomModelOptions {
-        max_hw: [24, 12, 12][seed as usize % 3],
-        max_channels: 5,
-        max_conv_layers: 4,
-        max_kernel: 5,
-        max_stride: 3,
-        ..Default::default()
-    }
+    RandomModelOptions { max_hw: [24, 12, 12][seed as usize % 3], max_channels: 5, max_conv_layers: 4, max_kernel: 5, max_stride: 3, ..Default::default() }
 }
 
 fn model_bytes(seed: u64) -> Vec<u8> {
@@ -234,15 +227,9 @@ fn stream_errors() {
     let mut arena = vec![0i8; plan.arena_bytes()];
     let ignore = |_: usize, _: std::ops::Range<u16>, _: &[i8]| {};
 
-    assert_eq!(
-        stream.push_row(&mut Reference, &mut arena, &row[1..], ignore),
-        Err(RunError::RowLength { expected: row.len(), got: row.len() - 1 })
-    );
+    assert_eq!(stream.push_row(&mut Reference, &mut arena, &row[1..], ignore), Err(RunError::RowLength { expected: row.len(), got: row.len() - 1 }));
     let short = plan.scratch().offset as usize - 1;
-    assert_eq!(
-        stream.push_row(&mut Reference, &mut arena[..short], &row, ignore),
-        Err(RunError::ArenaTooSmall { needed: short + 1, got: short })
-    );
+    assert_eq!(stream.push_row(&mut Reference, &mut arena[..short], &row, ignore), Err(RunError::ArenaTooSmall { needed: short + 1, got: short }));
     assert_eq!(stream.finish(&mut Reference, &mut arena, ignore).unwrap_err(), RunError::RowCount { expected: shape.h, got: 0 });
     for _ in 0..shape.h {
         stream.push_row(&mut Reference, &mut arena, &row, ignore).unwrap();

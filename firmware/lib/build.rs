@@ -35,8 +35,7 @@ fn main() {
         None => manifest.join(DEFAULT_MODEL),
     };
     println!("cargo:rerun-if-changed={}", model_path.display());
-    let blob = fs::read(&model_path)
-        .unwrap_or_else(|e| fail(&format!("cannot read the model blob {}: {e}", model_path.display())));
+    let blob = fs::read(&model_path).unwrap_or_else(|e| fail(&format!("cannot read the model blob {}: {e}", model_path.display())));
     let sizes = match Model::parse(&blob) {
         Ok(model) => Sizes::of(&model),
         // Only for proving the firmware's own start-up check: a blob that fails to parse is
@@ -45,10 +44,7 @@ fn main() {
             println!("cargo:warning=PILOT_MODEL_UNCHECKED: embedding an invalid model blob ({e})");
             Sizes::default()
         }
-        Err(e) => fail(&format!(
-            "{} is not a valid model blob: {e} (set PILOT_MODEL to a blob written by `pilot`)",
-            model_path.display()
-        )),
+        Err(e) => fail(&format!("{} is not a valid model blob: {e} (set PILOT_MODEL to a blob written by `pilot`)", model_path.display())),
     };
 
     fit::check_fit(&sizes, blob.len()).unwrap_or_else(|msg| fail(&msg));
@@ -71,12 +67,7 @@ pub struct Sizes {
 impl Sizes {
     fn of(model: &Model<'_>) -> Sizes {
         let plan = CameraPlan::of(model);
-        Sizes {
-            arena: plan.arena_bytes(),
-            whole_arena: model.plan().arena_bytes(),
-            scratch: plan.rows.bytes(),
-            frame_row: plan.rows.frame_row,
-        }
+        Sizes { arena: plan.arena_bytes(), whole_arena: model.plan().arena_bytes(), scratch: plan.rows.bytes(), frame_row: plan.rows.frame_row }
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod data;
 pub mod explain;
 pub mod fsutil;
 pub mod nn;
@@ -10,11 +11,10 @@ pub mod onnx;
 pub mod plot;
 pub mod qemu;
 pub mod quant;
+pub mod serve;
+pub mod sim;
 pub mod train;
 pub mod transfer;
 pub mod verify;
-pub mod data;
-pub mod serve;
-pub mod sim;
 pub mod workflow;
 pub mod zoo;

@@ -42,7 +42,16 @@ fn the_same_seed_trains_the_same_network() {
     // (The weight files also hold random parameter ids: compare what the networks compute.)
     let outputs = |name: &str| {
         let run = RunDir::new(dir.path().join(name));
-        fit(&spec, &data, |_| train.clone(), &split.val, &run, &TrainConfig { epochs: 3, batch: 16, lr: 3e-3, seed: 7, ..TrainConfig::new(Vec::new(), host::data::DataKind::Images) }, &FitOptions::default()).unwrap();
+        fit(
+            &spec,
+            &data,
+            |_| train.clone(),
+            &split.val,
+            &run,
+            &TrainConfig { epochs: 3, batch: 16, lr: 3e-3, seed: 7, ..TrainConfig::new(Vec::new(), host::data::DataKind::Images) },
+            &FitOptions::default(),
+        )
+        .unwrap();
         let net = run.load_best(&host::train::infer_device()).unwrap();
         let mut out = Vec::new();
         host::train::for_each_batch(&net, &data, &split.val, 8, |t, _| out.extend(t.into_data().try_to_vec::<f32>().unwrap()));

@@ -33,7 +33,13 @@ fn halves() -> Vec<u8> {
 }
 
 fn preprocess() -> Preprocess {
-    Preprocess { frame_w: W as u16, frame_h: H as u16, format: PixelFormat::Rgb888, crop: Rect { x: 0, y: 0, w: W as u16, h: H as u16 }, color: ColorMode::Gray }
+    Preprocess {
+        frame_w: W as u16,
+        frame_h: H as u16,
+        format: PixelFormat::Rgb888,
+        crop: Rect { x: 0, y: 0, w: W as u16, h: H as u16 },
+        color: ColorMode::Gray,
+    }
 }
 
 /// 3x3 weights of a detector of intensity changes across x (`across_x`: it sees vertical

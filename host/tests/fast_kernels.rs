@@ -223,14 +223,17 @@ fn training_steps_repeat_bit_exactly() {
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optim.step(1e-2, net, grads);
         }
-        net.valid().blocks.iter().filter_map(|b| match b {
-            Block::Conv(c) => Some(to_vec(c.weight.val())),
-            _ => None,
-        }).collect::<Vec<_>>()
+        net.valid()
+            .blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::Conv(c) => Some(to_vec(c.weight.val())),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
     };
     let _turn = rng_turn();
     let (a, b) = (run(), run());
     assert_eq!(a.len(), 3);
     assert!(a == b, "two runs from the same seed gave different weights");
 }
-

@@ -54,7 +54,8 @@ fn the_folded_export_imports_back_as_the_same_network() {
     for block in &mut net.blocks {
         if let Block::BatchNorm(bn) = block {
             let n = bn.gamma.val().dims()[0];
-            let values = |base: f32, step: f32| Tensor::<1>::from_data(TensorData::new((0..n).map(|i| base + step * i as f32).collect::<Vec<f32>>(), [n]), &device);
+            let values =
+                |base: f32, step: f32| Tensor::<1>::from_data(TensorData::new((0..n).map(|i| base + step * i as f32).collect::<Vec<f32>>(), [n]), &device);
             bn.gamma = burn::module::Param::from_tensor(values(0.5, 0.3));
             bn.beta = burn::module::Param::from_tensor(values(-0.2, 0.15));
             bn.running_mean = burn::module::RunningState::new(values(0.1, -0.05));

@@ -159,7 +159,9 @@ fn prepare(rgb: &[u8], h: usize, w: usize, scale: f32, mean: [f32; 3], std: [f32
 
 /// Deterministic values in [-amp, amp).
 fn values(n: usize, seed: u32, amp: f32) -> Vec<f32> {
-    (0..n as u32).map(|i| ((i.wrapping_mul(2_654_435_761).wrapping_add(seed.wrapping_mul(40_503)) >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0) * amp).collect()
+    (0..n as u32)
+        .map(|i| ((i.wrapping_mul(2_654_435_761).wrapping_add(seed.wrapping_mul(40_503)) >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0) * amp)
+        .collect()
 }
 
 fn float_attr(name: &str, f: f32) -> AttributeProto {
@@ -221,7 +223,12 @@ impl Zoo {
     fn new() -> Zoo {
         Zoo {
             c1: (values(4 * 3 * 9, 1, 0.3), values(4, 2, 0.2)),
-            bn: [values(4, 3, 0.5).iter().map(|v| v + 1.0).collect(), values(4, 4, 0.3), values(4, 5, 0.2), values(4, 6, 0.4).iter().map(|v| v + 0.6).collect()],
+            bn: [
+                values(4, 3, 0.5).iter().map(|v| v + 1.0).collect(),
+                values(4, 4, 0.3),
+                values(4, 5, 0.2),
+                values(4, 6, 0.4).iter().map(|v| v + 0.6).collect(),
+            ],
             c2: (values(4 * 4 * 9, 7, 0.3), values(4, 8, 0.1)),
             c3: (values(2 * 4, 9, 0.5), values(2, 10, 0.1)),
             fc: (values(5 * 6, 11, 0.5), values(5, 12, 0.1)),
@@ -246,7 +253,14 @@ impl Zoo {
         let x = node(&mut g, "BatchNormalization", "bn1", &[&x, s, bb, m, v], "bn1", vec![float_attr("epsilon", BN_EPS)]);
         let x = g.node("Relu", "r1", &[&x], "r1", vec![]);
         let (size, alpha, beta, bias) = LRN;
-        let x = node(&mut g, "LRN", "n1", &[&x], "n1", vec![int_attr("size", size as i64), float_attr("alpha", alpha), float_attr("beta", beta), float_attr("bias", bias)]);
+        let x = node(
+            &mut g,
+            "LRN",
+            "n1",
+            &[&x],
+            "n1",
+            vec![int_attr("size", size as i64), float_attr("alpha", alpha), float_attr("beta", beta), float_attr("bias", bias)],
+        );
         let p = g.node("MaxPool", "p1", &[&x], "p1", vec![("kernel_shape", Attr::Ints(vec![2, 2])), ("strides", Attr::Ints(vec![2, 2]))]);
         let w = g.f32s("c2_w", &[4, 4, 3, 3], &self.c2.0);
         let b = g.f32s("c2_b", &[4], &self.c2.1);
@@ -376,7 +390,16 @@ fn tract_runs_standard_ops_up_to_each_cut_as_the_reference_computes() {
     assert_eq!(g.parameters, 4 * 27 + 4 + 16 + 4 * 36 + 4 + 8 + 2 + 30 + 5);
 
     let shape = |n: &str| g.nodes.iter().find(|x| x.name == n).unwrap().shape_text();
-    for (node, want) in [("c1", "1x4x12x10"), ("n1", "1x4x12x10"), ("p1", "1x4x6x5"), ("add1", "1x4x6x5"), ("cat1", "1x6x6x5"), ("gap", "1x6x1x1"), ("flat_out", "1x6"), ("prob", "1x5")] {
+    for (node, want) in [
+        ("c1", "1x4x12x10"),
+        ("n1", "1x4x12x10"),
+        ("p1", "1x4x6x5"),
+        ("add1", "1x4x6x5"),
+        ("cat1", "1x6x6x5"),
+        ("gap", "1x6x1x1"),
+        ("flat_out", "1x6"),
+        ("prob", "1x5"),
+    ] {
         assert_eq!(shape(node), want, "{node}");
     }
     assert_eq!(g.default_cut().unwrap().name, "flat_out", "the input of the last Gemm");
@@ -500,7 +523,14 @@ fn lrn_of_every_window_size_is_what_the_operator_defines() {
         let bn = g.f32s("b", &[7], &b);
         let x = g.node("Conv", "c", &["x", &wn, &bn], "c", vec![("kernel_shape", Attr::Ints(vec![1, 1]))]);
         let (alpha, beta, bias) = (0.9, 0.6 + 0.05 * size as f32, 0.5);
-        node(&mut g, "LRN", "", &[&x], "norm", vec![int_attr("size", size as i64), float_attr("alpha", alpha), float_attr("beta", beta), float_attr("bias", bias)]);
+        node(
+            &mut g,
+            "LRN",
+            "",
+            &[&x],
+            "norm",
+            vec![int_attr("size", size as i64), float_attr("alpha", alpha), float_attr("beta", beta), float_attr("bias", bias)],
+        );
         g.output("norm", DataType::Float, &[1, 7, 5, 4]);
         let path = write(dir.path(), &format!("lrn{size}.onnx"), &g.into_model("lrn", &[]));
         let backbone = Backbone::load_with(&path, &preset(Preset::Tf)).unwrap();
@@ -659,7 +689,14 @@ fn heads_train_on_cached_foreign_features() {
     assert_eq!(saved.preparation, f.preparation);
     let head = saved.net(&run.dir, &infer_device()).unwrap();
     let rows: Vec<usize> = split.train.iter().chain(&split.val).copied().collect();
-    let job = Job { backbone: &backbone, cut: &o.cut, extractor: &mut ForeignExtractor::new(f, &o.cut).unwrap(), cache: Some(&cache), progress: false, label: "check" };
+    let job = Job {
+        backbone: &backbone,
+        cut: &o.cut,
+        extractor: &mut ForeignExtractor::new(f, &o.cut).unwrap(),
+        cache: Some(&cache),
+        progress: false,
+        label: "check",
+    };
     let (all, targets, lookup) = features::features(&data, &rows, job).unwrap();
     assert_eq!(lookup, Lookup::Hit);
     let source = FeatureBatches { features: &all, targets: &targets, shape: o.cut.shape };

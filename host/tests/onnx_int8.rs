@@ -133,7 +133,12 @@ fn tract_runs_depthwise_in_integers() {
             let t = node.outputs[0].fact.datum_type;
             if node.op().name() == "Const" {
                 let users = nodes.iter().filter(|n| n.inputs.iter().any(|o| o.node == node.id));
-                assert!(t.is_integer() || users.clone().all(|n| n.op().name() == "Scale"), "model {i}: float constant {} feeds {:?}", node.name, users.map(|n| n.op().name()).collect::<Vec<_>>());
+                assert!(
+                    t.is_integer() || users.clone().all(|n| n.op().name() == "Scale"),
+                    "model {i}: float constant {} feeds {:?}",
+                    node.name,
+                    users.map(|n| n.op().name()).collect::<Vec<_>>()
+                );
             } else {
                 assert!(t.is_integer(), "model {i}: node {} ({}) gives {t:?}", node.name, node.op().name());
             }
@@ -142,7 +147,6 @@ fn tract_runs_depthwise_in_integers() {
     }
     assert!(matmuls >= 12, "{matmuls} integer matrix products");
 }
-
 
 /// `pilot verify`'s comparison handles depthwise layers: 0 mismatches for the exported model,
 /// and an ONNX whose depthwise weights differ from the blob's diverges first at that layer.

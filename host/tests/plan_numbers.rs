@@ -18,10 +18,7 @@ fn pilotnet_and_sign_cnn_plans() {
     assert_eq!(sign.macs(), 4_193_024);
     // Each layer needs its input and output at once; the peak is conv1's output (28,800 B)
     // with pool1's output (7,200 B).
-    let expected = [3_072 + 28_800, 28_800 + 7_200, 7_200 + 10_816, 10_816 + 2_304, 2_304 + 128, 128 + 43]
-        .into_iter()
-        .max()
-        .unwrap();
+    let expected = [3_072 + 28_800, 28_800 + 7_200, 7_200 + 10_816, 10_816 + 2_304, 2_304 + 128, 128 + 43].into_iter().max().unwrap();
     assert_eq!(sign.plan().arena_bytes(), expected);
     assert_eq!(sign.plan().arena_bytes(), 36_000);
     assert_eq!(sign.plan().naive_ping_pong_bytes(), 2 * 28_800);

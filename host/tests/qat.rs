@@ -19,10 +19,7 @@ use host::quant::{build, build_with, graph, model_output_params};
 use host::train::{infer_device, train_device};
 
 fn spec(layers: &str, h: u16, w: u16, c: &str, task: &str) -> NetSpec {
-    NetSpec::parse(&format!(
-        "name = \"t\"\ntask = \"{task}\"\n[input]\nheight = {h}\nwidth = {w}\ncolor = \"{c}\"\nscale_exp = -7\n{layers}"
-    ))
-    .unwrap()
+    NetSpec::parse(&format!("name = \"t\"\ntask = \"{task}\"\n[input]\nheight = {h}\nwidth = {w}\ncolor = \"{c}\"\nscale_exp = -7\n{layers}")).unwrap()
 }
 
 fn random_inputs(n: usize, len: usize, seed: u64) -> Vec<i8> {
@@ -79,7 +76,12 @@ fn output_q(model: &OwnedModel) -> QParams {
 #[test]
 fn fake_quantized_forward_is_the_reference_within_one_step() {
     let layers = [
-        ("[[layers]]\ntype = \"conv2d\"\nfilters = 5\nkernel = 3\nstride = 2\npadding = \"same\"\nactivation = \"relu\"\n[[layers]]\ntype = \"flatten\"\n", 7, 9, "rgb"),
+        (
+            "[[layers]]\ntype = \"conv2d\"\nfilters = 5\nkernel = 3\nstride = 2\npadding = \"same\"\nactivation = \"relu\"\n[[layers]]\ntype = \"flatten\"\n",
+            7,
+            9,
+            "rgb",
+        ),
         ("[[layers]]\ntype = \"conv2d\"\nfilters = 4\nkernel = 3\n[[layers]]\ntype = \"flatten\"\n", 6, 6, "yuv"),
         ("[[layers]]\ntype = \"depthwise\"\nkernel = 3\nactivation = \"relu\"\n[[layers]]\ntype = \"flatten\"\n", 5, 6, "rgb"),
         ("[[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"dense\"\nunits = 7\n", 3, 4, "rgb"),
@@ -108,7 +110,8 @@ fn fake_quantized_forward_is_the_reference_within_one_step() {
     }
 }
 
-const TASK: &str = "[[layers]]\ntype = \"conv2d\"\nfilters = 6\nkernel = 3\nactivation = \"relu\"\n[[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"dense\"\nunits = 1\n";
+const TASK: &str =
+    "[[layers]]\ntype = \"conv2d\"\nfilters = 6\nkernel = 3\nactivation = \"relu\"\n[[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"dense\"\nunits = 1\n";
 
 /// Mean absolute error of `outputs` against `targets`.
 fn mae(outputs: &[f32], targets: &[f32]) -> f64 {
@@ -140,10 +143,7 @@ fn qat_recovers_what_ptq_loses_and_plain_fine_tuning_does_not() {
     let n_in = 25;
     train_device().seed(7);
     let inputs = random_inputs(256, n_in, 11);
-    let targets: Vec<f32> = inputs
-        .chunks(n_in)
-        .map(|x| (1..4).flat_map(|r| (1..4).map(move |c| x[r * 5 + c] as f32 / 128.0)).sum::<f32>() / 9.0)
-        .collect();
+    let targets: Vec<f32> = inputs.chunks(n_in).map(|x| (1..4).flat_map(|r| (1..4).map(move |c| x[r * 5 + c] as f32 / 128.0)).sum::<f32>() / 9.0).collect();
     let net = fit(Net::new(&spec.resolve().unwrap(), &train_device()), &spec, &inputs, &targets, 600, 1e-2);
     let float_mae = mae(&forward(&net, &spec, &inputs), &targets);
     let g = graph::extract(&net, &spec.resolve().unwrap()).unwrap();

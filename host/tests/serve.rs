@@ -29,10 +29,7 @@ mod serve {
     use image::ImageEncoder;
     use serde_json::Value;
 
-    const BLOB: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../models/pilotnet/pilotnet.pnn8"
-    );
+    const BLOB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/pilotnet/pilotnet.pnn8");
     /// RFC 6455's example key and its accept value, computed here by no code of the server's.
     const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
     const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
@@ -82,18 +79,13 @@ mod serve {
 
     fn jpeg_of(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
         let mut out = Vec::new();
-        JpegEncoder::new_with_quality(&mut out, 75)
-            .write_image(rgb, w, h, image::ExtendedColorType::Rgb8)
-            .unwrap();
+        JpegEncoder::new_with_quality(&mut out, 75).write_image(rgb, w, h, image::ExtendedColorType::Rgb8).unwrap();
         out
     }
 
     /// The simulator's telemetry event: its numbers as strings with 4 decimals (C#'s "N4").
     fn telemetry(speed: &str, jpeg: &[u8]) -> String {
-        format!(
-            r#"42["telemetry",{{"steering_angle":"0.0000","throttle":"0.0000","speed":"{speed}","image":"{}"}}]"#,
-            BASE64.encode(jpeg)
-        )
+        format!(r#"42["telemetry",{{"steering_angle":"0.0000","throttle":"0.0000","speed":"{speed}","image":"{}"}}]"#, BASE64.encode(jpeg))
     }
 
     type Lines = Arc<Mutex<Vec<(Level, String)>>>;
@@ -119,9 +111,7 @@ mod serve {
             let lines = Lines::default();
             let observer: &'static Collect = Box::leak(Box::new(Collect(lines.clone())));
             let driver = ModelDriver::new(blob()).unwrap();
-            std::thread::spawn(move || {
-                serve(listener, Box::new(driver), recorder, options, observer)
-            });
+            std::thread::spawn(move || serve(listener, Box::new(driver), recorder, options, observer));
             Server { addr, lines }
         }
 
@@ -129,21 +119,12 @@ mod serve {
         fn logged(&self, level: Level, words: &[&str]) -> String {
             let until = Instant::now() + Duration::from_secs(10);
             loop {
-                let found = self
-                    .lines
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .find(|(l, m)| *l == level && words.iter().all(|w| m.contains(w)))
-                    .cloned();
+                let found = self.lines.lock().unwrap().iter().find(|(l, m)| *l == level && words.iter().all(|w| m.contains(w))).cloned();
                 if let Some((_, m)) = found {
                     return m;
                 }
                 if Instant::now() > until {
-                    panic!(
-                        "no {level:?} line with {words:?} in the log:\n{:#?}",
-                        self.lines.lock().unwrap()
-                    );
+                    panic!("no {level:?} line with {words:?} in the log:\n{:#?}", self.lines.lock().unwrap());
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -157,9 +138,7 @@ mod serve {
             let mut sim = loop {
                 match Sim::connect_with(self.addr, &simulator_request(self.addr)) {
                     Ok(sim) => break sim,
-                    Err(answer) if answer.starts_with("HTTP/1.1 503") && Instant::now() < until => {
-                        std::thread::sleep(Duration::from_millis(20))
-                    }
+                    Err(answer) if answer.starts_with("HTTP/1.1 503") && Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
                     Err(answer) => panic!("refused: {answer}"),
                 }
             };
@@ -215,9 +194,7 @@ mod serve {
         /// valid 101, else the answer.
         fn connect_with(addr: SocketAddr, request: &str) -> Result<Sim, String> {
             let stream = TcpStream::connect(addr).unwrap();
-            stream
-                .set_read_timeout(Some(Duration::from_secs(15)))
-                .unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             (&stream).write_all(request.as_bytes()).unwrap();
             let mut head = Vec::new();
@@ -246,30 +223,14 @@ mod serve {
             // What websocket-sharp checks (HandshakeResponse.IsWebSocketResponse and
             // checkIfValidHandshakeResponse).
             assert_eq!(header("Upgrade").unwrap().to_lowercase(), "websocket");
-            assert!(header("Connection")
-                .unwrap()
-                .split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("upgrade")));
+            assert!(header("Connection").unwrap().split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")));
             assert_eq!(header("Sec-WebSocket-Accept").as_deref(), Some(ACCEPT));
-            assert_eq!(
-                (
-                    header("Sec-WebSocket-Protocol"),
-                    header("Sec-WebSocket-Extensions")
-                ),
-                (None, None)
-            );
-            Ok(Sim {
-                stream,
-                reader,
-                masks: 0x9E37_79B9,
-            })
+            assert_eq!((header("Sec-WebSocket-Protocol"), header("Sec-WebSocket-Extensions")), (None, None));
+            Ok(Sim { stream, reader, masks: 0x9E37_79B9 })
         }
 
         fn next_mask(&mut self) -> [u8; 4] {
-            self.masks = self
-                .masks
-                .wrapping_mul(1_664_525)
-                .wrapping_add(1_013_904_223);
+            self.masks = self.masks.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             self.masks.to_be_bytes()
         }
 
@@ -334,10 +295,7 @@ mod serve {
             };
             let mut payload = vec![0; len];
             self.reader.read_exact(&mut payload).unwrap();
-            Frame_ {
-                opcode: head[0] & 0x0F,
-                payload,
-            }
+            Frame_ { opcode: head[0] & 0x0F, payload }
         }
 
         fn recv(&mut self) -> String {
@@ -349,12 +307,7 @@ mod serve {
         /// The close frame's code, and then the end of the connection.
         fn recv_close(&mut self) -> Option<u16> {
             let f = self.recv_frame();
-            assert_eq!(
-                f.opcode,
-                8,
-                "not a close frame: {:?}",
-                String::from_utf8_lossy(&f.payload)
-            );
+            assert_eq!(f.opcode, 8, "not a close frame: {:?}", String::from_utf8_lossy(&f.payload));
             let mut rest = Vec::new();
             let _ = self.reader.read_to_end(&mut rest);
             (f.payload.len() >= 2).then(|| u16::from_be_bytes([f.payload[0], f.payload[1]]))
@@ -364,12 +317,7 @@ mod serve {
         /// the sid. Then pings, as the simulator's ping thread does at once.
         fn opening(&mut self) -> String {
             let (sid, open) = self.opening_packets();
-            assert_eq!(
-                open,
-                format!(
-                    r#"0{{"sid":"{sid}","upgrades":[],"pingTimeout":60000,"pingInterval":25000}}"#
-                )
-            );
+            assert_eq!(open, format!(r#"0{{"sid":"{sid}","upgrades":[],"pingTimeout":60000,"pingInterval":25000}}"#));
             self.send("2");
             assert_eq!(self.recv(), "3");
             sid
@@ -378,19 +326,10 @@ mod serve {
         /// The open packet (and its sid), drive.py's connect `steer`, and `40`.
         fn opening_packets(&mut self) -> (String, String) {
             let open = self.recv();
-            let sid = open
-                .strip_prefix(r#"0{"sid":""#)
-                .and_then(|s| s.split_once('"'))
-                .map(|(sid, _)| sid.to_string());
+            let sid = open.strip_prefix(r#"0{"sid":""#).and_then(|s| s.split_once('"')).map(|(sid, _)| sid.to_string());
             let sid = sid.unwrap_or_else(|| panic!("not an open packet: {open}"));
-            assert!(
-                sid.len() == 32 && sid.bytes().all(|c| c.is_ascii_hexdigit()),
-                "{sid}"
-            );
-            assert_eq!(
-                self.recv(),
-                r#"42["steer",{"steering_angle":"0","throttle":"0"}]"#
-            );
+            assert!(sid.len() == 32 && sid.bytes().all(|c| c.is_ascii_hexdigit()), "{sid}");
+            assert_eq!(self.recv(), r#"42["steer",{"steering_angle":"0","throttle":"0"}]"#);
             assert_eq!(self.recv(), "40");
             (sid, open)
         }
@@ -399,17 +338,10 @@ mod serve {
         fn steer_reply(&mut self, text: &str) -> (f64, f64) {
             self.send(text);
             let reply = self.recv();
-            let json = reply
-                .strip_prefix("42")
-                .unwrap_or_else(|| panic!("not an event: {reply}"));
+            let json = reply.strip_prefix("42").unwrap_or_else(|| panic!("not an event: {reply}"));
             let v: Value = serde_json::from_str(json).unwrap();
             assert_eq!(v[0], "steer", "{reply}");
-            let field = |k: &str| {
-                v[1][k]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{k} is not a string: {reply}"))
-                    .to_string()
-            };
+            let field = |k: &str| v[1][k].as_str().unwrap_or_else(|| panic!("{k} is not a string: {reply}")).to_string();
             let (s, t) = (field("steering_angle"), field("throttle"));
             assert_eq!(v[1].as_object().unwrap().len(), 2, "{reply}");
             // Python's str(float): shortest round-trip digits, always with a point or exponent.
@@ -419,12 +351,7 @@ mod serve {
 
         fn expect_manual(&mut self, text: &str) {
             self.send(text);
-            assert_eq!(
-                self.recv(),
-                r#"42["manual",{}]"#,
-                "after {}",
-                &text[..text.len().min(60)]
-            );
+            assert_eq!(self.recv(), r#"42["manual",{}]"#, "after {}", &text[..text.len().min(60)]);
         }
     }
 
@@ -446,14 +373,7 @@ mod serve {
         let server = Server::start(Options::default(), None);
         let mut sim = Sim::connect(server.addr);
         let sid = sim.opening();
-        let connected = server.logged(
-            Level::Info,
-            &[
-                "simulator connected from 127.0.0.1",
-                "websocket-sharp/1.0",
-                "EIO=4",
-            ],
-        );
+        let connected = server.logged(Level::Info, &["simulator connected from 127.0.0.1", "websocket-sharp/1.0", "EIO=4"]);
         assert!(connected.contains(&sid[..8]), "{connected}");
 
         let jpegs = camera_jpegs(3);
@@ -462,19 +382,13 @@ mod serve {
         let mut seen = Vec::new();
         for ((jpeg, speed), want_throttle) in jpegs.iter().zip(speeds).zip(&throttles) {
             let message = telemetry(speed, jpeg);
-            assert!(
-                message.len() > 5 * FRAGMENT,
-                "the telemetry goes in fragments"
-            );
+            assert!(message.len() > 5 * FRAGMENT, "the telemetry goes in fragments");
             let (steering, throttle) = sim.steer_reply(&message);
             assert_eq!(steering, f64::from(reference_steering(jpeg)));
             assert_eq!(throttle, *want_throttle);
             seen.push(steering);
         }
-        assert!(
-            seen.windows(2).any(|w| w[0] != w[1]),
-            "the same steering for different frames: {seen:?}"
-        );
+        assert!(seen.windows(2).any(|w| w[0] != w[1]), "the same steering for different frames: {seen:?}");
 
         // Manual mode (W or S held): empty telemetry, answered `manual`; the controller waits.
         sim.expect_manual(r#"42["telemetry",null]"#);
@@ -484,10 +398,7 @@ mod serve {
         sim.expect_manual(r#"427["telemetry",null]"#);
         assert_eq!(sim.recv(), "437[]");
         let (_, throttle) = sim.steer_reply(&telemetry("9.5000", &jpegs[0]));
-        assert_eq!(
-            throttle,
-            drive_py_throttles(&["0.0000", "5.1234", "8.9999", "9.5000"])[3]
-        );
+        assert_eq!(throttle, drive_py_throttles(&["0.0000", "5.1234", "8.9999", "9.5000"])[3]);
         server.logged(Level::Info, &["autonomous again"]);
 
         // Quitting, the simulator sends Socket.IO's disconnect, Engine.IO's close and a
@@ -497,13 +408,7 @@ mod serve {
         let close = sim.frame(0x88, &[]);
         sim.write(&close);
         assert_eq!(sim.recv_close(), Some(1000), "eventlet answers 1000");
-        server.logged(
-            Level::Info,
-            &[
-                "closed the session (Engine.IO close, then WebSocket close)",
-                "4 frames steered",
-            ],
-        );
+        server.logged(Level::Info, &["closed the session (Engine.IO close, then WebSocket close)", "4 frames steered"]);
     }
 
     #[test]
@@ -514,10 +419,7 @@ mod serve {
         let close = sim.frame(0x88, &[]);
         sim.write(&close);
         assert_eq!(sim.recv_close(), Some(1000), "answered as eventlet answers");
-        server.logged(
-            Level::Info,
-            &["the simulator disconnected (WebSocket close, no status code)"],
-        );
+        server.logged(Level::Info, &["the simulator disconnected (WebSocket close, no status code)"]);
         // A connection dropped without any close is reported as a drop.
         let sim = Sim::connect(server.addr);
         drop(sim);
@@ -540,30 +442,13 @@ mod serve {
         }
         sim.expect_manual(r#"42["telemetry",null]"#);
         let rows = host::data::udacity::read_log(&dir, 0).unwrap();
-        assert_eq!(
-            rows.len(),
-            2,
-            "one row per steered frame, none for manual mode"
-        );
+        assert_eq!(rows.len(), 2, "one row per steered frame, none for manual mode");
         for ((row, jpeg), (steering, throttle)) in rows.iter().zip(&jpegs).zip(&sent) {
-            assert_eq!(
-                &std::fs::read(&row.center).unwrap(),
-                jpeg,
-                "the simulator's JPEG, untouched"
-            );
-            assert!(row
-                .center
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("center_"));
+            assert_eq!(&std::fs::read(&row.center).unwrap(), jpeg, "the simulator's JPEG, untouched");
+            assert!(row.center.file_name().unwrap().to_string_lossy().starts_with("center_"));
             assert_eq!((row.left.as_ref(), row.right.as_ref()), (None, None));
             assert_eq!(row.steering, *steering as f32);
-            assert!(
-                (row.throttle - *throttle as f32).abs() < 1e-6,
-                "{} {throttle}",
-                row.throttle
-            );
+            assert!((row.throttle - *throttle as f32).abs() < 1e-6, "{} {throttle}", row.throttle);
         }
         assert_eq!((rows[0].speed, rows[1].speed), (3.21, 4.56));
         assert!(rows[0].center < rows[1].center);
@@ -575,54 +460,20 @@ mod serve {
         let addr = server.addr;
         let good = simulator_request(addr);
         let cases: [(String, &str, &str); 7] = [
-            (
-                good.replacen("/socket.io/", "/", 1),
-                "404 Not Found",
-                "not the Socket.IO path",
-            ),
-            (
-                good.replacen("transport=websocket", "transport=polling", 1),
-                "400 Bad Request",
-                "only transport=websocket",
-            ),
-            (
-                good.replacen("Version: 13", "Version: 8", 1),
-                "426 Upgrade Required",
-                "is not 13",
-            ),
-            (
-                good.replacen("Host:", "Origin: http://example.com\r\nHost:", 1),
-                "400 Bad Request",
-                "origin http://example.com",
-            ),
-            (
-                good.replacen("Upgrade: websocket\r\n", "", 1),
-                "400 Bad Request",
-                "not a WebSocket upgrade",
-            ),
-            (
-                "GARBAGE\r\n\r\n".to_string(),
-                "400 Bad Request",
-                "not an HTTP request",
-            ),
-            (
-                format!(
-                    "GET /socket.io/ HTTP/1.1\r\nX-Padding: {}\r\n\r\n",
-                    "a".repeat(9000)
-                ),
-                "431 Request Header",
-                "larger than 8192 bytes",
-            ),
+            (good.replacen("/socket.io/", "/", 1), "404 Not Found", "not the Socket.IO path"),
+            (good.replacen("transport=websocket", "transport=polling", 1), "400 Bad Request", "only transport=websocket"),
+            (good.replacen("Version: 13", "Version: 8", 1), "426 Upgrade Required", "is not 13"),
+            (good.replacen("Host:", "Origin: http://example.com\r\nHost:", 1), "400 Bad Request", "origin http://example.com"),
+            (good.replacen("Upgrade: websocket\r\n", "", 1), "400 Bad Request", "not a WebSocket upgrade"),
+            ("GARBAGE\r\n\r\n".to_string(), "400 Bad Request", "not an HTTP request"),
+            (format!("GET /socket.io/ HTTP/1.1\r\nX-Padding: {}\r\n\r\n", "a".repeat(9000)), "431 Request Header", "larger than 8192 bytes"),
         ];
         for (request, status, why) in &cases {
             let answer = match Sim::connect_with(addr, request) {
                 Ok(_) => panic!("accepted: {request}"),
                 Err(answer) => answer,
             };
-            assert!(
-                answer.starts_with(&format!("HTTP/1.1 {status}")) && answer.contains(why),
-                "{answer}"
-            );
+            assert!(answer.starts_with(&format!("HTTP/1.1 {status}")) && answer.contains(why), "{answer}");
             server.logged(Level::Warn, &[why]);
         }
         // A client that keeps sending after an oversized head still gets its answer. (The
@@ -633,37 +484,21 @@ mod serve {
         s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
         let mut w = s.try_clone().unwrap();
         let flood = std::thread::spawn(move || {
-            let _ = w.write_all(
-                format!("GET /socket.io/ HTTP/1.1\r\nX: {}", "a".repeat(512 * 1024)).as_bytes(),
-            );
+            let _ = w.write_all(format!("GET /socket.io/ HTTP/1.1\r\nX: {}", "a".repeat(512 * 1024)).as_bytes());
         });
         let mut answer = Vec::new();
         let read = s.read_to_end(&mut answer);
         flood.join().unwrap();
-        assert!(
-            String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 431 "),
-            "{read:?} {}",
-            String::from_utf8_lossy(&answer)
-        );
+        assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 431 "), "{read:?} {}", String::from_utf8_lossy(&answer));
         // A request cut short, then the connection closed.
         assert_eq!(exchange(addr, &good.as_bytes()[..50], true), "");
-        server.logged(
-            Level::Warn,
-            &["after 50 bytes, inside its request (truncated)"],
-        );
+        server.logged(Level::Warn, &["after 50 bytes, inside its request (truncated)"]);
         server.still_serves();
     }
 
     #[test]
-    fn websocket_framing_errors_close_the_connection_with_their_code_and_the_server_keeps_serving()
-    {
-        let options = Options {
-            limits: Limits {
-                max_message: 64 * 1024,
-                ..Limits::default()
-            },
-            ..Options::default()
-        };
+    fn websocket_framing_errors_close_the_connection_with_their_code_and_the_server_keeps_serving() {
+        let options = Options { limits: Limits { max_message: 64 * 1024, ..Limits::default() }, ..Options::default() };
         let server = Server::start(options, None);
         let cases: [(&str, u16, &str); 5] = [
             ("unmasked", 1002, "unmasked"),
@@ -684,10 +519,7 @@ mod serve {
                 }
                 "fragments" => {
                     // A 70 KB telemetry in 1016-byte fragments, as the simulator would send it.
-                    let text = format!(
-                        r#"42["telemetry",{{"speed":"1","image":"{}"}}]"#,
-                        "A".repeat(70_000)
-                    );
+                    let text = format!(r#"42["telemetry",{{"speed":"1","image":"{}"}}]"#, "A".repeat(70_000));
                     sim.send(&text);
                     Vec::new()
                 }
@@ -696,10 +528,7 @@ mod serve {
             };
             sim.write(&bytes);
             assert_eq!(sim.recv_close(), Some(code), "{what}");
-            server.logged(
-                Level::Error,
-                &[logged, &format!("closed the connection with code {code}")],
-            );
+            server.logged(Level::Error, &[logged, &format!("closed the connection with code {code}")]);
         }
         // A frame cut short by the end of the connection.
         let mut sim = Sim::connect(server.addr);
@@ -720,38 +549,20 @@ mod serve {
         let small = image::RgbImage::from_pixel(64, 32, image::Rgb([90, 90, 90]));
         let wrong_size = jpeg_of(small.as_raw(), 64, 32);
         let mut huge_header = jpeg.clone();
-        let sof = huge_header
-            .windows(2)
-            .position(|w| w == [0xFF, 0xC0])
-            .unwrap();
+        let sof = huge_header.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         huge_header[sof + 5..sof + 9].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8]);
         let whole = telemetry("1.0000", jpeg);
         let cases: Vec<(String, &str)> = vec![
-            (
-                whole.replacen(r#""image":""#, r#""image":"!!"#, 1),
-                "not valid base64",
-            ),
+            (whole.replacen(r#""image":""#, r#""image":"!!"#, 1), "not valid base64"),
             (telemetry("1.0000", &jpeg[..jpeg.len() - 300]), "truncated"),
             (telemetry("1.0000", &wrong_size), "64x32"),
             (telemetry("1.0000", &huge_header), "65000x65000"),
             (telemetry("1.0000", b"GIF89a"), "not a JPEG"),
-            (
-                format!(
-                    r#"42["telemetry",{{"speed":"1","image":"{}"}}]"#,
-                    "A".repeat(600 * 1024)
-                ),
-                "more than the 524288",
-            ),
+            (format!(r#"42["telemetry",{{"speed":"1","image":"{}"}}]"#, "A".repeat(600 * 1024)), "more than the 524288"),
             (whole.replacen(r#""speed":"1.0000","#, "", 1), "no `speed`"),
             (whole.replacen("1.0000", "12,5000", 1), "decimal separator"),
-            (
-                whole.replacen(r#""image""#, r#""picture""#, 1),
-                "no `image`",
-            ),
-            (
-                r#"42["telemetry","hello"]"#.to_string(),
-                "a string, not an object",
-            ),
+            (whole.replacen(r#""image""#, r#""picture""#, 1), "no `image`"),
+            (r#"42["telemetry","hello"]"#.to_string(), "a string, not an object"),
             (whole[..whole.len() / 2].to_string(), "not JSON"),
         ];
         for (message, why) in &cases {
@@ -780,13 +591,7 @@ mod serve {
         server.logged(Level::Warn, &["binary WebSocket message of 3 bytes"]);
         // None of that reached the throttle controller.
         let (steering, throttle) = sim.steer_reply(&telemetry("2.5000", jpeg));
-        assert_eq!(
-            (steering, throttle),
-            (
-                f64::from(reference_steering(jpeg)),
-                drive_py_throttles(&["2.5000"])[0]
-            )
-        );
+        assert_eq!((steering, throttle), (f64::from(reference_steering(jpeg)), drive_py_throttles(&["2.5000"])[0]));
         // After leaving the namespace its events are ignored.
         sim.send("41");
         sim.send(r#"42["telemetry",null]"#);
@@ -795,41 +600,21 @@ mod serve {
         server.logged(Level::Warn, &["not connected to: ignored"]);
         // Connecting again runs drive.py's connect handler again.
         sim.send("40");
-        assert_eq!(
-            sim.recv(),
-            r#"42["steer",{"steering_angle":"0","throttle":"0"}]"#
-        );
+        assert_eq!(sim.recv(), r#"42["steer",{"steering_angle":"0","throttle":"0"}]"#);
         assert_eq!(sim.recv(), "40");
     }
 
     #[test]
     fn a_simulator_that_stops_pinging_is_closed_after_the_interval_and_grace() {
-        let timing = Timing {
-            ping_interval: Duration::from_millis(600),
-            ping_timeout: Duration::from_secs(2),
-            ping_grace: Duration::from_millis(300),
-        };
-        let server = Server::start(
-            Options {
-                timing,
-                ..Options::default()
-            },
-            None,
-        );
+        let timing = Timing { ping_interval: Duration::from_millis(600), ping_timeout: Duration::from_secs(2), ping_grace: Duration::from_millis(300) };
+        let server = Server::start(Options { timing, ..Options::default() }, None);
         let mut sim = Sim::connect(server.addr);
         let (_, open) = sim.opening_packets();
-        assert!(
-            open.ends_with(r#","upgrades":[],"pingTimeout":2000,"pingInterval":600}"#),
-            "{open}"
-        );
+        assert!(open.ends_with(r#","upgrades":[],"pingTimeout":2000,"pingInterval":600}"#), "{open}");
         let started = Instant::now();
         assert_eq!(sim.recv(), "1", "Engine.IO's close");
         assert_eq!(sim.recv_close(), Some(1000));
-        assert!(
-            started.elapsed() >= Duration::from_millis(800),
-            "closed after {:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() >= Duration::from_millis(800), "closed after {:?}", started.elapsed());
         server.logged(Level::Warn, &["no ping from the simulator for 0.9 s"]);
         // Pinging keeps a session open past that time; telemetry alone does not (Engine.IO 3
         // counts pings only): replies go out until the deadline, then the close packet.
@@ -859,24 +644,12 @@ mod serve {
 
     #[test]
     fn more_connections_than_allowed_are_answered_503() {
-        let options = Options {
-            limits: Limits {
-                max_connections: 1,
-                ..Limits::default()
-            },
-            ..Options::default()
-        };
+        let options = Options { limits: Limits { max_connections: 1, ..Limits::default() }, ..Options::default() };
         let server = Server::start(options, None);
         let mut first = Sim::connect(server.addr);
         first.opening();
-        let answer = Sim::connect_with(server.addr, &simulator_request(server.addr))
-            .err()
-            .unwrap();
-        assert!(
-            answer.starts_with("HTTP/1.1 503 Service Unavailable")
-                && answer.contains("1 connections are open already"),
-            "{answer}"
-        );
+        let answer = Sim::connect_with(server.addr, &simulator_request(server.addr)).err().unwrap();
+        assert!(answer.starts_with("HTTP/1.1 503 Service Unavailable") && answer.contains("1 connections are open already"), "{answer}");
         server.logged(Level::Warn, &["answered 503"]);
         first.send("1");
         drop(first);
@@ -890,51 +663,26 @@ mod serve {
 
     #[test]
     fn the_command_refuses_bad_arguments_before_listening() {
-        assert!(
-            Cli::try_parse_from(["pilot", "serve"]).is_err(),
-            "a model is required"
-        );
-        let err = cli(&["pilot", "serve", "--model", "r", "--firmware", "qemu"])
-            .unwrap_err()
-            .to_string();
+        assert!(Cli::try_parse_from(["pilot", "serve"]).is_err(), "a model is required");
+        let err = cli(&["pilot", "serve", "--model", "r", "--firmware", "qemu"]).unwrap_err().to_string();
         assert!(err.contains("give --blob"), "{err}");
-        let err = cli(&["pilot", "serve", "--blob", BLOB, "--force"])
-            .unwrap_err()
-            .to_string();
+        let err = cli(&["pilot", "serve", "--blob", BLOB, "--force"]).unwrap_err().to_string();
         assert!(err.contains("--record"), "{err}");
-        let err = cli(&["pilot", "serve", "--blob", "no/such.pnn8"])
-            .unwrap_err()
-            .to_string();
+        let err = cli(&["pilot", "serve", "--blob", "no/such.pnn8"]).unwrap_err().to_string();
         assert!(err.contains("no/such.pnn8"), "{err}");
         let tmp = tempfile::tempdir().unwrap();
         let sign = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/sign/sign.pnn8");
-        let err = format!(
-            "{:#}",
-            cli(&["pilot", "serve", "--blob", sign]).unwrap_err()
-        );
+        let err = format!("{:#}", cli(&["pilot", "serve", "--blob", sign]).unwrap_err());
         assert!(err.contains("classifier"), "{err}");
         std::fs::write(tmp.path().join("mine.txt"), "keep").unwrap();
         let dir = tmp.path().to_str().unwrap();
-        let err = cli(&["pilot", "serve", "--blob", BLOB, "--record", dir])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("not empty") && err.contains("--force"),
-            "{err}"
-        );
-        assert_eq!(
-            std::fs::read_to_string(tmp.path().join("mine.txt")).unwrap(),
-            "keep"
-        );
+        let err = cli(&["pilot", "serve", "--blob", BLOB, "--record", dir]).unwrap_err().to_string();
+        assert!(err.contains("not empty") && err.contains("--force"), "{err}");
+        assert_eq!(std::fs::read_to_string(tmp.path().join("mine.txt")).unwrap(), "keep");
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port().to_string();
-        let err = cli(&["pilot", "serve", "--blob", BLOB, "--port", &port])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains(&format!("cannot listen on 127.0.0.1:{port}")) && err.contains("--port"),
-            "{err}"
-        );
+        let err = cli(&["pilot", "serve", "--blob", BLOB, "--port", &port]).unwrap_err().to_string();
+        assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}")) && err.contains("--port"), "{err}");
         assert!(Path::new(BLOB).exists());
     }
 
@@ -949,15 +697,7 @@ mod serve {
         let addr = listener.local_addr().unwrap();
         let lines = Lines::default();
         let observer: &'static Collect = Box::leak(Box::new(Collect(lines.clone())));
-        std::thread::spawn(move || {
-            serve(
-                listener,
-                Box::new(firmware),
-                None,
-                Options::default(),
-                observer,
-            )
-        });
+        std::thread::spawn(move || serve(listener, Box::new(firmware), None, Options::default(), observer));
         let mut sim = Sim::connect(addr);
         sim.opening();
         for jpeg in camera_jpegs(2) {

@@ -57,8 +57,7 @@ mod sim {
         }
         let other_track = Track::generate(6);
         let other = World::new(&other_track, 6);
-        let (x, y) =
-            (render(&a, &cameras[1], &poses[0]), render(&other, &cameras[1], &expert_poses(&other_track, 0.01)[0]));
+        let (x, y) = (render(&a, &cameras[1], &poses[0]), render(&other, &cameras[1], &expert_poses(&other_track, 0.01)[0]));
         let differing = x.rgb().iter().zip(y.rgb()).filter(|(p, q)| p != q).count();
         assert!(differing > x.rgb().len() / 2, "seeds 5 and 6 differ in only {differing} bytes");
     }
@@ -129,17 +128,12 @@ mod sim {
         let laps = 0.5;
         let geometry = StraightOnCircle::new(r);
         let expected = geometry.interventions(laps * track.length());
-        let report =
-            drive(&track, Some(&world), &mut Pilot::Camera(&mut Constant(0.0)), SPEED, laps, |_| Ok(())).unwrap();
+        let report = drive(&track, Some(&world), &mut Pilot::Camera(&mut Constant(0.0)), SPEED, laps, |_| Ok(())).unwrap();
         assert_eq!(report.interventions.len() as u64, expected, "{report}");
         let dt = FRAME_DT / PHYSICS_STEPS as f64;
         for (j, intervention) in report.interventions.iter().enumerate() {
             let predicted = (j as u64 + 1) as f64 * geometry.k as f64 * dt;
-            assert!(
-                (intervention.time - predicted).abs() < 1e-9,
-                "intervention {j} at {} s, predicted {predicted} s",
-                intervention.time
-            );
+            assert!((intervention.time - predicted).abs() < 1e-9, "intervention {j} at {} s, predicted {predicted} s", intervention.time);
         }
         assert!(report.max_abs_lateral > 1.0 && report.max_abs_lateral < 1.02, "{report}");
         assert_eq!(report.autonomy(), autonomy(report.interventions.len(), report.elapsed_s));
@@ -165,11 +159,7 @@ mod sim {
         let rest = r * ((distance - n as f64 * geometry.advance) / r).tan();
         let steps = n * geometry.k + (rest / step).ceil() as u64;
         let frames = steps.div_ceil(PHYSICS_STEPS as u64);
-        assert!(
-            (report.elapsed_s - frames as f64 * FRAME_DT).abs() < 1e-9,
-            "{} s vs {frames} frames",
-            report.elapsed_s
-        );
+        assert!((report.elapsed_s - frames as f64 * FRAME_DT).abs() < 1e-9, "{} s vs {frames} frames", report.elapsed_s);
         let predicted = (1.0 - n as f64 * 6.0 / report.elapsed_s) * 100.0;
         assert!((report.autonomy() - predicted).abs() < 1e-9 && predicted > 5.0, "{report}, predicted {predicted:.2}%");
     }
@@ -204,14 +194,7 @@ mod sim {
     }
 
     fn options(out: &Path, force: bool) -> RecordOptions {
-        RecordOptions {
-            out: out.to_owned(),
-            seeds: vec![4],
-            laps: 0.015,
-            speed: SPEED,
-            format: ImageFormat::Jpeg,
-            force,
-        }
+        RecordOptions { out: out.to_owned(), seeds: vec![4], laps: 0.015, speed: SPEED, format: ImageFormat::Jpeg, force }
     }
 
     /// `YYYY_MM_DD_HH_MM_SS_mmm`
@@ -273,10 +256,7 @@ mod sim {
         assert_eq!(moved.replace(b.to_str().unwrap(), a.to_str().unwrap()), csv);
         for entry in std::fs::read_dir(out.join("IMG")).unwrap() {
             let name = entry.unwrap().file_name();
-            assert_eq!(
-                std::fs::read(out.join("IMG").join(&name)).unwrap(),
-                std::fs::read(again.join("IMG").join(&name)).unwrap()
-            );
+            assert_eq!(std::fs::read(out.join("IMG").join(&name)).unwrap(), std::fs::read(again.join("IMG").join(&name)).unwrap());
         }
     }
 
@@ -311,8 +291,7 @@ mod sim {
         let pp565 = Preprocess { format: PixelFormat::Rgb565Be, ..pp };
         owned.input.preprocess = Some(pp565);
         let blob565 = owned.to_bytes();
-        let rgb565: Vec<u8> =
-            frame.rgb().chunks_exact(3).flat_map(|p| to_rgb565([p[0], p[1], p[2]]).to_be_bytes()).collect();
+        let rgb565: Vec<u8> = frame.rgb().chunks_exact(3).flat_map(|p| to_rgb565([p[0], p[1], p[2]]).to_be_bytes()).collect();
         common::preprocess::preprocess_frame(&pp565, model.input().shape, &rgb565, &mut input).unwrap();
         let q = common::run(&model, &input, &mut arena).unwrap()[0];
         let expected = (q as i32 - quant.zero_point as i32) as f32 * 2f32.powi(quant.scale_exp as i32);
@@ -346,8 +325,7 @@ mod sim {
         run(cli).unwrap();
         let picture = image::open(&png).unwrap();
         assert!(picture.width() > 200 && picture.height() > 200);
-        let decoder =
-            image::codecs::gif::GifDecoder::new(std::io::BufReader::new(std::fs::File::open(&gif).unwrap())).unwrap();
+        let decoder = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(std::fs::File::open(&gif).unwrap())).unwrap();
         let frames = decoder.into_frames().collect::<Result<Vec<_>, _>>().unwrap();
         assert!(frames.len() >= 10, "{} frames", frames.len());
         assert_eq!(frames[0].buffer().dimensions(), (FRAME_W as u32, FRAME_H as u32));
@@ -357,8 +335,7 @@ mod sim {
     fn commands_parse_seeds_and_refuse_ambiguity() {
         let bench = Cli::try_parse_from(["pilot", "bench", "sim", "--frames", "20"]).unwrap();
         run(bench).unwrap();
-        assert!(Cli::try_parse_from(["pilot", "sim", "drive", "--driver", "expert", "--seed", "1", "--seeds", "2,3"])
-            .is_err());
+        assert!(Cli::try_parse_from(["pilot", "sim", "drive", "--driver", "expert", "--seed", "1", "--seeds", "2,3"]).is_err());
         assert!(Cli::try_parse_from(["pilot", "sim", "drive", "--seed", "1"]).is_err(), "a driver is required");
         let tmp = tempfile::tempdir().unwrap();
         let missing = tmp.path().join("missing.pnn8");

@@ -18,10 +18,7 @@ mod timing_loop {
     use host::sim::clock::{Counted, Timing};
     use host::sim::drive::{drive, Driver, ModelDriver, Pilot};
     use host::sim::metrics::Report;
-    use host::sim::record::{
-        drive_with_drift, record, record_timed, sample_drive_with_drift, ImageFormat, RecordOptions, RecordTiming,
-        Sample,
-    };
+    use host::sim::record::{drive_with_drift, record, record_timed, sample_drive_with_drift, ImageFormat, RecordOptions, RecordTiming, Sample};
     use host::sim::render::Frame;
     use host::sim::timed::drive_timed;
     use host::sim::track::{circle, Track};
@@ -89,8 +86,7 @@ mod timing_loop {
         // A drive with interventions, seen through the camera.
         let round = Track::from_centre_line(&circle(42.0)).unwrap();
         let world = World::new(&round, 1);
-        let straight =
-            drive(&round, Some(&world), &mut Pilot::Camera(&mut Constant(0.0)), 9.0, 0.5, |_| Ok(())).unwrap();
+        let straight = drive(&round, Some(&world), &mut Pilot::Camera(&mut Constant(0.0)), 9.0, 0.5, |_| Ok(())).unwrap();
         assert_eq!(straight.interventions.len(), 14);
         assert_eq!(report_digest(&straight), STRAIGHT_ON_A_CIRCLE, "{straight}");
 
@@ -99,8 +95,7 @@ mod timing_loop {
         let mut model = ModelDriver::new(&blob).unwrap();
         let track2 = Track::generate(2);
         let world2 = World::new(&track2, 2);
-        let random =
-            drive_timed(&track2, Some(&world2), &mut Pilot::Camera(&mut model), 9.0, 0.05, &ideal, |_| Ok(())).unwrap();
+        let random = drive_timed(&track2, Some(&world2), &mut Pilot::Camera(&mut model), 9.0, 0.05, &ideal, |_| Ok(())).unwrap();
         assert_eq!(report_digest(&random.report), RANDOM_PILOTNET_SEED2, "{}", random.report);
         assert_eq!((random.decisions.count, random.decisions.mean_latency_s()), (35, 0.0));
 
@@ -247,11 +242,8 @@ mod timing_loop {
         let timing = Timing::board(&BLACKPILL, &model, Pipeline::Sequential, true).unwrap();
         let track = Track::generate(2);
         let world = World::new(&track, 2);
-        let drive_with = |counted: Counted| {
-            drive_timed(&track, Some(&world), &mut Pilot::Camera(&mut Counting(counted)), 9.0, 0.3, &timing, |_| Ok(()))
-                .unwrap()
-                .decisions
-        };
+        let drive_with =
+            |counted: Counted| drive_timed(&track, Some(&world), &mut Pilot::Camera(&mut Counting(counted)), 9.0, 0.3, &timing, |_| Ok(())).unwrap().decisions;
         // Counts equal to the prediction give the predicted timing exactly.
         let as_predicted = drive_with(Counted { network: predicted_network, preprocess: predicted_given });
         assert_eq!(as_predicted.per_second(), timing.slot.decisions_per_second());
@@ -281,8 +273,7 @@ mod timing_loop {
         })
         .unwrap();
         let frames: Vec<u64> = events.iter().filter(|e| e.1 == Sample::Frame).map(|e| e.0).collect();
-        let labels: Vec<(u64, f32)> =
-            events.iter().filter_map(|e| if let Sample::Label(l) = e.1 { Some((e.0, l)) } else { None }).collect();
+        let labels: Vec<(u64, f32)> = events.iter().filter_map(|e| if let Sample::Label(l) = e.1 { Some((e.0, l)) } else { None }).collect();
         assert!(frames.len() > 20);
         assert_eq!(frames.len(), labels.len(), "every frame gets its label");
         for (k, (&f, &(l, _))) in frames.iter().zip(&labels).enumerate() {
@@ -316,8 +307,21 @@ mod timing_loop {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("rec");
         let cli = Cli::try_parse_from([
-            "pilot", "sim", "record", "--seed", "4", "--laps", "0.05", "--board", "blackpill", "--arch", "pilotnet",
-            "--label-latency", "board", "--out", out.to_str().unwrap(),
+            "pilot",
+            "sim",
+            "record",
+            "--seed",
+            "4",
+            "--laps",
+            "0.05",
+            "--board",
+            "blackpill",
+            "--arch",
+            "pilotnet",
+            "--label-latency",
+            "board",
+            "--out",
+            out.to_str().unwrap(),
         ])
         .unwrap();
         run(cli).unwrap();
@@ -355,8 +359,7 @@ mod timing_loop {
         let blob = blob.to_str().unwrap();
         run(parse(&["pilot", "sim", "drive", "--blob", blob, "--seed", "1", "--laps", "0.02", "--speeds", "3,9"])).unwrap();
         run(parse(&["pilot", "sim", "drive", "--blob", blob, "--seed", "1", "--laps", "0.01", "--board", "ideal"])).unwrap();
-        run(parse(&["pilot", "sim", "drive", "--driver", "expert", "--seed", "1", "--laps", "0.05", "--period", "0.3", "--latency", "0.2"]))
-            .unwrap();
+        run(parse(&["pilot", "sim", "drive", "--driver", "expert", "--seed", "1", "--laps", "0.05", "--period", "0.3", "--latency", "0.2"])).unwrap();
 
         let err = |args: &[&str]| format!("{:#}", run(parse(args)).unwrap_err());
         let e = err(&["pilot", "sim", "drive", "--blob", blob, "--board", "f411"]);
@@ -399,7 +402,8 @@ mod timing_loop {
         let (a, b, png) = (tmp.path().join("fast.pnn8"), tmp.path().join("slow.pnn8"), tmp.path().join("t.png"));
         std::fs::write(&a, &fast).unwrap();
         std::fs::write(&b, &slow).unwrap();
-        let args = ["pilot", "sim", "compare", "--blob", a.to_str().unwrap(), b.to_str().unwrap(), "--seed", "1", "--laps", "0.02", "--png", png.to_str().unwrap()];
+        let args =
+            ["pilot", "sim", "compare", "--blob", a.to_str().unwrap(), b.to_str().unwrap(), "--seed", "1", "--laps", "0.02", "--png", png.to_str().unwrap()];
         run(parse(&args)).unwrap();
         let img = image::open(&png).unwrap().to_rgb8();
         assert_eq!((img.width(), img.height()), (host::plot::tradeoff::WIDTH, host::plot::tradeoff::HEIGHT));

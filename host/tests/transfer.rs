@@ -12,15 +12,13 @@ use host::nn::spec::{NetSpec, TaskKind};
 use host::onnx::float;
 use host::quant::graph;
 use host::train::checkpoint::RunDir;
-use host::train::{State, TrainConfig};
 use host::train::{infer_device, FitOptions};
+use host::train::{State, TrainConfig};
 use host::transfer::features::{self, Job};
 use host::transfer::{self, head, Backbone, BurnExtractor, Cache, Extractor, Lookup, Mode, TractExtractor, TransferOptions};
 
 mod fixtures;
 use fixtures::{SMALL_CNN as WIDE, TINY_CNN};
-
-
 
 /// Saves `net` as a training run in `dir`.
 fn save_run(dir: &Path, spec: &NetSpec, net: &Net) -> RunDir {

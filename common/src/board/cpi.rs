@@ -135,17 +135,17 @@ pub const STM32F411_100MHZ: CpiTable = CpiTable {
 /// (about 1.6 cycles per chunk) at worst.
 pub const STM32F746_216MHZ: CpiTable = CpiTable {
     by_region: [
-        c(750, 1110),  // Mac: 0.67 + 1.6 / 15.5; 1.0 + 1.6 / 15.5
-        c(920, 1250),  // MacOne: 4 cycles / 6 + 1.6 / 6.5; 1.0 + 1.6 / 6.5
-        c(800, 1200),  // Widen
-        c(800, 1200),  // Copy
-        c(750, 1100),  // Requant
-        c(800, 1300),  // Control
-        c(800, 1300),  // Pool
-        c(800, 1200),  // Memory
-        c(800, 1400),  // Preprocess (UDIV)
-        c(700, 1050),  // DepthwiseMac: 4 MACs a tap for one MAC unit, loads beside them; table and columns in RAM
-        c(800, 1200),  // DepthwiseGather
+        c(750, 1110), // Mac: 0.67 + 1.6 / 15.5; 1.0 + 1.6 / 15.5
+        c(920, 1250), // MacOne: 4 cycles / 6 + 1.6 / 6.5; 1.0 + 1.6 / 6.5
+        c(800, 1200), // Widen
+        c(800, 1200), // Copy
+        c(750, 1100), // Requant
+        c(800, 1300), // Control
+        c(800, 1300), // Pool
+        c(800, 1200), // Memory
+        c(800, 1400), // Preprocess (UDIV)
+        c(700, 1050), // DepthwiseMac: 4 MACs a tap for one MAC unit, loads beside them; table and columns in RAM
+        c(800, 1200), // DepthwiseGather
     ],
 };
 

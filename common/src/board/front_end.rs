@@ -89,13 +89,7 @@ pub fn front_end(camera: &Camera, pp: &Preprocess, input: Shape) -> Option<Front
     OV2640_MODES.iter().find_map(|mode| {
         let window = dsp_window(crop_in_mode(pp, mode)?, out_w, out_h)?;
         let setup = SensorSetup { mode: *mode, window, out_w, out_h };
-        let frames = Preprocess {
-            frame_w: out_w,
-            frame_h: out_h,
-            format: camera.format,
-            crop: Rect { x: 0, y: 0, w: input.w, h: input.h },
-            color: pp.color,
-        };
+        let frames = Preprocess { frame_w: out_w, frame_h: out_h, format: camera.format, crop: Rect { x: 0, y: 0, w: input.w, h: input.h }, color: pp.color };
         Some(FrontEnd { setup, camera: camera.sending(&setup), frames })
     })
 }

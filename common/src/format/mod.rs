@@ -14,9 +14,9 @@
 
 pub mod crc32;
 pub mod header;
-mod validate;
 #[cfg(feature = "alloc")]
 pub mod owned;
+mod validate;
 #[cfg(feature = "alloc")]
 mod write;
 
@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 use crate::preprocess::Preprocess;
-pub use crate::shape::{Pads, Padding, Window, WindowError};
 use crate::shape::Shape;
+pub use crate::shape::{Padding, Pads, Window, WindowError};
 
 pub use validate::{Invalid, InvalidKind, MAX_ABS_BIAS, MAX_K, MAX_TENSOR_BYTES};
 #[cfg(feature = "alloc")]
@@ -271,12 +271,21 @@ pub struct Model<'a> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ParseError {
     /// Shorter than the header, or than what the header promises.
-    Truncated { needed: usize, got: usize },
+    Truncated {
+        needed: usize,
+        got: usize,
+    },
     BadMagic,
     UnsupportedVersion(u16),
     ReservedNotZero,
-    LengthMismatch { declared: usize, actual: usize },
-    BadCrc { expected: u32, found: u32 },
+    LengthMismatch {
+        declared: usize,
+        actual: usize,
+    },
+    BadCrc {
+        expected: u32,
+        found: u32,
+    },
     /// The payload is not a postcard-encoded `ModelDef` (or has more layers than `MAX_LAYERS`).
     Payload,
     /// Bytes left over after the payload's `ModelDef`.
@@ -298,21 +307,12 @@ impl fmt::Display for ParseError {
                 write!(f, "truncated: needs at least {needed} bytes, got {got}")
             }
             ParseError::BadMagic => write!(f, "not a model blob (bad magic; expected \"PNN8\")"),
-            ParseError::UnsupportedVersion(v) => write!(
-                f,
-                "format version {v} is not supported (this build reads versions {} to {})",
-                header::MIN_VERSION,
-                header::FORMAT_VERSION
-            ),
+            ParseError::UnsupportedVersion(v) => {
+                write!(f, "format version {v} is not supported (this build reads versions {} to {})", header::MIN_VERSION, header::FORMAT_VERSION)
+            }
             ParseError::ReservedNotZero => write!(f, "reserved header bytes are not zero"),
-            ParseError::LengthMismatch { declared, actual } => write!(
-                f,
-                "payload length mismatch: header says {declared} bytes, file has {actual}"
-            ),
-            ParseError::BadCrc { expected, found } => write!(
-                f,
-                "CRC mismatch: header says {expected:#010x}, payload has {found:#010x} (corrupted?)"
-            ),
+            ParseError::LengthMismatch { declared, actual } => write!(f, "payload length mismatch: header says {declared} bytes, file has {actual}"),
+            ParseError::BadCrc { expected, found } => write!(f, "CRC mismatch: header says {expected:#010x}, payload has {found:#010x} (corrupted?)"),
             ParseError::Payload => write!(f, "payload does not decode as a model definition"),
             ParseError::TrailingBytes(n) => write!(f, "{n} unexpected bytes after the model"),
             ParseError::Invalid(e) => write!(f, "{e}"),
@@ -327,8 +327,7 @@ impl<'a> Model<'a> {
     /// Parses and validates a blob. Never panics.
     pub fn parse(bytes: &'a [u8]) -> Result<Model<'a>, ParseError> {
         let payload = header::check(bytes)?;
-        let (def, rest) =
-            postcard::take_from_bytes::<ModelDef<'a>>(payload).map_err(|_| ParseError::Payload)?;
+        let (def, rest) = postcard::take_from_bytes::<ModelDef<'a>>(payload).map_err(|_| ParseError::Payload)?;
         if !rest.is_empty() {
             return Err(ParseError::TrailingBytes(rest.len()));
         }
@@ -378,19 +377,12 @@ impl<'a> Model<'a> {
 
     /// Multiply-accumulates per inference.
     pub fn macs(&self) -> u64 {
-        self.layers()
-            .iter()
-            .enumerate()
-            .map(|(i, n)| n.layer.macs(self.tensors[i].shape, self.tensors[i + 1].shape))
-            .sum()
+        self.layers().iter().enumerate().map(|(i, n)| n.layer.macs(self.tensors[i].shape, self.tensors[i + 1].shape)).sum()
     }
 
     /// Number of weights and biases.
     pub fn parameters(&self) -> usize {
-        self.layers()
-            .iter()
-            .map(|n| n.layer.parameters())
-            .sum()
+        self.layers().iter().map(|n| n.layer.parameters()).sum()
     }
 }
 

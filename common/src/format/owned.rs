@@ -85,9 +85,7 @@ impl OwnedModel {
         let tables: Vec<Tables> = self.layers.iter().map(|n| Tables::of_layer(&n.layer)).collect();
         let mut layers = heapless::Vec::<Node<'_>, MAX_LAYERS>::new();
         for (n, t) in self.layers.iter().zip(&tables) {
-            layers
-                .push(Node { name: &n.name, layer: t.borrow(&n.layer) })
-                .unwrap_or_else(|_| panic!("more than {MAX_LAYERS} layers"));
+            layers.push(Node { name: &n.name, layer: t.borrow(&n.layer) }).unwrap_or_else(|_| panic!("more than {MAX_LAYERS} layers"));
         }
         let def = ModelDef { name: &self.name, task: self.task, input: self.input, layers };
         super::write(&def)

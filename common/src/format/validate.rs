@@ -38,13 +38,26 @@ pub enum InvalidKind {
     TensorTooLarge,
     /// The accumulation depth exceeds `MAX_K`.
     AccumulationTooDeep,
-    WeightsLength { expected: u32, got: u32 },
-    BiasLength { expected: u32, got: u32 },
-    MultipliersLength { expected: u32, got: u32 },
+    WeightsLength {
+        expected: u32,
+        got: u32,
+    },
+    BiasLength {
+        expected: u32,
+        got: u32,
+    },
+    MultipliersLength {
+        expected: u32,
+        got: u32,
+    },
     /// A multiplier is outside `[1, 2^31)`.
-    MultiplierRange { channel: u16 },
+    MultiplierRange {
+        channel: u16,
+    },
     /// A bias is outside `[-2^30, 2^30]`.
-    BiasRange { channel: u16 },
+    BiasRange {
+        channel: u16,
+    },
     /// A dense layer's input is not flat (insert a flatten).
     DenseInputNotFlat,
     /// The input spec's channels do not match its colour mode.
@@ -85,9 +98,7 @@ impl fmt::Display for Invalid {
 type Result<T> = core::result::Result<T, InvalidKind>;
 
 /// Validates `def` and returns the shape and quantization of every tensor.
-pub(super) fn validate(
-    def: &ModelDef<'_>,
-) -> core::result::Result<[TensorInfo; MAX_LAYERS + 1], Invalid> {
+pub(super) fn validate(def: &ModelDef<'_>) -> core::result::Result<[TensorInfo; MAX_LAYERS + 1], Invalid> {
     let at = |layer: Option<usize>| move |kind| Invalid { layer: layer.map(|i| i as u8), kind };
     check_input(def).map_err(at(None))?;
     if def.layers.is_empty() {
@@ -218,4 +229,3 @@ fn check_params(k: usize, outs: u16, weights: &[u8], bias: &[u8], mults: &[u8]) 
 fn clamp_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
-

@@ -65,12 +65,24 @@ impl Kernels for Reference {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum RunError {
-    ArenaTooSmall { needed: usize, got: usize },
-    InputLength { expected: usize, got: usize },
+    ArenaTooSmall {
+        needed: usize,
+        got: usize,
+    },
+    InputLength {
+        expected: usize,
+        got: usize,
+    },
     /// A row pushed to a [`Stream`] has the wrong length.
-    RowLength { expected: usize, got: usize },
+    RowLength {
+        expected: usize,
+        got: usize,
+    },
     /// A [`Stream`] got more input rows than the model has, or finished with fewer.
-    RowCount { expected: u16, got: u16 },
+    RowCount {
+        expected: u16,
+        got: u16,
+    },
 }
 
 impl fmt::Display for RunError {
@@ -128,12 +140,7 @@ fn check_len(arena: &[i8], needed: usize) -> Result<(), RunError> {
 
 /// Runs every layer on the input already in the arena's input slot, calling
 /// `after_layer(i, output_of_layer_i)` after each, and returns the final output.
-pub fn run_with<'ar, K, F>(
-    model: &Model<'_>,
-    kernels: &mut K,
-    arena: &'ar mut [i8],
-    after_layer: F,
-) -> Result<&'ar [i8], RunError>
+pub fn run_with<'ar, K, F>(model: &Model<'_>, kernels: &mut K, arena: &'ar mut [i8], after_layer: F) -> Result<&'ar [i8], RunError>
 where
     K: Kernels + ?Sized,
     F: FnMut(usize, &[i8]),
@@ -146,14 +153,7 @@ where
 /// Runs layers `first..` on whole tensors, tensor `i` at `slot(i)` (disjoint for each layer's
 /// input and output, except flatten's), calling `after_layer(i, output_of_layer_i)` after
 /// each; returns the final output.
-fn run_whole<'ar, K, F>(
-    model: &Model<'_>,
-    kernels: &mut K,
-    arena: &'ar mut [i8],
-    first: usize,
-    slot: impl Fn(usize) -> Slot,
-    mut after_layer: F,
-) -> &'ar [i8]
+fn run_whole<'ar, K, F>(model: &Model<'_>, kernels: &mut K, arena: &'ar mut [i8], first: usize, slot: impl Fn(usize) -> Slot, mut after_layer: F) -> &'ar [i8]
 where
     K: Kernels + ?Sized,
     F: FnMut(usize, &[i8]),

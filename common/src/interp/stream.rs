@@ -112,9 +112,7 @@ impl<'s, 'm> Stream<'s, 'm> {
         }
         check_len(arena, self.plan.arena_bytes())?;
         let (model, plan) = (self.model, &self.plan);
-        let out = run_whole(model, kernels, arena, plan.banded_layers(), |i| plan.slot(i), |i, out| {
-            after(i, 0..model.tensor(i + 1).shape.h, out)
-        });
+        let out = run_whole(model, kernels, arena, plan.banded_layers(), |i| plan.slot(i), |i, out| after(i, 0..model.tensor(i + 1).shape.h, out));
         self.produced = [0; MAX_LAYERS + 1];
         self.top = [0; MAX_LAYERS];
         Ok(out)

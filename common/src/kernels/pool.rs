@@ -13,9 +13,7 @@ fn windows(p: &Pool, input: &Tensor<'_>, output: TensorMut<'_>, mut reduce: impl
             let x0 = (ox * p.stride_w as usize) as isize - p.pads.left as isize;
             let xs = x0.max(0) as usize..(x0 + p.kernel_w as isize).min(is.w as isize) as usize;
             for ch in 0..c {
-                let mut it = ys.clone().flat_map(|iy| {
-                    xs.clone().map(move |ix| input.data[(iy * is.w as usize + ix) * c + ch])
-                });
+                let mut it = ys.clone().flat_map(|iy| xs.clone().map(move |ix| input.data[(iy * is.w as usize + ix) * c + ch]));
                 output.data[(oy * os.w as usize + ox) * c + ch] = reduce(&mut it);
             }
         }

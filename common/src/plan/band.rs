@@ -106,13 +106,7 @@ impl BandPlan {
             0 => Slot { offset: end, len: 0 },
             len => Slot { offset: end.next_multiple_of(4), len },
         };
-        BandPlan {
-            arena_bytes: tail.max(scratch.end()),
-            banded: k as u8,
-            tensors: model.layers().len() as u8 + 1,
-            slots,
-            scratch,
-        }
+        BandPlan { arena_bytes: tail.max(scratch.end()), banded: k as u8, tensors: model.layers().len() as u8 + 1, slots, scratch }
     }
 
     /// Exact arena size in bytes, the scratch included.

@@ -78,13 +78,7 @@ mod tests {
 
     /// 40x30 RGB888 frames cropped and resized to `h` x `w` YUV, then one 3x3 conv.
     fn camera_model(h: u16, w: u16, preprocess: bool) -> Vec<u8> {
-        let pp = Preprocess {
-            frame_w: 40,
-            frame_h: 30,
-            format: PixelFormat::Rgb888,
-            crop: Rect { x: 2, y: 4, w: 36, h: 20 },
-            color: ColorMode::Yuv,
-        };
+        let pp = Preprocess { frame_w: 40, frame_h: 30, format: PixelFormat::Rgb888, crop: Rect { x: 2, y: 4, w: 36, h: 20 }, color: ColorMode::Yuv };
         let conv = OwnedConv {
             out_channels: 4,
             window: Window { kernel_h: 3, kernel_w: 3, stride_h: 1, stride_w: 1, pads: Pads::default() },
@@ -97,11 +91,7 @@ mod tests {
         OwnedModel {
             name: "camera".into(),
             task: Task::Regression,
-            input: InputSpec {
-                shape: Shape::new(h, w, 3),
-                quant: QParams { scale_exp: -7, zero_point: 0 },
-                preprocess: preprocess.then_some(pp),
-            },
+            input: InputSpec { shape: Shape::new(h, w, 3), quant: QParams { scale_exp: -7, zero_point: 0 }, preprocess: preprocess.then_some(pp) },
             layers: vec![OwnedNode { name: "conv1".into(), layer: OwnedLayer::Conv2d(conv) }],
         }
         .to_bytes()

@@ -21,9 +21,9 @@
 mod band;
 mod camera;
 
+pub(crate) use band::RowWindow;
 pub use band::{BandPlan, MAX_SCRATCH_BYTES};
 pub use camera::{CameraPlan, RowBuffers};
-pub(crate) use band::RowWindow;
 
 use crate::format::{Layer, ModelDef, TensorInfo, MAX_LAYERS};
 

@@ -168,10 +168,7 @@ impl Preprocess {
     /// True when the crop is non-empty and inside the frame.
     pub fn crop_fits_frame(&self) -> bool {
         let c = self.crop;
-        c.w > 0
-            && c.h > 0
-            && c.x as u32 + c.w as u32 <= self.frame_w as u32
-            && c.y as u32 + c.h as u32 <= self.frame_h as u32
+        c.w > 0 && c.h > 0 && c.x as u32 + c.w as u32 <= self.frame_w as u32 && c.y as u32 + c.h as u32 <= self.frame_h as u32
     }
 
     /// Bytes in one frame row.
@@ -204,12 +201,7 @@ impl Preprocess {
             frame_w,
             frame_h,
             format,
-            crop: Rect {
-                x: u16::try_from(x0).ok()?,
-                y: u16::try_from(y0).ok()?,
-                w: u16::try_from(x1 - x0).ok()?,
-                h: u16::try_from(y1 - y0).ok()?,
-            },
+            crop: Rect { x: u16::try_from(x0).ok()?, y: u16::try_from(y0).ok()?, w: u16::try_from(x1 - x0).ok()?, h: u16::try_from(y1 - y0).ok()? },
             color: self.color,
         };
         pp.crop_fits_frame().then_some(pp)
@@ -244,9 +236,18 @@ pub fn resize_coord(i: u16, n_in: u16, n_out: u16) -> (u16, u16, u16) {
 pub enum PreprocessError {
     /// Crop outside the frame, empty output, or channels not matching the colour mode.
     BadSpec,
-    FrameLength { expected: usize, got: usize },
-    OutputLength { expected: usize, got: usize },
-    RowLength { expected: usize, got: usize },
+    FrameLength {
+        expected: usize,
+        got: usize,
+    },
+    OutputLength {
+        expected: usize,
+        got: usize,
+    },
+    RowLength {
+        expected: usize,
+        got: usize,
+    },
     /// More rows pushed than the frame has.
     TooManyRows,
     /// A streaming scratch buffer is smaller than [`RowStream::scratch_len`] says.
@@ -270,12 +271,7 @@ impl fmt::Display for PreprocessError {
 impl std::error::Error for PreprocessError {}
 
 /// Preprocesses a whole frame held in memory into `out` (HWC, `out_shape`).
-pub fn preprocess_frame(
-    pp: &Preprocess,
-    out_shape: Shape,
-    frame: &[u8],
-    out: &mut [i8],
-) -> Result<(), PreprocessError> {
+pub fn preprocess_frame(pp: &Preprocess, out_shape: Shape, frame: &[u8], out: &mut [i8]) -> Result<(), PreprocessError> {
     pp.check(out_shape)?;
     if frame.len() != pp.frame_bytes() {
         return Err(PreprocessError::FrameLength { expected: pp.frame_bytes(), got: frame.len() });

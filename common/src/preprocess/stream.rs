@@ -14,7 +14,7 @@
 //! and skips the multiplications: this is what a camera windowed to the model's input gives
 //! (`k = 1`).
 
-use super::{resize_coord, ColorMode, PixelFormat, PreprocessError, Preprocess};
+use super::{resize_coord, ColorMode, PixelFormat, Preprocess, PreprocessError};
 use crate::shape::Shape;
 
 /// The resize along one axis when the crop is `k` output pixels long per output pixel:
@@ -98,12 +98,7 @@ impl<'s> RowStream<'s> {
         2 * rows + out_row + pp.row_bytes()
     }
 
-    pub fn new(
-        pp: Preprocess,
-        out: Shape,
-        rows: &'s mut [u16],
-        out_row: &'s mut [i8],
-    ) -> Result<Self, PreprocessError> {
+    pub fn new(pp: Preprocess, out: Shape, rows: &'s mut [u16], out_row: &'s mut [i8]) -> Result<Self, PreprocessError> {
         pp.check(out)?;
         let (need_rows, need_out) = Self::scratch_len(out.w, out.c);
         if rows.len() < need_rows || out_row.len() < need_out {
@@ -162,11 +157,7 @@ impl<'s> RowStream<'s> {
             return Ok(()); // no pending output row reads this source row
         }
         // Replace the older held row: pending output rows only need rows >= the newer one.
-        let slot = if self.held[0] == u16::MAX || (self.held[1] != u16::MAX && self.held[0] < self.held[1]) {
-            0
-        } else {
-            1
-        };
+        let slot = if self.held[0] == u16::MAX || (self.held[1] != u16::MAX && self.held[0] < self.held[1]) { 0 } else { 1 };
         self.held[slot] = r;
         self.interpolate_row(row, slot);
 

@@ -76,13 +76,7 @@ fn pilotnet_preprocessing_is_frozen() {
     // independent Python implementation of the documented spec
     // (`common/tests/spec/preprocess_reference.py`). If this changes, every trained model and
     // every firmware image changes meaning: bump the model format version.
-    let pp = Preprocess {
-        frame_w: 320,
-        frame_h: 160,
-        format: PixelFormat::Rgb888,
-        crop: Rect { x: 0, y: 60, w: 320, h: 75 },
-        color: ColorMode::Yuv,
-    };
+    let pp = Preprocess { frame_w: 320, frame_h: 160, format: PixelFormat::Rgb888, crop: Rect { x: 0, y: 60, w: 320, h: 75 }, color: ColorMode::Yuv };
     let out_shape = Shape::new(66, 200, 3);
     let mut out = vec![0i8; out_shape.len()];
     preprocess_frame(&pp, out_shape, &test_frame(), &mut out).unwrap();
@@ -134,14 +128,9 @@ fn color_strategy() -> impl Strategy<Value = ColorMode> {
 fn spec() -> impl Strategy<Value = (Preprocess, Shape)> {
     (1u16..48, 1u16..40, format_strategy(), color_strategy())
         .prop_flat_map(|(fw, fh, format, color)| (Just((fw, fh, format, color)), 0..fw, 0..fh))
-        .prop_flat_map(|((fw, fh, format, color), cx, cy)| {
-            (Just((fw, fh, format, color, cx, cy)), 1..=fw - cx, 1..=fh - cy, 1u16..40, 1u16..40)
-        })
+        .prop_flat_map(|((fw, fh, format, color), cx, cy)| (Just((fw, fh, format, color, cx, cy)), 1..=fw - cx, 1..=fh - cy, 1u16..40, 1u16..40))
         .prop_map(|((fw, fh, format, color, cx, cy), cw, ch, ow, oh)| {
-            (
-                Preprocess { frame_w: fw, frame_h: fh, format, crop: Rect { x: cx, y: cy, w: cw, h: ch }, color },
-                Shape::new(oh, ow, color.channels()),
-            )
+            (Preprocess { frame_w: fw, frame_h: fh, format, crop: Rect { x: cx, y: cy, w: cw, h: ch }, color }, Shape::new(oh, ow, color.channels()))
         })
 }
 
@@ -255,12 +244,13 @@ fn fast_path_cases_are_frozen() {
 /// Specs whose crop is a whole multiple (1 to 4) of the output along each axis: the stream's
 /// fast path.
 fn fast_spec() -> impl Strategy<Value = (Preprocess, Shape)> {
-    (1u16..20, 1u16..16, 1u16..=4, 1u16..=4, format_strategy(), color_strategy(), 0u16..5, 0u16..5, 0u16..5, 0u16..5)
-        .prop_map(|(ow, oh, kx, ky, format, color, left, top, right, bottom)| {
+    (1u16..20, 1u16..16, 1u16..=4, 1u16..=4, format_strategy(), color_strategy(), 0u16..5, 0u16..5, 0u16..5, 0u16..5).prop_map(
+        |(ow, oh, kx, ky, format, color, left, top, right, bottom)| {
             let crop = Rect { x: left, y: top, w: ow * kx, h: oh * ky };
             let (fw, fh) = (left + crop.w + right, top + crop.h + bottom);
             (Preprocess { frame_w: fw, frame_h: fh, format, crop, color }, Shape::new(oh, ow, color.channels()))
-        })
+        },
+    )
 }
 
 proptest! {

@@ -44,12 +44,7 @@ fn main() -> ! {
     };
     let Ok(mut servo) = Servo::new(servo, config::SERVO);
     safe::arm(servo.centre_duty());
-    defmt::info!(
-        "servo: centre {=u16} us (trim {=i16} us), range {=i16} us",
-        servo.pulse_us(0.0),
-        config::SERVO.trim_us,
-        config::SERVO.range_us
-    );
+    defmt::info!("servo: centre {=u16} us (trim {=i16} us), range {=i16} us", servo.pulse_us(0.0), config::SERVO.trim_us, config::SERVO.range_us);
 
     let model = match model::parse() {
         Ok(model) => model,

@@ -11,10 +11,10 @@
 //! `firmware` library (`firmware::pipeline`), as in the QEMU application. Neither the frame
 //! nor the whole input is ever held.
 
-use common::format::QParams;
-use common::interp::RunError;
 use common::board::front_end::SensorSetup;
 use common::board::{camera, BLACKPILL};
+use common::format::QParams;
+use common::interp::RunError;
 use common::preprocess::{Preprocess, PreprocessError};
 use common::Model;
 use cortex_m::peripheral::DWT;
@@ -115,15 +115,12 @@ impl<'s, 'm> Pilot<'s, 'm> {
     /// Runs one frame: `read_rows(row, f)` must fill `row` with each camera row in turn and
     /// call `f(y, row)` (as [`drivers::arducam::Frame::read_rows`] does). Returns the steering
     /// in [-1, 1] (right positive) and the cycles spent.
-    pub fn infer<E>(
-        &mut self,
-        read_rows: impl FnOnce(&mut [u8], &mut dyn FnMut(u16, &[u8])) -> Result<(), E>,
-    ) -> Result<(f32, FrameCycles), FrameError<E>> {
+    pub fn infer<E>(&mut self, read_rows: impl FnOnce(&mut [u8], &mut dyn FnMut(u16, &[u8])) -> Result<(), E>) -> Result<(f32, FrameCycles), FrameError<E>> {
         let t0 = DWT::cycle_count();
         let mut network = NetworkCycles::default();
-        let out = self.pipeline.run(&mut self.kernels, &mut network, |row, rows| {
-            read_rows(row, &mut |_, camera_row| rows.push(camera_row)).map_err(FrameError::Camera)
-        });
+        let out = self
+            .pipeline
+            .run(&mut self.kernels, &mut network, |row, rows| read_rows(row, &mut |_, camera_row| rows.push(camera_row)).map_err(FrameError::Camera));
         let end = DWT::cycle_count();
         let out = out.map_err(|e| match e {
             pipeline::FrameError::Read(e) => e,

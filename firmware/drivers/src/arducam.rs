@@ -153,9 +153,7 @@ impl<SPI: SpiDevice, I2C: I2c> ArduCam<SPI, I2C> {
 
     fn read(&mut self, reg: u8) -> Result<u8, Error<SPI::Error, I2C::Error>> {
         let mut value = [0];
-        self.spi
-            .transaction(&mut [Operation::Write(&[reg & !reg::WRITE]), Operation::Read(&mut value)])
-            .map_err(Error::Spi)?;
+        self.spi.transaction(&mut [Operation::Write(&[reg & !reg::WRITE]), Operation::Read(&mut value)]).map_err(Error::Spi)?;
         Ok(value[0])
     }
 }
@@ -175,10 +173,7 @@ impl<SPI: SpiDevice, I2C: I2c> Frame<'_, SPI, I2C> {
             return Err(Error::RowBuffer { bytes: row.len(), needed: g.row_bytes() });
         };
         for y in 0..g.out_h {
-            self.cam
-                .spi
-                .transaction(&mut [Operation::Write(&[reg::BURST_READ]), Operation::Read(row)])
-                .map_err(Error::Spi)?;
+            self.cam.spi.transaction(&mut [Operation::Write(&[reg::BURST_READ]), Operation::Read(row)]).map_err(Error::Spi)?;
             f(y, row);
         }
         self.cam.write(reg::FIFO, reg::FIFO_CLEAR_DONE)

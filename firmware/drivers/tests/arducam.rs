@@ -95,10 +95,13 @@ fn a_capture_streams_every_row_in_order() {
         let mut row = [0; MAX_ROW_BYTES];
         let mut got = Vec::new();
         let mut ys = Vec::new();
-        cam.capture(&mut delay).unwrap().read_rows(&mut row, |y, r| {
-            ys.push(y);
-            got.extend_from_slice(r);
-        }).unwrap();
+        cam.capture(&mut delay)
+            .unwrap()
+            .read_rows(&mut row, |y, r| {
+                ys.push(y);
+                got.extend_from_slice(r);
+            })
+            .unwrap();
         assert_eq!(ys, (0..HEIGHT).collect::<Vec<_>>());
         assert!(got == frame, "the rows are the FIFO's bytes, in order");
     }
@@ -154,11 +157,14 @@ fn a_small_window_sets_the_mode_window_and_zoom_and_reads_its_own_rows() {
     cam.init(&SMALL, &mut delay).unwrap();
     let mut row = [0; MAX_ROW_BYTES];
     let (mut got, mut rows) = (Vec::new(), 0);
-    cam.capture(&mut delay).unwrap().read_rows(&mut row, |_, r| {
-        assert_eq!(r.len(), 160);
-        got.extend_from_slice(r);
-        rows += 1;
-    }).unwrap();
+    cam.capture(&mut delay)
+        .unwrap()
+        .read_rows(&mut row, |_, r| {
+            assert_eq!(r.len(), 160);
+            got.extend_from_slice(r);
+            rows += 1;
+        })
+        .unwrap();
     assert_eq!((rows, got == frame), (20, true));
     let (_, sensor) = cam.release();
     assert_eq!(sensor.reg(1, 0x12), 0x20, "CIF readout");

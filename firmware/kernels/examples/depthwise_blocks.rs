@@ -34,53 +34,21 @@ fn main() {
             "--no-head" => head = false,
             "--tables" => match args.next().as_deref() {
                 Some("realistic") => tables = Tables::Realistic,
-                Some("random") => {
-                    tables = Tables::Random {
-                        max_multiplier: 1 << 17,
-                    }
-                }
-                other => usage(&format!(
-                    "--tables takes realistic or random, got {other:?}"
-                )),
+                Some("random") => tables = Tables::Random { max_multiplier: 1 << 17 },
+                other => usage(&format!("--tables takes realistic or random, got {other:?}")),
             },
             p if path.is_none() && !p.starts_with('-') => path = Some(p.to_string()),
             other => usage(&format!("unexpected argument {other}")),
         }
     }
-    let Some(path) = path else {
-        usage("no output path")
-    };
+    let Some(path) = path else { usage("no output path") };
     if std::path::Path::new(&path).exists() && !force {
         eprintln!("{path} exists: pass --force to replace it");
         std::process::exit(1);
     }
-    let pp = Preprocess {
-        frame_w: 320,
-        frame_h: 160,
-        format: PixelFormat::Rgb888,
-        crop: Rect {
-            x: 0,
-            y: 60,
-            w: 320,
-            h: 80,
-        },
-        color: ColorMode::Yuv,
-    };
-    let input = InputSpec {
-        shape: Shape::new(16, 48, 3),
-        quant: QParams {
-            scale_exp: -7,
-            zero_point: 0,
-        },
-        preprocess: Some(pp),
-    };
-    let mut b = ModelBuilder::new(
-        "depthwise-blocks",
-        Task::Regression,
-        input,
-        Rng::new(0xD3E7),
-        tables,
-    );
+    let pp = Preprocess { frame_w: 320, frame_h: 160, format: PixelFormat::Rgb888, crop: Rect { x: 0, y: 60, w: 320, h: 80 }, color: ColorMode::Yuv };
+    let input = InputSpec { shape: Shape::new(16, 48, 3), quant: QParams { scale_exp: -7, zero_point: 0 }, preprocess: Some(pp) };
+    let mut b = ModelBuilder::new("depthwise-blocks", Task::Regression, input, Rng::new(0xD3E7), tables);
     let same = |s: Shape, st: u8| Window::padded(Padding::Same, s.h, s.w, (3, 3), (st, st));
     let pointwise = Window::square(1, 1, Pads::default());
     let s = b.shape();
@@ -103,18 +71,8 @@ fn main() {
         eprintln!("cannot write {path}: {e}");
         std::process::exit(1);
     });
-    let macs: u64 = (0..model.layers().len())
-        .map(|i| {
-            model.layers()[i]
-                .layer
-                .macs(model.tensor(i).shape, model.tensor(i + 1).shape)
-        })
-        .sum();
-    println!(
-        "{path}: {} bytes, {} layers, {macs} MACs",
-        bytes.len(),
-        model.layers().len()
-    );
+    let macs: u64 = (0..model.layers().len()).map(|i| model.layers()[i].layer.macs(model.tensor(i).shape, model.tensor(i + 1).shape)).sum();
+    println!("{path}: {} bytes, {} layers, {macs} MACs", bytes.len(), model.layers().len());
 }
 
 fn usage(problem: &str) -> ! {

@@ -104,15 +104,7 @@ pub fn conv2d(l: &Conv2d<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
     let (is, os) = (input.info.shape, output.info.shape);
     let (iw, ic) = (is.w as isize, is.c as usize);
     let (kh, kw) = (l.window.kernel_h as usize, l.window.kernel_w as usize);
-    let src = Input {
-        x: input.data,
-        h: is.h as isize,
-        w: iw,
-        c: ic,
-        row_stride: iw * ic as isize,
-        row_len: kw * ic,
-        zp: input.info.quant.zero_point,
-    };
+    let src = Input { x: input.data, h: is.h as isize, w: iw, c: ic, row_stride: iw * ic as isize, row_len: kw * ic, zp: input.info.quant.zero_point };
     let k = kh * src.row_len;
     let (oc_n, ow) = (os.c as usize, os.w as usize);
     let neg_zp = pack16(-(src.zp as i16), -(src.zp as i16));
@@ -193,13 +185,7 @@ fn window(l: &Conv2d<'_>, i: &Input<'_>, oy: usize, ox: usize) -> Window {
     }
     let lo_kx = (-x0).clamp(0, kw);
     let hi_kx = (i.w - x0).clamp(lo_kx, kw);
-    Window {
-        y0,
-        x0c: x0 * ic,
-        lo: (lo_kx * ic) as usize,
-        hi: (hi_kx * ic) as usize,
-        inside: lo_kx == 0 && hi_kx == kw && y0 >= 0 && y0 + kh <= i.h,
-    }
+    Window { y0, x0c: x0 * ic, lo: (lo_kx * ic) as usize, hi: (hi_kx * ic) as usize, inside: lo_kx == 0 && hi_kx == kw && y0 >= 0 && y0 + kh <= i.h }
 }
 
 /// Zero-point bytes before a depth block of `kb` values in its columns (and weight bytes
@@ -357,12 +343,7 @@ fn widen(patch: &[i8], cols: &mut [u32], neg_zp: u32) {
 #[cfg(target_arch = "arm")]
 macro_rules! widen {
     () => {
-        concat!(
-            "ldr {w}, [{src}], #4\n",
-            "sxtab16 {a}, {zp}, {w}\n",
-            "sxtab16 {w}, {zp}, {w}, ror #8\n",
-            "strd {a}, {w}, [{dst}], #32\n",
-        )
+        concat!("ldr {w}, [{src}], #4\n", "sxtab16 {a}, {zp}, {w}\n", "sxtab16 {w}, {zp}, {w}, ror #8\n", "strd {a}, {w}, [{dst}], #32\n",)
     };
 }
 
@@ -420,15 +401,7 @@ struct Weights<'a> {
 impl Weights<'_> {
     /// `accs[c] += row ocs.start + c . columns` over depth block `k0..k0 + kb`, for the first
     /// `n` pixels.
-    fn dot_block(
-        &self,
-        n: usize,
-        ocs: core::ops::Range<usize>,
-        k0: usize,
-        kb: usize,
-        cols: &[u32],
-        accs: &mut [[i32; PIXELS]],
-    ) {
+    fn dot_block(&self, n: usize, ocs: core::ops::Range<usize>, k0: usize, kb: usize, cols: &[u32], accs: &mut [[i32; PIXELS]]) {
         let lead = lead(kb);
         let chunks = (kb + lead) / 4;
         let (mut oc, mut accs) = (ocs.start, accs);
@@ -592,14 +565,7 @@ dot_rows_asm!(
     a2
 );
 #[cfg(target_arch = "arm")]
-dot_rows_asm!(
-    dot_rows2,
-    concat!(weights!(), pixel!("a0", "8"), pixel!("a1", "24")),
-    "ldrd {a0}, {a1}, [{pa}]\n",
-    "strd {a0}, {a1}, [{pa}], #16\n",
-    a0,
-    a1
-);
+dot_rows_asm!(dot_rows2, concat!(weights!(), pixel!("a0", "8"), pixel!("a1", "24")), "ldrd {a0}, {a1}, [{pa}]\n", "strd {a0}, {a1}, [{pa}], #16\n", a0, a1);
 #[cfg(target_arch = "arm")]
 dot_rows_asm!(dot_rows1, concat!(weights!(), pixel!("a0", "32")), "ldr {a0}, [{pa}]\n", "str {a0}, [{pa}], #16\n", a0);
 
@@ -615,13 +581,8 @@ fn dot_rows(n: usize, rows: &[u8], stride: usize, chunks: usize, cols: &[u32], a
     // never UB) guarantees they exist.
     assert!(c > 0 && chunks > 0 && rows.len() >= (c - 1) * stride + 4 * chunks && cols.len() >= 8 * chunks);
     let passes = chunks.div_ceil(4);
-    let mut frame = Frame {
-        cols: cols.as_ptr(),
-        passes,
-        entry: 4 * passes - chunks,
-        skip: stride as isize - 4 * chunks as isize,
-        end: accs.as_mut_ptr_range().end,
-    };
+    let mut frame =
+        Frame { cols: cols.as_ptr(), passes, entry: 4 * passes - chunks, skip: stride as isize - 4 * chunks as isize, end: accs.as_mut_ptr_range().end };
     let (rows, accs, frame) = (rows.as_ptr(), accs.as_mut_ptr(), &mut frame as *mut Frame);
     // SAFETY: the frame says what the check above guarantees.
     unsafe {

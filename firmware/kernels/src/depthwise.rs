@@ -126,14 +126,7 @@ pub fn depthwise(l: &Depthwise<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
     }
     let (is, os) = (input.info.shape, output.info.shape);
     let zp = input.info.quant.zero_point;
-    let src = Input {
-        x: input.data,
-        h: is.h as isize,
-        w: is.w as isize,
-        c: is.c as usize,
-        zp,
-        neg_zp: pack16(-(zp as i16), -(zp as i16)),
-    };
+    let src = Input { x: input.data, h: is.h as isize, w: is.w as isize, c: is.c as usize, zp, neg_zp: pack16(-(zp as i16), -(zp as i16)) };
     let (oh, ow, c) = (os.h as usize, os.w as usize, src.c);
     let (sh, sw) = (win.stride_h as usize, win.stride_w as usize);
     let out_zp = l.output.zero_point as i32;
@@ -142,19 +135,8 @@ pub fn depthwise(l: &Depthwise<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
     let seg = (GATHER_SLOTS / kh - kw) / sw + 1;
     let y = output.data;
 
-    let mut group = Group {
-        px_step: 0,
-        out_step: 0,
-        end: 0,
-        entry: 0,
-        passes: 0,
-        k0: 0,
-        lo: 0,
-        k1: 0,
-        bias: [0; 4],
-        mults: [0; 4],
-        weights: [[0; 2]; MAX_TAPS],
-    };
+    let mut group =
+        Group { px_step: 0, out_step: 0, end: 0, entry: 0, passes: 0, k0: 0, lo: 0, k1: 0, bias: [0; 4], mults: [0; 4], weights: [[0; 2]; MAX_TAPS] };
     // (Not zeroed: a sweep reads only slots that `Columns` wrote, see there.)
     let mut slots = [MaybeUninit::<Slot>::uninit(); GATHER_SLOTS];
     let mut tail = [0i8; 4 * TAIL_PIXELS];
@@ -167,12 +149,7 @@ pub fn depthwise(l: &Depthwise<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
         let mut ox0 = 0;
         while ox0 < ow {
             // Partial groups go through `tail`: at most `TAIL_PIXELS` pixels.
-            let n = if c % 4 == 0 {
-                seg
-            } else {
-                seg.min(TAIL_PIXELS)
-            }
-            .min(ow - ox0);
+            let n = if c % 4 == 0 { seg } else { seg.min(TAIL_PIXELS) }.min(ow - ox0);
             let ix0 = (ox0 * sw) as isize - win.pads.left as isize;
             let mut cols = Columns::new(&mut slots, src, kh, (iy0, ix0), (n - 1) * sw + kw);
             let at = (oy * ow + ox0) * c;
@@ -181,14 +158,7 @@ pub fn depthwise(l: &Depthwise<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
                 let cn = (c - c0).min(4);
                 let requant = load_group(l, c, c0, (kh, kw), &mut group);
                 let cols = cols.gather(src, c0, cn);
-                let sweep = Sweep {
-                    taps,
-                    step: sw * kh,
-                    n,
-                    requant,
-                    zp: out_zp,
-                    lo,
-                };
+                let sweep = Sweep { taps, step: sw * kh, n, requant, zp: out_zp, lo };
                 if cn == 4 {
                     sweep.run(&mut group, cols, &mut y[at + c0..], c);
                 } else {
@@ -206,13 +176,7 @@ pub fn depthwise(l: &Depthwise<'_>, input: Tensor<'_>, output: TensorMut<'_>) {
 
 /// Fills `group` with channels `c0..c0 + 4` (those past `c` get zero weights and biases) and
 /// says how to requantize them.
-fn load_group(
-    l: &Depthwise<'_>,
-    c: usize,
-    c0: usize,
-    (kh, kw): (usize, usize),
-    group: &mut Group,
-) -> Requant {
+fn load_group(l: &Depthwise<'_>, c: usize, c0: usize, (kh, kw): (usize, usize), group: &mut Group) -> Requant {
     let cn = (c - c0).min(4);
     let (mut bias, mut mults) = ([0i32; 4], [1i32; 4]);
     for j in 0..cn {
@@ -220,23 +184,14 @@ fn load_group(
         mults[j] = read_i32(l.multipliers, c0 + j);
     }
     group.bias = bias;
-    let requant = if mults.iter().all(|&m| m < 1 << 15) {
-        Requant::Fast
-    } else {
-        Requant::General
-    };
-    group.mults = if requant == Requant::Fast {
-        mults.map(|m| m << 16)
-    } else {
-        mults
-    };
+    let requant = if mults.iter().all(|&m| m < 1 << 15) { Requant::Fast } else { Requant::General };
+    group.mults = if requant == Requant::Fast { mults.map(|m| m << 16) } else { mults };
     // Tap `(ky, kx)` holds the group's weights at `(ky * kw + kx) * c` on; the table is `kx`
     // major like a gathered window, so it is gathered the same way (zero point 0).
     let w = &bytes_as_i8(l.weights)[c0..];
     // SAFETY: `gather_words` and the loop below write only initialized slots into the
     // table (which stays initialized), and `MaybeUninit<Slot>` has the layout of `Slot`.
-    let table =
-        unsafe { &mut *(&mut group.weights[..] as *mut [Slot] as *mut [MaybeUninit<Slot>]) };
+    let table = unsafe { &mut *(&mut group.weights[..] as *mut [Slot] as *mut [MaybeUninit<Slot>]) };
     if cn == 4 {
         gather_words(w, kw, kh, (c, kw * c), table, kh, 0);
     } else {
@@ -273,22 +228,10 @@ struct Columns<'c> {
 }
 
 impl<'c> Columns<'c> {
-    fn new(
-        slots: &'c mut [MaybeUninit<Slot>],
-        i: Input<'_>,
-        kh: usize,
-        (iy0, ix0): (isize, isize),
-        ncols: usize,
-    ) -> Self {
+    fn new(slots: &'c mut [MaybeUninit<Slot>], i: Input<'_>, kh: usize, (iy0, ix0): (isize, isize), ncols: usize) -> Self {
         let (kh_i, n_i) = (kh as isize, ncols as isize);
-        let (r0, i_lo) = (
-            (-iy0).clamp(0, kh_i) as usize,
-            (-ix0).clamp(0, n_i) as usize,
-        );
-        let (r1, i_hi) = (
-            (i.h - iy0).clamp(r0 as isize, kh_i) as usize,
-            (i.w - ix0).clamp(i_lo as isize, n_i) as usize,
-        );
+        let (r0, i_lo) = ((-iy0).clamp(0, kh_i) as usize, (-ix0).clamp(0, n_i) as usize);
+        let (r1, i_hi) = ((i.h - iy0).clamp(r0 as isize, kh_i) as usize, (i.w - ix0).clamp(i_lo as isize, n_i) as usize);
         let slots = &mut slots[..ncols * kh];
         let zero = |s: &mut [MaybeUninit<Slot>]| s.iter_mut().for_each(|s| _ = s.write([0; 2]));
         zero(&mut slots[..i_lo * kh]);
@@ -299,20 +242,8 @@ impl<'c> Columns<'c> {
                 zero(&mut slots[col * kh + r1..(col + 1) * kh]);
             }
         }
-        let at = if r0 < r1 && i_lo < i_hi {
-            ((iy0 + r0 as isize) * i.w + ix0 + i_lo as isize) as usize * i.c
-        } else {
-            0
-        };
-        Columns {
-            slots,
-            kh,
-            r0,
-            r1,
-            i_lo,
-            i_hi,
-            at,
-        }
+        let at = if r0 < r1 && i_lo < i_hi { ((iy0 + r0 as isize) * i.w + ix0 + i_lo as isize) as usize * i.c } else { 0 };
+        Columns { slots, kh, r0, r1, i_lo, i_hi, at }
     }
 
     /// Gathers channels `c0..c0 + cn` and returns all the slots.
@@ -335,8 +266,7 @@ impl<'c> Columns<'c> {
                             *d = *s as u8;
                         }
                         let word = u32::from_le_bytes(b);
-                        dst[col * kh + r]
-                            .write([sxtab16(i.neg_zp, word), sxtab16_ror8(i.neg_zp, word)]);
+                        dst[col * kh + r].write([sxtab16(i.neg_zp, word), sxtab16_ror8(i.neg_zp, word)]);
                     }
                 }
             }
@@ -350,20 +280,11 @@ impl<'c> Columns<'c> {
 /// Widens `n` columns of `rows` words (column `i`, row `r` at `x[r * rs + i * c..][..4]`) into
 /// `dst[i * kh + r]`.
 #[cfg(not(target_arch = "arm"))]
-fn gather_words(
-    x: &[i8],
-    n: usize,
-    rows: usize,
-    (c, rs): (usize, usize),
-    dst: &mut [MaybeUninit<Slot>],
-    kh: usize,
-    neg_zp: u32,
-) {
+fn gather_words(x: &[i8], n: usize, rows: usize, (c, rs): (usize, usize), dst: &mut [MaybeUninit<Slot>], kh: usize, neg_zp: u32) {
     for col in 0..n {
         for r in 0..rows {
             let p = r * rs + col * c;
-            let word =
-                u32::from_le_bytes([x[p] as u8, x[p + 1] as u8, x[p + 2] as u8, x[p + 3] as u8]);
+            let word = u32::from_le_bytes([x[p] as u8, x[p + 1] as u8, x[p + 2] as u8, x[p + 3] as u8]);
             dst[col * kh + r].write([sxtab16(neg_zp, word), sxtab16_ror8(neg_zp, word)]);
         }
     }
@@ -373,15 +294,7 @@ fn gather_words(
 /// rows and all are inside the input (15 instructions a column), else a column of any rows
 /// at a time (7 instructions a slot, 4 a column).
 #[cfg(target_arch = "arm")]
-fn gather_words(
-    x: &[i8],
-    n: usize,
-    rows: usize,
-    (c, rs): (usize, usize),
-    dst: &mut [MaybeUninit<Slot>],
-    kh: usize,
-    neg_zp: u32,
-) {
+fn gather_words(x: &[i8], n: usize, rows: usize, (c, rs): (usize, usize), dst: &mut [MaybeUninit<Slot>], kh: usize, neg_zp: u32) {
     // Soundness of the accesses below: column i, row r reads x[r * rs + i * c..][..4] and
     // writes dst[i * kh + r]; this check (a panic, never UB) guarantees the last of each
     // exists, and that both loops run at least once.
@@ -476,10 +389,7 @@ impl Sweep {
     fn run(&self, g: &mut Group, cols: &[Slot], out: &mut [i8], out_step: usize) {
         for p in 0..self.n {
             let mut a = g.bias;
-            for (x, w) in cols[p * self.step..p * self.step + self.taps]
-                .iter()
-                .zip(&g.weights)
-            {
+            for (x, w) in cols[p * self.step..p * self.step + self.taps].iter().zip(&g.weights) {
                 a[0] = smlabb(x[0], w[0], a[0]);
                 a[2] = smlatt(x[0], w[0], a[2]);
                 a[1] = smlabb(x[1], w[1], a[1]);
@@ -765,47 +675,18 @@ sweep_asm!(
     "mvn {x1}, #0x80000000\nldr {w0}, [{f}, #20]\nldr {x0}, [{f}, #24]\n",
     concat!(
         "ldr {n}, [{f}, #48]\n",
-        fast!(
-            "a0",
-            "n",
-            "n",
-            "0",
-            "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"
-        ),
+        fast!("a0", "n", "n", "0", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"),
         "ldr {n}, [{f}, #52]\n",
-        fast!(
-            "a1",
-            "n",
-            "n",
-            "1",
-            "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"
-        ),
+        fast!("a1", "n", "n", "1", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"),
         "ldr {n}, [{f}, #56]\n",
-        fast!(
-            "a2",
-            "n",
-            "n",
-            "2",
-            "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"
-        ),
+        fast!("a2", "n", "n", "2", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"),
         "ldr {n}, [{f}, #60]\n",
-        fast!(
-            "a3",
-            "n",
-            "n",
-            "3",
-            "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n"
-        )
+        fast!("a3", "n", "n", "3", "cmp {w1}, {x0}\nit lt\nmovlt {w1}, {x0}\n")
     )
 );
 #[cfg(target_arch = "arm")]
 sweep_asm!(
     sweep_general,
     "ldr {x1}, [{f}, #20]\nldr {w0}, [{f}, #28]\nldr {x0}, [{f}, #24]\n",
-    concat!(
-        general!("a0", "48", "0"),
-        general!("a1", "52", "1"),
-        general!("a2", "56", "2"),
-        general!("a3", "60", "3")
-    )
+    concat!(general!("a0", "48", "0"), general!("a1", "52", "1"), general!("a2", "56", "2"), general!("a3", "60", "3"))
 );

@@ -37,9 +37,7 @@ pub fn sxtb16(x: u32) -> u32 {
     {
         let d: u32;
         // SAFETY: a register-to-register instruction: no memory access, no flags, no stack.
-        unsafe {
-            core::arch::asm!("sxtb16 {d}, {x}", d = lateout(reg) d, x = in(reg) x, options(pure, nomem, nostack, preserves_flags))
-        };
+        unsafe { core::arch::asm!("sxtb16 {d}, {x}", d = lateout(reg) d, x = in(reg) x, options(pure, nomem, nostack, preserves_flags)) };
         d
     }
     #[cfg(not(target_arch = "arm"))]
@@ -55,9 +53,7 @@ pub fn sxtb16_ror8(x: u32) -> u32 {
     {
         let d: u32;
         // SAFETY: a register-to-register instruction: no memory access, no flags, no stack.
-        unsafe {
-            core::arch::asm!("sxtb16 {d}, {x}, ror #8", d = lateout(reg) d, x = in(reg) x, options(pure, nomem, nostack, preserves_flags))
-        };
+        unsafe { core::arch::asm!("sxtb16 {d}, {x}, ror #8", d = lateout(reg) d, x = in(reg) x, options(pure, nomem, nostack, preserves_flags)) };
         d
     }
     #[cfg(not(target_arch = "arm"))]
@@ -75,9 +71,7 @@ pub fn sxtab16(a: u32, x: u32) -> u32 {
     {
         let d: u32;
         // SAFETY: a register-to-register instruction: no memory access, no flags, no stack.
-        unsafe {
-            core::arch::asm!("sxtab16 {d}, {a}, {x}", d = lateout(reg) d, a = in(reg) a, x = in(reg) x, options(pure, nomem, nostack, preserves_flags))
-        };
+        unsafe { core::arch::asm!("sxtab16 {d}, {a}, {x}", d = lateout(reg) d, a = in(reg) a, x = in(reg) x, options(pure, nomem, nostack, preserves_flags)) };
         d
     }
     #[cfg(not(target_arch = "arm"))]
@@ -170,9 +164,7 @@ pub fn ssat<const BITS: u32>(x: i32) -> i32 {
     {
         let d: i32;
         // SAFETY: register-to-register; may set the sticky Q bit, which no Rust code reads.
-        unsafe {
-            core::arch::asm!("ssat {d}, #{b}, {x}", d = lateout(reg) d, b = const BITS, x = in(reg) x, options(pure, nomem, nostack))
-        };
+        unsafe { core::arch::asm!("ssat {d}, #{b}, {x}", d = lateout(reg) d, b = const BITS, x = in(reg) x, options(pure, nomem, nostack)) };
         d
     }
     #[cfg(not(target_arch = "arm"))]

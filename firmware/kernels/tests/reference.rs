@@ -70,10 +70,7 @@ fn one_layer(input: Shape, in_zp: i8, layer: OwnedLayer) -> Vec<u8> {
 /// outputs range from "always the zero point" through useful scales to saturation; and powers
 /// of two, whose products land exactly on a rounding tie (`x.5`) for many accumulators.
 fn multiplier() -> impl Strategy<Value = i32> {
-    prop_oneof![
-        (0u32..31, any::<u32>()).prop_map(|(bits, r)| ((r >> (31 - bits)) as i32 | 1 << bits).max(1)),
-        (0u32..31).prop_map(|b| 1i32 << b),
-    ]
+    prop_oneof![(0u32..31, any::<u32>()).prop_map(|(bits, r)| ((r >> (31 - bits)) as i32 | 1 << bits).max(1)), (0u32..31).prop_map(|b| 1i32 << b),]
 }
 
 fn bias() -> impl Strategy<Value = i32> {
@@ -309,13 +306,7 @@ proptest! {
 #[test]
 fn shipped_layers_one_output_row() {
     // (input rows, input width, in channels, out channels, kernel, stride, input zero point)
-    let layers = [
-        (5, 200, 3, 24, 5, 2, 0),
-        (5, 98, 24, 36, 5, 2, -128),
-        (5, 47, 36, 48, 5, 2, -128),
-        (3, 32, 3, 32, 3, 1, 0),
-        (3, 15, 32, 64, 3, 1, -128),
-    ];
+    let layers = [(5, 200, 3, 24, 5, 2, 0), (5, 98, 24, 36, 5, 2, -128), (5, 47, 36, 48, 5, 2, -128), (3, 32, 3, 32, 3, 1, 0), (3, 15, 32, 64, 3, 1, -128)];
     let mut rng = Rng::new(0x5_4195);
     for (h, w, ic, oc, k, s, in_zp) in layers {
         for _ in 0..3 {
@@ -375,7 +366,11 @@ fn requantize_ties_and_edges() {
                         let want = common::quant::requantize(acc, m, zp, lo);
                         assert_eq!(kernels::requant::requantize(acc, m, zp as i32, lo as i32), want, "acc {acc} m {m} zp {zp} relu {relu}");
                         if m < 1 << 15 {
-                            assert_eq!(kernels::requant::requantize_fast(acc, m << 16, zp as i32, lo as i32), want, "fast: acc {acc} m {m} zp {zp} relu {relu}");
+                            assert_eq!(
+                                kernels::requant::requantize_fast(acc, m << 16, zp as i32, lo as i32),
+                                want,
+                                "fast: acc {acc} m {m} zp {zp} relu {relu}"
+                            );
                         }
                         n += 1;
                     }

@@ -36,10 +36,7 @@ pub fn check_fit(s: &Sizes, blob_bytes: usize) -> Result<(), String> {
         ));
     }
     if blob_bytes > FLASH_BYTES {
-        return Err(format!(
-            "the model blob ({blob_bytes} B) does not fit {CHIP}'s {FLASH_BYTES} B of flash; {} bytes missing",
-            blob_bytes - FLASH_BYTES
-        ));
+        return Err(format!("the model blob ({blob_bytes} B) does not fit {CHIP}'s {FLASH_BYTES} B of flash; {} bytes missing", blob_bytes - FLASH_BYTES));
     }
     Ok(())
 }

@@ -184,8 +184,7 @@ impl<K: Kernels + ?Sized, P: Probe> Rows<'_, '_, '_, K, P> {
         if self.failure.is_some() {
             return;
         }
-        let (stream, bands, kernels, probe, failure) =
-            (&mut *self.stream, &mut *self.bands, &mut *self.kernels, &mut *self.probe, &mut self.failure);
+        let (stream, bands, kernels, probe, failure) = (&mut *self.stream, &mut *self.bands, &mut *self.kernels, &mut *self.probe, &mut self.failure);
         let pushed = self.preprocess.push_row(row, |_, input_row| {
             probe.network_start();
             if let Err(e) = stream.push_row(kernels, bands, input_row, |i, _, _| probe.layer_done(i)) {

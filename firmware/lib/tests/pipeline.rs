@@ -155,10 +155,7 @@ fn the_sign_cnn_runs_in_exactly_its_camera_plan() {
     let frames = model.def().input.preprocess.unwrap();
     let needed = CameraPlan::of(&model).arena_bytes();
     let mut buf = Vec::new();
-    assert_eq!(
-        Pipeline::new(&model, frames, aligned(&mut buf, needed - 1)).err(),
-        Some(SetupError::ArenaTooSmall { needed, got: needed - 1 })
-    );
+    assert_eq!(Pipeline::new(&model, frames, aligned(&mut buf, needed - 1)).err(), Some(SetupError::ArenaTooSmall { needed, got: needed - 1 }));
     let mut pipeline = Pipeline::new(&model, frames, aligned(&mut buf, needed)).unwrap();
     let mut rng = Rng::new(11);
     for _ in 0..3 {

@@ -5,11 +5,11 @@
 
 use std::fmt::Write;
 
+use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
+use common::format::{InputSpec, Padding, Pads, QParams, Task, Window};
 use common::interp::{input_slot, run_with, Reference};
 use common::plan::BandPlan;
 use common::preprocess::{preprocess_frame, ColorMode, PixelFormat, Preprocess, Rect};
-use common::format::owned::{OwnedConv, OwnedDense, OwnedLayer, OwnedModel, OwnedNode};
-use common::format::{InputSpec, Padding, Pads, QParams, Task, Window};
 use common::testing::{random_model, ModelBuilder, RandomModelOptions, Rng, Tables};
 use common::{Model, Shape};
 
@@ -182,5 +182,9 @@ fn preprocess_cases(s: &mut String) {
     }
     s.push_str("];\n");
     writeln!(s, "/// Largest preprocessed output, `RowStream` scratch (u16s) and output row of the cases.").unwrap();
-    writeln!(s, "pub const PP_MAX_OUT: usize = {max_out};\npub const PP_MAX_INTERP_U16S: usize = {max_interp};\npub const PP_MAX_OUT_ROW: usize = {max_out_row};").unwrap();
+    writeln!(
+        s,
+        "pub const PP_MAX_OUT: usize = {max_out};\npub const PP_MAX_INTERP_U16S: usize = {max_interp};\npub const PP_MAX_OUT_ROW: usize = {max_out_row};"
+    )
+    .unwrap();
 }

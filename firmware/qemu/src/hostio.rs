@@ -55,8 +55,7 @@ pub struct Args {
 
 /// Reads the semihosting command line. A malformed one is an error the caller reports.
 pub fn args() -> Result<Args, &'static str> {
-    let cmdline = semihosting::experimental::env::args::<CMDLINE_BYTES>()
-        .map_err(|_| "cannot read the semihosting command line")?;
+    let cmdline = semihosting::experimental::env::args::<CMDLINE_BYTES>().map_err(|_| "cannot read the semihosting command line")?;
     let mut it = (&cmdline).skip(1);
     let mut next = || -> Result<Option<Path>, &'static str> {
         match it.next() {

@@ -224,7 +224,12 @@ fn open_frames(path: &hostio::Path, pp: &Preprocess) -> Result<Source, Reported>
     if len % frame_bytes != 0 {
         defmt::error!(
             "{=str}: {=u64} B is not a whole number of {=u16}x{=u16} {} frames ({=u64} B each)",
-            path.as_str(), len, pp.frame_w, pp.frame_h, pp.format, frame_bytes
+            path.as_str(),
+            len,
+            pp.frame_w,
+            pp.frame_h,
+            pp.format,
+            frame_bytes
         );
         return Err(Reported);
     }
@@ -270,9 +275,7 @@ fn synthetic_row(pp: &Preprocess, y: u16, row: &mut [u8]) {
         match pp.format {
             common::preprocess::PixelFormat::Rgb888 => row[3 * x as usize..][..3].copy_from_slice(&rgb),
             common::preprocess::PixelFormat::Rgb565Be => row[2 * x as usize..][..2].copy_from_slice(&px),
-            common::preprocess::PixelFormat::Rgb565Le => {
-                row[2 * x as usize..][..2].copy_from_slice(&[px[1], px[0]])
-            }
+            common::preprocess::PixelFormat::Rgb565Le => row[2 * x as usize..][..2].copy_from_slice(&[px[1], px[0]]),
         }
     }
 }
@@ -283,10 +286,7 @@ fn summary(model: &Model<'_>, last: &CostRecord, total: u64, frames: u32) {
     for (i, node) in model.layers().iter().enumerate() {
         let macs = node.layer.macs(model.tensor(i).shape, model.tensor(i + 1).shape);
         let instr = last.layers.get(i).copied().unwrap_or(0);
-        defmt::info!(
-            "{=str} {=str} {=u64} {=u32} {=f32}",
-            node.name, node.layer.op_name(), macs, instr, per_mac(instr as u64, macs)
-        );
+        defmt::info!("{=str} {=str} {=u64} {=u32} {=f32}", node.name, node.layer.op_name(), macs, instr, per_mac(instr as u64, macs));
     }
     let per_frame = total / frames.max(1) as u64;
     defmt::info!(

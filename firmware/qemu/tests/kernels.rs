@@ -229,6 +229,11 @@ mod tests {
                 defmt::assert_eq!(out, case.layers[model.layers().len() - 1], "model {=usize} output", m);
             }
         }
-        defmt::info!("{=usize} models, two plans each ({=usize} layers in row bands), {=usize} output rows equal to the host reference", MODEL_CASES.len(), banded, rows_checked);
+        defmt::info!(
+            "{=usize} models, two plans each ({=usize} layers in row bands), {=usize} output rows equal to the host reference",
+            MODEL_CASES.len(),
+            banded,
+            rows_checked
+        );
     }
 }

@@ -9,10 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use common::preprocess::preprocess_frame;
 
-use crate::data::{
-    Balance, Camera, CifarPart, ClassificationData, ClassificationOptions, DrivingData, DrivingOptions, Examples, Rng,
-    SplitOptions,
-};
+use crate::data::{Balance, Camera, CifarPart, ClassificationData, ClassificationOptions, DrivingData, DrivingOptions, Examples, Rng, SplitOptions};
 use crate::zoo::{pilotnet_input, sign_input};
 
 /// Microseconds of one thread's CPU time per image.

@@ -69,7 +69,11 @@ pub fn run(args: FirmwareBenchArgs) -> Result<()> {
     let missing = qemu::missing_tools();
     ensure!(missing.is_empty(), "the firmware benchmark needs: {}", missing.join("; "));
     let root = std::fs::canonicalize(qemu::repo_dir())?;
-    let models = if args.models.is_empty() { ["pilotnet/pilotnet.pnn8", "fastnet/fastnet.pnn8", "sign/sign.pnn8"].iter().map(|m| root.join("models").join(m)).collect() } else { args.models.clone() };
+    let models = if args.models.is_empty() {
+        ["pilotnet/pilotnet.pnn8", "fastnet/fastnet.pnn8", "sign/sign.pnn8"].iter().map(|m| root.join("models").join(m)).collect()
+    } else {
+        args.models.clone()
+    };
     let work = tempfile::tempdir()?;
     for path in &models {
         let blob = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;

@@ -19,9 +19,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use common::preprocess::preprocess_frame;
 use common::board::timing::Pipeline;
 use common::board::BLACKPILL;
+use common::preprocess::preprocess_frame;
 use common::Model;
 
 use crate::data::{load_driving, Camera, DataKind, LabelDefaults, Source};
@@ -32,8 +32,8 @@ use crate::onnx::{float, int8};
 use crate::quant::ptq::{quantize_run, PtqOptions};
 use crate::sim::clock::Timing;
 use crate::sim::drive::{drive, ModelDriver, Pilot};
-use crate::sim::timed::drive_timed;
 use crate::sim::record::{record, record_timed, ImageFormat, RecordOptions, RecordTiming};
+use crate::sim::timed::drive_timed;
 use crate::sim::track::Track;
 use crate::sim::vehicle::DEFAULT_SPEED;
 use crate::sim::world::World;
@@ -92,7 +92,14 @@ pub fn run(args: DemoArgs) -> Result<()> {
     step(1, "record driving data with the simulator's expert");
     let recording = out.join("recording");
     let rec = record(
-        &RecordOptions { out: recording.clone(), seeds: (100..100 + tracks).collect(), laps: 1.0, speed: DEFAULT_SPEED, format: ImageFormat::Jpeg, force: true },
+        &RecordOptions {
+            out: recording.clone(),
+            seeds: (100..100 + tracks).collect(),
+            laps: 1.0,
+            speed: DEFAULT_SPEED,
+            format: ImageFormat::Jpeg,
+            force: true,
+        },
         |_, _| {},
     )?;
     println!("{} frames x 3 cameras from {tracks} tracks in {}", rec.rows, recording.display());
@@ -147,7 +154,14 @@ pub fn run(args: DemoArgs) -> Result<()> {
     );
 
     // Validation frames: the recorded centre-camera frames the network was validated on.
-    let source = Source { dirs: vec![recording.clone()], kind: DataKind::Driving, labels: LabelDefaults { side_correction: correction, smooth_steering: 1 }, augment: false, max_rows: None, progress: false };
+    let source = Source {
+        dirs: vec![recording.clone()],
+        kind: DataKind::Driving,
+        labels: LabelDefaults { side_correction: correction, smooth_steering: 1 },
+        augment: false,
+        max_rows: None,
+        progress: false,
+    };
     let data = load_driving(&source, model.def().input)?;
     let val = data.split(&config.split())?.val;
     let n_frames = if args.quick { 20 } else { 100 }.min(val.len());
@@ -234,7 +248,8 @@ fn fast_network(tracks: u64, epochs: usize, drive_tracks: u64, out: &Path, s: &m
     let board = Timing::board(&BLACKPILL, &Model::parse(&untrained)?, Pipeline::Sequential, false).context("fastnet takes camera frames")?;
     let timing = RecordTiming { period_ns: board.slot.period_ns, label_latency_ns: board.slot.latency_ns, source: format!("{board}, timed for arch fastnet") };
     let recording = out.join("recording-fastnet");
-    let options = RecordOptions { out: recording.clone(), seeds: (100..100 + tracks).collect(), laps: 1.0, speed: DEFAULT_SPEED, format: ImageFormat::Jpeg, force: true };
+    let options =
+        RecordOptions { out: recording.clone(), seeds: (100..100 + tracks).collect(), laps: 1.0, speed: DEFAULT_SPEED, format: ImageFormat::Jpeg, force: true };
     let rec = record_timed(&options, &timing, |_, _| {})?;
     println!("{} frames x 3 cameras at {board}, labels {:.0} ms later, in {}", rec.rows, timing.label_latency_ns as f64 / 1e6, recording.display());
 
@@ -293,7 +308,11 @@ fn firmware_drive(blob: &[u8], blob_path: &Path, laps: f64, out: &Path, s: &mut 
     let (fw, fw_aut) = steer(&mut Pilot::Camera(&mut firmware))?;
     let (re, re_aut) = steer(&mut Pilot::Camera(&mut reference))?;
     let same = fw == re;
-    println!("firmware in the loop, seed 1, {laps} lap: {} frames, autonomy {fw_aut:.1}% (int8 reference {re_aut:.1}%), steering {}", fw.len(), if same { "identical at every step" } else { "DIFFERENT" });
+    println!(
+        "firmware in the loop, seed 1, {laps} lap: {} frames, autonomy {fw_aut:.1}% (int8 reference {re_aut:.1}%), steering {}",
+        fw.len(),
+        if same { "identical at every step" } else { "DIFFERENT" }
+    );
     // The firmware's own instruction counts, timed on the Black Pill by its board model.
     let model = Model::parse(blob)?;
     let timing = Timing::board(&common::board::BLACKPILL, &model, common::board::timing::Pipeline::Sequential, true);
@@ -304,7 +323,14 @@ fn firmware_drive(blob: &[u8], blob_path: &Path, laps: f64, out: &Path, s: &mut 
         }
         _ => String::new(),
     };
-    s.add("firmware in the loop", format!("{} frames of seed 1: steering {} to the int8 reference's, autonomy {fw_aut:.1}% vs {re_aut:.1}%{fps}", fw.len(), if same { "identical" } else { "NOT identical" }));
+    s.add(
+        "firmware in the loop",
+        format!(
+            "{} frames of seed 1: steering {} to the int8 reference's, autonomy {fw_aut:.1}% vs {re_aut:.1}%{fps}",
+            fw.len(),
+            if same { "identical" } else { "NOT identical" }
+        ),
+    );
     anyhow::ensure!(same, "the firmware's steering differs from the int8 reference's");
     Ok(())
 }

@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use common::Model;
 
-use crate::fsutil::atomic_write;
 use super::quantize::QuantReport;
+use crate::fsutil::atomic_write;
 use crate::onnx::{float, int8};
 use crate::train::checkpoint::RunDir;
 
@@ -63,7 +63,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
     }
     if let Some(path) = &args.float_onnx {
         let report = args.model.join("quant.toml");
-        let text = std::fs::read_to_string(&report).with_context(|| format!("cannot read {} (the float export needs the folder `pilot quantize` wrote, or a training run)", report.display()))?;
+        let text = std::fs::read_to_string(&report)
+            .with_context(|| format!("cannot read {} (the float export needs the folder `pilot quantize` wrote, or a training run)", report.display()))?;
         let report: QuantReport = toml::from_str(&text).with_context(|| format!("{} is not valid", report.display()))?;
         write_float(&RunDir::new(&report.float_run), path)?;
     }

@@ -1,5 +1,8 @@
 //! Command-line interface: one module per subcommand.
 
+pub mod bench;
+pub mod bench_firmware;
+pub mod bench_train;
 pub mod demo;
 pub mod eval;
 pub mod explain;
@@ -8,9 +11,6 @@ pub mod quantize;
 pub mod report;
 pub mod serve;
 pub mod sim;
-pub mod bench;
-pub mod bench_firmware;
-pub mod bench_train;
 pub mod train;
 pub mod transfer_compare;
 pub mod verify;

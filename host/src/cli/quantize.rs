@@ -7,8 +7,8 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 
 use crate::quant::calibrate::RangeMethod;
-use crate::quant::ptq::{quantize_run, PtqOptions, QatOptions};
 pub use crate::quant::ptq::QuantReport;
+use crate::quant::ptq::{quantize_run, PtqOptions, QatOptions};
 use crate::train::checkpoint::RunDir;
 
 #[derive(Args, Debug)]

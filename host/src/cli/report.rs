@@ -15,7 +15,9 @@ use common::plan::CameraPlan;
 use common::Model;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  pilot report --blob models/pilotnet/pilotnet.pnn8\n  pilot report --blob models/sign/sign.pnn8\n  pilot report --onnx bvlcalexnet-12.onnx          the nodes a transfer can cut at, with their output shapes\n  pilot report --onnx keras-model.onnx --input-size 224x224\n\nInstructions are the firmware's (DSP kernels, row-band stream) as `pilot bench firmware` measures them in QEMU; time on a board uses its conservative cycles per instruction, the camera's frame period and readout (see common/src/board/).")]
+#[command(
+    after_help = "Examples:\n  pilot report --blob models/pilotnet/pilotnet.pnn8\n  pilot report --blob models/sign/sign.pnn8\n  pilot report --onnx bvlcalexnet-12.onnx          the nodes a transfer can cut at, with their output shapes\n  pilot report --onnx keras-model.onnx --input-size 224x224\n\nInstructions are the firmware's (DSP kernels, row-band stream) as `pilot bench firmware` measures them in QEMU; time on a board uses its conservative cycles per instruction, the camera's frame period and readout (see common/src/board/)."
+)]
 pub struct ReportArgs {
     /// Model blob written by `pilot export` (or `pilot demo`).
     #[arg(long, required_unless_present = "onnx", conflicts_with = "onnx")]
@@ -67,9 +69,22 @@ pub fn describe(model: &Model<'_>, blob_bytes: usize) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let input = model.input();
-    let _ = writeln!(s, "model {:?}: input {}x{}x{} (scale 2^{}, zero point {})", model.name(), input.shape.h, input.shape.w, input.shape.c, input.quant.scale_exp, input.quant.zero_point);
+    let _ = writeln!(
+        s,
+        "model {:?}: input {}x{}x{} (scale 2^{}, zero point {})",
+        model.name(),
+        input.shape.h,
+        input.shape.w,
+        input.shape.c,
+        input.quant.scale_exp,
+        input.quant.zero_point
+    );
     let cost = FrameCost::of(model, None);
-    let _ = writeln!(s, "{:<10} {:<8} {:>14} {:>9} {:>12} {:>18} {:>24} {:>13} {:>8}", "layer", "op", "output", "params", "MACs", "whole-tensor slot", "row-band slot", "instructions", "per MAC");
+    let _ = writeln!(
+        s,
+        "{:<10} {:<8} {:>14} {:>9} {:>12} {:>18} {:>24} {:>13} {:>8}",
+        "layer", "op", "output", "params", "MACs", "whole-tensor slot", "row-band slot", "instructions", "per MAC"
+    );
     let (plan, bands) = (model.plan(), CameraPlan::of(model).bands);
     let slots = |i: usize| {
         let (whole, band) = (plan.slot(i), bands.slot(i));
@@ -96,7 +111,15 @@ pub fn describe(model: &Model<'_>, blob_bytes: usize) -> String {
         let macs = node.layer.macs(model.tensor(i).shape, model.tensor(i + 1).shape);
         let instr = cost.layer(i).total();
         let per_mac = if macs == 0 { "-".to_string() } else { format!("{:.2}", instr as f64 / macs as f64) };
-        let _ = writeln!(s, "{:<10} {:<8} {:>14} {:>9} {:>12} {whole:>18} {band:>24} {instr:>13} {per_mac:>8}", node.name, node.layer.op_name(), shape(i + 1), params, macs);
+        let _ = writeln!(
+            s,
+            "{:<10} {:<8} {:>14} {:>9} {:>12} {whole:>18} {band:>24} {instr:>13} {per_mac:>8}",
+            node.name,
+            node.layer.op_name(),
+            shape(i + 1),
+            params,
+            macs
+        );
     }
     let _ = writeln!(s, "parameters {}   MACs {}   blob (flash for weights and tables) {} bytes", model.parameters(), model.macs(), blob_bytes);
     let pre = match model.def().input.preprocess {
@@ -231,5 +254,3 @@ fn timing_line(t: &FrameTiming) -> String {
         ms(t.capture_wait_ns)
     )
 }
-
-

@@ -75,63 +75,33 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    ensure!(
-        args.speed.is_finite() && args.speed >= 0.0,
-        "--speed must be a speed in mph, not {}",
-        args.speed
-    );
+    ensure!(args.speed.is_finite() && args.speed >= 0.0, "--speed must be a speed in mph, not {}", args.speed);
     // Also declared to clap, which does not enforce `requires` on a member of a required group.
-    ensure!(
-        args.firmware.is_none() || args.blob.is_some(),
-        "--firmware runs a --blob on the firmware: give --blob"
-    );
-    ensure!(
-        !args.force || args.record.is_some(),
-        "--force replaces a --record folder's recording: give --record"
-    );
+    ensure!(args.firmware.is_none() || args.blob.is_some(), "--firmware runs a --blob on the firmware: give --blob");
+    ensure!(!args.force || args.record.is_some(), "--force replaces a --record folder's recording: give --record");
     let blob = match &args.blob {
-        Some(path) => {
-            Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
-        }
+        Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?),
         None => None,
     };
     let scratch = tempfile::tempdir()?;
-    let (driver, what): (Box<dyn Driver + Send + '_>, String) =
-        match (&args.blob, &blob, &args.model) {
-            (Some(path), Some(_), _) if args.firmware.is_some() => {
-                println!("building the firmware for {} ...", path.display());
-                let firmware = FirmwareDriver::new(path, scratch.path())?;
-                (
-                    Box::new(firmware),
-                    format!("{} on the firmware in QEMU", path.display()),
-                )
-            }
-            (Some(path), Some(bytes), _) => {
-                let int8 = ModelDriver::new(bytes).with_context(|| path.display().to_string())?;
-                (
-                    Box::new(int8),
-                    format!("{} (int8, the reference)", path.display()),
-                )
-            }
-            (_, _, Some(dir)) => {
-                let float = FloatDriver::load(&RunDir::new(dir))
-                    .with_context(|| format!("cannot load the training run {}", dir.display()))?;
-                (
-                    Box::new(float),
-                    format!("{} (float, best checkpoint)", dir.display()),
-                )
-            }
-            _ => anyhow::bail!("give --blob or --model"),
-        };
+    let (driver, what): (Box<dyn Driver + Send + '_>, String) = match (&args.blob, &blob, &args.model) {
+        (Some(path), Some(_), _) if args.firmware.is_some() => {
+            println!("building the firmware for {} ...", path.display());
+            let firmware = FirmwareDriver::new(path, scratch.path())?;
+            (Box::new(firmware), format!("{} on the firmware in QEMU", path.display()))
+        }
+        (Some(path), Some(bytes), _) => {
+            let int8 = ModelDriver::new(bytes).with_context(|| path.display().to_string())?;
+            (Box::new(int8), format!("{} (int8, the reference)", path.display()))
+        }
+        (_, _, Some(dir)) => {
+            let float = FloatDriver::load(&RunDir::new(dir)).with_context(|| format!("cannot load the training run {}", dir.display()))?;
+            (Box::new(float), format!("{} (float, best checkpoint)", dir.display()))
+        }
+        _ => anyhow::bail!("give --blob or --model"),
+    };
     let recorder = match &args.record {
-        Some(dir) => Some(Recorder::create(
-            dir,
-            args.force,
-            &format!(
-                "pilot serve: {what} driving the Udacity simulator at {} mph",
-                args.speed
-            ),
-        )?),
+        Some(dir) => Some(Recorder::create(dir, args.force, &format!("pilot serve: {what} driving the Udacity simulator at {} mph", args.speed))?),
         None => None,
     };
     let listener = TcpListener::bind((args.host.as_str(), args.port)).map_err(|e| {
@@ -143,25 +113,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::anyhow!("cannot listen on {}:{}: {e}{hint}", args.host, args.port)
     })?;
     let addr = listener.local_addr()?;
-    println!(
-        "pilot serve: {what} steers, throttle holds {} mph",
-        args.speed
-    );
+    println!("pilot serve: {what} steers, throttle holds {} mph", args.speed);
     if let Some(rec) = &recorder {
         println!("recording every frame to {}", rec.csv_path().display());
     }
     if !addr.ip().is_loopback() {
-        println!(
-            "note: listening on {}, so other machines can connect and drive",
-            addr.ip()
-        );
+        println!("note: listening on {}, so other machines can connect and drive", addr.ip());
     }
     println!("listening on ws://{addr}/socket.io/ (start the simulator and click AUTONOMOUS MODE; Ctrl-C stops)");
     let console = Console::new();
-    let options = Options {
-        set_speed: args.speed,
-        ..Options::default()
-    };
+    let options = Options { set_speed: args.speed, ..Options::default() };
     serve(listener, driver, recorder, options, &console)
 }
 
@@ -174,16 +135,12 @@ struct Console {
 impl Console {
     fn new() -> Console {
         let bar = ProgressBar::new_spinner();
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {pos} frames ({per_sec}) {msg}")
-        {
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {pos} frames ({per_sec}) {msg}") {
             bar.set_style(style);
         }
         bar.set_message("waiting for the simulator");
         bar.enable_steady_tick(Duration::from_millis(200));
-        Console {
-            bar,
-            started: Instant::now(),
-        }
+        Console { bar, started: Instant::now() }
     }
 }
 
@@ -200,9 +157,6 @@ impl Observer for Console {
 
     fn frame(&self, s: &Steered<'_>) {
         self.bar.inc(1);
-        self.bar.set_message(format!(
-            "| session {}: steering {:+.3}, throttle {:+.3}, {:.1} mph",
-            s.session, s.steering, s.throttle, s.speed
-        ));
+        self.bar.set_message(format!("| session {}: steering {:+.3}, throttle {:+.3}, {:.1} mph", s.session, s.steering, s.throttle, s.speed));
     }
 }

@@ -11,8 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::fsutil::atomic_write;
 use crate::nn::driver::FloatDriver;
 use crate::nn::spec::NetSpec;
-use crate::qemu::FirmwareDriver;
 use crate::plot::tradeoff;
+use crate::qemu::FirmwareDriver;
 use crate::sim::clock::{self, Timing};
 use crate::sim::compare::{self, CompareOptions};
 use crate::sim::draw::{top_down, GifRecorder};
@@ -380,9 +380,7 @@ fn record_timing(args: &RecordArgs) -> anyhow::Result<RecordTiming> {
         (Some(period), _) => (Timing::custom(*period, 0.0)?, String::new()),
         (None, Some(board)) => {
             let (bytes, network) = match (&args.blob, &args.arch) {
-                (Some(path), _) => {
-                    (std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?, path.display().to_string())
-                }
+                (Some(path), _) => (std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?, path.display().to_string()),
                 (None, Some(arch)) => (crate::zoo::random(&NetSpec::load(arch)?, 0)?.to_bytes(), format!("arch {arch}")),
                 (None, None) => (Vec::new(), String::new()),
             };
@@ -403,9 +401,11 @@ fn record_timing(args: &RecordArgs) -> anyhow::Result<RecordTiming> {
             timing.slot.latency_ns
         }
         Some(text) => {
-            let s: f64 = text.parse().ok().filter(|s: &f64| s.is_finite() && (0.0..=60.0).contains(s)).with_context(|| {
-                format!("--label-latency takes `board` or seconds from 0 to 60, not {text:?}")
-            })?;
+            let s: f64 = text
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && (0.0..=60.0).contains(s))
+                .with_context(|| format!("--label-latency takes `board` or seconds from 0 to 60, not {text:?}"))?;
             (s * 1e9).round() as u64
         }
     };
@@ -414,8 +414,7 @@ fn record_timing(args: &RecordArgs) -> anyhow::Result<RecordTiming> {
 
 fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.laps > 0.0 && args.speed > 0.0, "--laps and --speed must be positive");
-    let board = common::board::by_name(&args.board)
-        .with_context(|| format!("--board {}: the boards are {}", args.board, clock::names()[1..].join(", ")))?;
+    let board = common::board::by_name(&args.board).with_context(|| format!("--board {}: the boards are {}", args.board, clock::names()[1..].join(", ")))?;
     let opts = CompareOptions { seeds: args.seeds.list(), laps: args.laps, speed: args.speed, board };
     let mut rows = Vec::new();
     for path in &args.blob {
@@ -443,8 +442,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
 
 fn run_select(args: SelectArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.laps > 0.0 && args.speed > 0.0, "--laps and --speed must be positive");
-    let board = common::board::by_name(&args.board)
-        .with_context(|| format!("--board {}: the boards are {}", args.board, clock::names()[1..].join(", ")))?;
+    let board = common::board::by_name(&args.board).with_context(|| format!("--board {}: the boards are {}", args.board, clock::names()[1..].join(", ")))?;
     let drive = CompareOptions { seeds: args.seeds.list(), laps: args.laps, speed: args.speed, board };
     let ptq = crate::quant::ptq::PtqOptions { samples: args.samples, ..Default::default() };
     let run = crate::train::checkpoint::RunDir::new(&args.model);
@@ -452,10 +450,21 @@ fn run_select(args: SelectArgs) -> anyhow::Result<()> {
     let s = crate::workflow::select::select(&run, &drive, &ptq, !args.quiet)?;
     println!("{:>6} {:>10} {:>10} {:>10} {:>14}", "epoch", "float MAE", "int8 MAE", "autonomy", "interventions");
     for e in &s.scores {
-        let mark = if e.epoch == s.chosen { "  <- chosen" } else if e.epoch == s.by_mae { "  <- lowest val MAE" } else { "" };
+        let mark = if e.epoch == s.chosen {
+            "  <- chosen"
+        } else if e.epoch == s.by_mae {
+            "  <- lowest val MAE"
+        } else {
+            ""
+        };
         println!("{:>6} {:>10.4} {:>10.4} {:>9.1}% {:>14}{mark}", e.epoch, e.float_mae, e.int8_mae, e.autonomy, e.interventions);
     }
-    println!("epoch {} is now the best of {} (validation MAE chose epoch {}; kept as model.by-mae.bpk); scores in selection.csv", s.chosen, args.model.display(), s.by_mae);
+    println!(
+        "epoch {} is now the best of {} (validation MAE chose epoch {}; kept as model.by-mae.bpk); scores in selection.csv",
+        s.chosen,
+        args.model.display(),
+        s.by_mae
+    );
     Ok(())
 }
 
@@ -496,11 +505,7 @@ fn run_drive(args: DriveArgs) -> anyhow::Result<()> {
             // The expert needs no pictures unless a PNG or GIF asks for them.
             let world = (model.is_some() || args.png.is_some() || args.gif.is_some()).then(|| World::new(track, *seed));
             let mut gif = match &args.gif {
-                Some(path) => Some(GifRecorder::create(
-                    &per_seed(path, *seed, seeds.len()),
-                    frames_of(track, speed),
-                    (period_s * 1000.0).round() as u32,
-                )?),
+                Some(path) => Some(GifRecorder::create(&per_seed(path, *seed, seeds.len()), frames_of(track, speed), (period_s * 1000.0).round() as u32)?),
                 None => None,
             };
             let mut pilot = match model.as_deref_mut() {
@@ -568,7 +573,9 @@ fn drive_timing(args: &DriveArgs, blob: Option<(&Path, &[u8])>) -> anyhow::Resul
     };
     let bytes = blob.map(|(_, b)| b).or(float_blob.as_deref());
     let model = bytes
-        .map(|b| common::Model::parse(b).with_context(|| format!("{} is not a valid model blob", blob.map_or("the run".into(), |(p, _)| p.display().to_string()))))
+        .map(|b| {
+            common::Model::parse(b).with_context(|| format!("{} is not a valid model blob", blob.map_or("the run".into(), |(p, _)| p.display().to_string())))
+        })
         .transpose()?;
     if !network && common::board::by_name(name).is_some() {
         anyhow::bail!("--board {name}: the expert runs no network to time; give --blob or --model, or delay the expert with --period and --latency");

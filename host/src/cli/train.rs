@@ -257,7 +257,10 @@ impl CommonArgs {
         let t = &self.transfer;
         let foreign_options = t.foreign.options();
         let Some(init) = &t.init else {
-            anyhow::ensure!(foreign_options.is_empty(), "--preset, --mean, --std, --scale, --bgr, --layout and --input-size describe a foreign ONNX backbone: give it with --init");
+            anyhow::ensure!(
+                foreign_options.is_empty(),
+                "--preset, --mean, --std, --scale, --bgr, --layout and --input-size describe a foreign ONNX backbone: give it with --init"
+            );
             return Ok(Network::Arch(NetSpec::load(self.arch.as_deref().unwrap_or(default_arch))?));
         };
         let options = TransferOptions {

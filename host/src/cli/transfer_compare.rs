@@ -8,15 +8,15 @@ use std::path::PathBuf;
 use anyhow::{ensure, Context, Result};
 use clap::Args;
 
+use super::train::ForeignArgs;
+use crate::data::Examples;
 use crate::data::{load_classification, DataKind, LabelDefaults, Source};
-use crate::workflow::train::{limited, shuffled};
 use crate::fsutil::atomic_write;
 use crate::nn::spec::TaskKind;
 use crate::train::checkpoint::RunDir;
 use crate::train::{FitOptions, TrainConfig};
 use crate::transfer::{self, features, Backbone, Head, Lookup, Mode, Outcome, TransferOptions};
-use super::train::ForeignArgs;
-use crate::data::Examples;
+use crate::workflow::train::{limited, shuffled};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Example (the course's lab: features learnt on CIFAR-10 reused for traffic signs,
@@ -117,14 +117,24 @@ pub fn run(args: CompareArgs) -> Result<()> {
         (Some(m), _) => m.clone(),
         (None, None) => vec![Mode::FeatureExtraction, Mode::FineTune, Mode::Scratch],
         (None, Some(_)) => {
-            println!("{} is a foreign ONNX graph: comparing feature extraction only (pilot fine-tunes and trains from scratch only its own networks)", args.from.display());
+            println!(
+                "{} is a foreign ONNX graph: comparing feature extraction only (pilot fine-tunes and trains from scratch only its own networks)",
+                args.from.display()
+            );
             vec![Mode::FeatureExtraction]
         }
     };
     ensure!(!heads.is_empty() && !modes.is_empty(), "nothing to compare: give at least one --head and one mode");
     let cut = backbone.cut(args.cut.as_deref())?;
     if let Some(f) = backbone.foreign() {
-        println!("input {}x{} {}: {} (from {})", f.graph.geometry.height, f.graph.geometry.width, f.graph.geometry.layout.name(), f.preparation.describe(), f.preparation_from);
+        println!(
+            "input {}x{} {}: {} (from {})",
+            f.graph.geometry.height,
+            f.graph.geometry.width,
+            f.graph.geometry.layout.name(),
+            f.preparation.describe(),
+            f.preparation_from
+        );
     }
     let kind = DataKind::detect(&args.data);
     let base = TrainConfig {
@@ -210,7 +220,15 @@ fn table(rows: &[Row], args: &CompareArgs, modes: &[Mode], backbone: &Backbone, 
     );
     if let Some(f) = backbone.foreign() {
         let g = &f.graph.geometry;
-        let _ = writeln!(md, "Foreign ONNX backbone, run by tract on {}x{} {} input: {} (from {}). Its runs are float heads on its features, not chip models.\n", g.height, g.width, g.layout.name(), f.preparation.describe(), f.preparation_from);
+        let _ = writeln!(
+            md,
+            "Foreign ONNX backbone, run by tract on {}x{} {} input: {} (from {}). Its runs are float heads on its features, not chip models.\n",
+            g.height,
+            g.width,
+            g.layout.name(),
+            f.preparation.describe(),
+            f.preparation_from
+        );
     }
     md.push_str("| mode | head | val accuracy | best epoch / epochs | training s | features s | trainable params | total params |\n");
     md.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
@@ -225,13 +243,33 @@ fn table(rows: &[Row], args: &CompareArgs, modes: &[Mode], backbone: &Backbone, 
         let _ = writeln!(
             md,
             "| {} | {} | {:.4} | {} / {} | {:.1} | {features} | {} | {} |",
-            r.mode.name(), r.head.text, o.metric, o.best_epoch, o.epochs, o.train_seconds, o.trainable_params, o.total_params
+            r.mode.name(),
+            r.head.text,
+            o.metric,
+            o.best_epoch,
+            o.epochs,
+            o.train_seconds,
+            o.trainable_params,
+            o.total_params
         );
-        let cache = match o.cache { Some(Lookup::Hit) => "hit", Some(Lookup::Miss) => "miss", None => "" };
+        let cache = match o.cache {
+            Some(Lookup::Hit) => "hit",
+            Some(Lookup::Miss) => "miss",
+            None => "",
+        };
         let _ = writeln!(
             csv,
             "{},\"{}\",{:.6},{},{},{:.2},{:.2},{cache},{},{},{}",
-            r.mode.slug(), r.head.text, o.metric, o.best_epoch, o.epochs, o.train_seconds, o.feature_seconds, o.trainable_params, o.total_params, r.run.display()
+            r.mode.slug(),
+            r.head.text,
+            o.metric,
+            o.best_epoch,
+            o.epochs,
+            o.train_seconds,
+            o.feature_seconds,
+            o.trainable_params,
+            o.total_params,
+            r.run.display()
         );
     }
     (md, csv)

@@ -180,5 +180,7 @@ fn dump(model: &Model<'_>, inputs: &[Vec<i8>], dir: &Path) -> Result<()> {
 }
 
 fn is_gtsrb(dir: &Path) -> bool {
-    dir.join("Final_Training").exists() || dir.join("Images").exists() || std::fs::read_dir(dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("GT-"))))
+    dir.join("Final_Training").exists()
+        || dir.join("Images").exists()
+        || std::fs::read_dir(dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("GT-"))))
 }

@@ -30,11 +30,7 @@ impl Balance {
     /// One epoch's rows in random order: `rows` (e.g. the training split) thinned as above,
     /// `steering(i)` being row `i`'s recorded steering.
     pub fn epoch(&self, rows: &[usize], steering: impl Fn(usize) -> f32, rng: &mut Rng) -> Vec<usize> {
-        let mut epoch: Vec<usize> = rows
-            .iter()
-            .copied()
-            .filter(|&i| steering(i).abs() >= self.straight_below || rng.chance(self.keep_straight))
-            .collect();
+        let mut epoch: Vec<usize> = rows.iter().copied().filter(|&i| steering(i).abs() >= self.straight_below || rng.chance(self.keep_straight)).collect();
         rng.shuffle(&mut epoch);
         epoch
     }

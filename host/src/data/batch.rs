@@ -42,11 +42,9 @@ pub trait Examples: Sync {
         let n = self.input().shape.len();
         assert_eq!(inputs.len(), indices.len() * n, "inputs must hold {} examples of {n} values", indices.len());
         assert_eq!(targets.len(), indices.len(), "targets must hold {} examples", indices.len());
-        inputs.par_chunks_mut(n).zip(targets.par_iter_mut()).zip(indices.par_iter()).enumerate().for_each(
-            |(k, ((input, target), &index))| {
-                *target = self.example(index, &mut Rng::keyed(seed, k as u64), augment, input);
-            },
-        );
+        inputs.par_chunks_mut(n).zip(targets.par_iter_mut()).zip(indices.par_iter()).enumerate().for_each(|(k, ((input, target), &index))| {
+            *target = self.example(index, &mut Rng::keyed(seed, k as u64), augment, input);
+        });
     }
 }
 

@@ -13,8 +13,7 @@ const PIXELS: usize = SIDE as usize * SIDE as usize;
 const RECORD: usize = 1 + 3 * PIXELS;
 
 /// The class names, by label, as CIFAR-10 lists them.
-pub const CLASS_NAMES: [&str; 10] =
-    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+pub const CLASS_NAMES: [&str; 10] = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
 /// Which batches to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,8 +101,7 @@ mod tests {
     fn planes_become_hwc_pixels() {
         let tmp = tempfile::tempdir().unwrap();
         for i in 1..=5u8 {
-            std::fs::write(tmp.path().join(format!("data_batch_{i}.bin")), [record(i), record(9 - i)].concat())
-                .unwrap();
+            std::fs::write(tmp.path().join(format!("data_batch_{i}.bin")), [record(i), record(9 - i)].concat()).unwrap();
         }
         std::fs::write(tmp.path().join("test_batch.bin"), record(0)).unwrap();
         let data = ClassificationData::cifar10(tmp.path(), CifarPart::Train, &opts()).unwrap();

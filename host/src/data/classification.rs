@@ -93,27 +93,13 @@ impl ClassificationData {
         let input = ModelInput::new(&opts.input)?;
         let whole = Rect { x: 0, y: 0, w: cifar::SIDE, h: cifar::SIDE };
         let records: Vec<usize> = (0..set.labels.len()).collect();
-        let store = FrameStore::fill(
-            input.pp.frame_w,
-            input.pp.frame_h,
-            &records,
-            "converting images",
-            opts.progress,
-            |&i, frame| {
-                let img = Image { width: cifar::SIDE, height: cifar::SIDE, rgb: set.image(i).to_vec() };
-                img.resize_into(whole, input.pp.frame_w, input.pp.frame_h, frame)
-            },
-        )?;
+        let store = FrameStore::fill(input.pp.frame_w, input.pp.frame_h, &records, "converting images", opts.progress, |&i, frame| {
+            let img = Image { width: cifar::SIDE, height: cifar::SIDE, rgb: set.image(i).to_vec() };
+            img.resize_into(whole, input.pp.frame_w, input.pp.frame_h, frame)
+        })?;
         let labels: Vec<u16> = set.labels.iter().map(|&l| l as u16).collect();
         let groups = (0..labels.len() as u64).collect();
-        Ok(ClassificationData {
-            class_names: set.class_names,
-            labels,
-            groups,
-            store,
-            input,
-            augment: opts.augment.clone(),
-        })
+        Ok(ClassificationData { class_names: set.class_names, labels, groups, store, input, augment: opts.augment.clone() })
     }
 
     fn from_files(files: Vec<LabeledFile>, class_names: Vec<String>, opts: &ClassificationOptions) -> Result<Self> {
@@ -122,15 +108,9 @@ impl ClassificationData {
         let store = FrameStore::fill(w, h, &files, "decoding images", opts.progress, |file, frame| {
             let img = Image::decode(&file.path)?;
             let crop = match &file.roi {
-                Some(roi) if (img.width, img.height) != (roi.width, roi.height) => bail!(
-                    "{}: {} is {}x{}, but the annotation says {}x{}",
-                    roi.at,
-                    file.path.display(),
-                    img.width,
-                    img.height,
-                    roi.width,
-                    roi.height
-                ),
+                Some(roi) if (img.width, img.height) != (roi.width, roi.height) => {
+                    bail!("{}: {} is {}x{}, but the annotation says {}x{}", roi.at, file.path.display(), img.width, img.height, roi.width, roi.height)
+                }
                 Some(roi) => roi.rect,
                 None => Rect { x: 0, y: 0, w: img.width, h: img.height },
             };

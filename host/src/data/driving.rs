@@ -9,8 +9,8 @@ use common::format::InputSpec;
 use crate::data::augment::{Camera, DriveTransform, DrivingAugment};
 use crate::data::batch::with_scratch;
 use crate::data::frame::{FrameStore, Image, ModelInput};
-use crate::data::split::{by_blocks, Split, SplitOptions};
 use crate::data::recording::{smooth, RecordingInfo};
+use crate::data::split::{by_blocks, Split, SplitOptions};
 use crate::data::udacity::{find_recordings, read_log, DrivingRow};
 use crate::data::{Balance, Examples, Rng};
 
@@ -220,13 +220,7 @@ mod tests {
         InputSpec {
             shape: Shape::new(6, 16, 3),
             quant: QParams { scale_exp: -7, zero_point: 0 },
-            preprocess: Some(Preprocess {
-                frame_w: W,
-                frame_h: H,
-                format,
-                crop: Rect { x: 0, y: 4, w: W, h: 8 },
-                color: ColorMode::Yuv,
-            }),
+            preprocess: Some(Preprocess { frame_w: W, frame_h: H, format, crop: Rect { x: 0, y: 4, w: W, h: 8 }, color: ColorMode::Yuv }),
         }
     }
 
@@ -247,10 +241,7 @@ mod tests {
             for (cam, name) in names.iter().enumerate() {
                 write_image(&dir.join("IMG").join(name), &image(row, cam), W as u32, H as u32);
             }
-            log += &format!(
-                "C:\\rec\\IMG\\{}, C:\\rec\\IMG\\{}, C:\\rec\\IMG\\{}, {s}, 0.5, 0, 30\n",
-                names[0], names[1], names[2]
-            );
+            log += &format!("C:\\rec\\IMG\\{}, C:\\rec\\IMG\\{}, C:\\rec\\IMG\\{}, {s}, 0.5, 0, 30\n", names[0], names[1], names[2]);
         }
         std::fs::write(dir.join("driving_log.csv"), log).unwrap();
     }
@@ -287,8 +278,7 @@ mod tests {
         let data = DrivingData::load(&[tmp.path()], &options(PixelFormat::Rgb565Be)).unwrap();
         let mut out = vec![0i8; spec565.shape.len()];
         data.example(0, &mut Rng::new(0), false, &mut out);
-        let frame565: Vec<u8> =
-            image(0, 0).chunks(3).flat_map(|p| to_rgb565([p[0], p[1], p[2]]).to_be_bytes()).collect();
+        let frame565: Vec<u8> = image(0, 0).chunks(3).flat_map(|p| to_rgb565([p[0], p[1], p[2]]).to_be_bytes()).collect();
         assert_eq!(out, chip_input(&spec565, &frame565));
     }
 

@@ -32,24 +32,14 @@ impl Image {
             .into_rgb8();
         let (w, h) = img.dimensions();
         let too_big = || anyhow!("image {} is {w}x{h}: larger than 65535 pixels on a side", path.display());
-        Ok(Image {
-            width: u16::try_from(w).map_err(|_| too_big())?,
-            height: u16::try_from(h).map_err(|_| too_big())?,
-            rgb: img.into_raw(),
-        })
+        Ok(Image { width: u16::try_from(w).map_err(|_| too_big())?, height: u16::try_from(h).map_err(|_| too_big())?, rgb: img.into_raw() })
     }
 
     /// Crops to `crop` and resizes to `w x h` RGB888 through `common` preprocessing, exactly as
     /// the chip resizes a camera frame (so a data set stored at the model's frame size holds the
     /// pixels the chip would see).
     pub fn resize_into(&self, crop: Rect, w: u16, h: u16, out: &mut [u8]) -> Result<()> {
-        let pp = Preprocess {
-            frame_w: self.width,
-            frame_h: self.height,
-            format: PixelFormat::Rgb888,
-            crop,
-            color: ColorMode::Rgb,
-        };
+        let pp = Preprocess { frame_w: self.width, frame_h: self.height, format: PixelFormat::Rgb888, crop, color: ColorMode::Rgb };
         let mut q = vec![0i8; out.len()];
         preprocess_frame(&pp, Shape::new(h, w, 3), &self.rgb, &mut q)?;
         for (o, v) in out.iter_mut().zip(q) {
@@ -112,8 +102,7 @@ fn progress_bar(len: usize, label: &str, visible: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len as u64);
-    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
-        .map(|s| s.progress_chars("=> "));
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}").map(|s| s.progress_chars("=> "));
     if let Ok(style) = style {
         bar.set_style(style);
     }
@@ -175,8 +164,7 @@ mod tests {
         let img = testutil::gradient(8, 4);
         // A PNG saved under a .jpg name still decodes: the format is guessed from the bytes.
         let path = dir.path().join("a.jpg");
-        image::save_buffer_with_format(&path, &img, 8, 4, image::ExtendedColorType::Rgb8, image::ImageFormat::Png)
-            .unwrap();
+        image::save_buffer_with_format(&path, &img, 8, 4, image::ExtendedColorType::Rgb8, image::ImageFormat::Png).unwrap();
         let got = Image::decode(&path).unwrap();
         assert_eq!((got.width, got.height), (8, 4));
         assert_eq!(got.rgb, img);
@@ -205,14 +193,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(store.get(17), &[17; 6]);
-        let err = FrameStore::fill(
-            2,
-            1,
-            &items,
-            "test",
-            false,
-            |&v, _| if v == 30 { bail!("item 30 is bad") } else { Ok(()) },
-        );
+        let err = FrameStore::fill(2, 1, &items, "test", false, |&v, _| if v == 30 { bail!("item 30 is bad") } else { Ok(()) });
         assert!(err.is_err_and(|e| e.to_string() == "item 30 is bad"));
     }
 }

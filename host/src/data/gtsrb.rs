@@ -80,9 +80,7 @@ pub(crate) fn training_files(root: &Path) -> Result<Vec<LabeledFile>> {
     let images = [root.join("Final_Training/Images"), root.join("Images"), root.to_path_buf()]
         .into_iter()
         .find(|d| class_dirs(d).is_ok_and(|c| !c.is_empty()))
-        .ok_or_else(|| {
-            anyhow!("no GTSRB class folders (00000, 00001, ...) in {} or its Final_Training/Images", root.display())
-        })?;
+        .ok_or_else(|| anyhow!("no GTSRB class folders (00000, 00001, ...) in {} or its Final_Training/Images", root.display()))?;
     let mut files = Vec::new();
     for (class, dir) in class_dirs(&images)? {
         let csv = dir.join(format!("GT-{class:05}.csv"));
@@ -164,8 +162,7 @@ fn read_gt(csv: &Path, dir: &Path, class: Option<u16>) -> Result<Vec<LabeledFile
         if name.is_empty() || !path.is_file() {
             bail!("{}: image `{name}` is not in {}", rec.at(), dir.display());
         }
-        let [width, height, x1, y1, x2, y2, label] =
-            [1, 2, 3, 4, 5, 6, 7].map(|k| rec.parse::<u16>(col[k], COLUMNS[k]));
+        let [width, height, x1, y1, x2, y2, label] = [1, 2, 3, 4, 5, 6, 7].map(|k| rec.parse::<u16>(col[k], COLUMNS[k]));
         let (width, height, x1, y1, x2, y2, label) = (width?, height?, x1?, y1?, x2?, y2?, label?);
         if !(x1 < x2 && x2 <= width && y1 < y2 && y2 <= height) {
             bail!("{}: region of interest x {x1}..{x2}, y {y1}..{y2} (X2, Y2 exclusive) is empty or outside the {width}x{height} image", rec.at());
@@ -192,11 +189,7 @@ fn column_indices(header: &Record) -> Result<[usize; 8]> {
     let mut idx = [0; 8];
     for (i, name) in COLUMNS.iter().enumerate() {
         idx[i] = header.fields.iter().position(|f| f == name).ok_or_else(|| {
-            anyhow!(
-                "{}: no `{name}` column in the header (expected {}); an unlabeled test CSV cannot be loaded",
-                header.at(),
-                COLUMNS.join(";")
-            )
+            anyhow!("{}: no `{name}` column in the header (expected {}); an unlabeled test CSV cannot be loaded", header.at(), COLUMNS.join(";"))
         })?;
     }
     Ok(idx)
@@ -261,13 +254,7 @@ mod load_tests {
         assert_eq!(data.class_names()[14], "stop");
         assert_eq!(data.labels()[6..], [14; 6]);
         // The chip's view: x 2..11, y 1..9 (a 9x8 crop) resized to 32x32 RGB.
-        let pp = Preprocess {
-            frame_w: 12,
-            frame_h: 10,
-            format: PixelFormat::Rgb888,
-            crop: Rect { x: 2, y: 1, w: 9, h: 8 },
-            color: ColorMode::Rgb,
-        };
+        let pp = Preprocess { frame_w: 12, frame_h: 10, format: PixelFormat::Rgb888, crop: Rect { x: 2, y: 1, w: 9, h: 8 }, color: ColorMode::Rgb };
         let mut want = vec![0i8; 32 * 32 * 3];
         preprocess_frame(&pp, Shape::new(32, 32, 3), &gradient(12, 10), &mut want).unwrap();
         let mut got = vec![0i8; 32 * 32 * 3];
@@ -304,12 +291,10 @@ mod load_tests {
         assert_eq!(data.labels(), [3, 40, 3]);
         let again = ClassificationData::gtsrb_test(&dir.join("GT-final_test.csv"), &opts()).unwrap();
         assert_eq!(again.frame(1), data.frame(1));
-        std::fs::write(dir.join("GT-final_test.test.csv"), "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2\n")
-            .unwrap();
+        std::fs::write(dir.join("GT-final_test.test.csv"), "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2\n").unwrap();
         let err = ClassificationData::gtsrb_test(&dir, &opts()).err().unwrap().to_string();
         assert!(err.contains("2 GT-*.csv"), "{err}");
-        let err =
-            ClassificationData::gtsrb_test(&dir.join("GT-final_test.test.csv"), &opts()).err().unwrap().to_string();
+        let err = ClassificationData::gtsrb_test(&dir.join("GT-final_test.test.csv"), &opts()).err().unwrap().to_string();
         assert!(err.contains("test.csv:1") && err.contains("no `ClassId` column"), "{err}");
     }
 

@@ -40,11 +40,7 @@ fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let path = entry.with_context(|| format!("cannot list {}", dir.display()))?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| anyhow!("{}: file name is not UTF-8", path.display()))?
-            .to_string();
+        let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| anyhow!("{}: file name is not UTF-8", path.display()))?.to_string();
         if !name.starts_with('.') {
             out.push((name, path));
         }
@@ -92,8 +88,7 @@ mod tests {
             px.copy_from_slice(&[255, 255, 255]);
         }
         write_image(&tmp.path().join("a/0.png"), &half, 32, 32);
-        let augment =
-            ImageAugment { max_rotation_deg: 0.0, max_scale: 0.0, max_shift_px: 0.0, brightness: 0.0, flip_p: 1.0 };
+        let augment = ImageAugment { max_rotation_deg: 0.0, max_scale: 0.0, max_shift_px: 0.0, brightness: 0.0, flip_p: 1.0 };
         let data = ClassificationData::image_folder(tmp.path(), &ClassificationOptions { augment, ..opts() }).unwrap();
         let mut out = vec![0i8; 32 * 32 * 3];
         data.example(0, &mut Rng::new(0), true, &mut out);

@@ -41,10 +41,7 @@ pub fn find_recordings<P: AsRef<Path>>(dirs: &[P]) -> Result<Vec<PathBuf>> {
     for dir in dirs {
         let dir = dir.as_ref();
         if !dir.is_dir() {
-            bail!(
-                "{} is not a folder (expected a recording with {LOG_FILE} and {IMAGE_DIR}/, or a folder of recordings)",
-                dir.display()
-            );
+            bail!("{} is not a folder (expected a recording with {LOG_FILE} and {IMAGE_DIR}/, or a folder of recordings)", dir.display());
         }
         let before = found.len();
         collect(dir, &mut found)?;

@@ -131,7 +131,10 @@ impl FloatExplainer {
 
     /// A float network with its resolved layers and input (tests build one directly).
     pub fn new(net: Net, layers: Vec<ResolvedLayer>, shape: Shape, scale_exp: i8, preprocess: Preprocess, name: String) -> Result<FloatExplainer> {
-        ensure!(layers.iter().any(|l| matches!(l.layer, crate::nn::spec::Resolved::Conv2d { .. })), "{name} has no convolution: there are no feature maps to explain");
+        ensure!(
+            layers.iter().any(|l| matches!(l.layer, crate::nn::spec::Resolved::Conv2d { .. })),
+            "{name} has no convolution: there are no feature maps to explain"
+        );
         Ok(FloatExplainer { net, layers, shape, scale_exp, preprocess, input: vec![0; shape.len()], name })
     }
 }

@@ -90,7 +90,12 @@ fn prepare(out: &Path, force: bool) -> Result<()> {
         return Ok(());
     }
     if !force {
-        bail!("{} already holds an explain run ({} files such as {}); use --force to replace them, or another --out", out.display(), old.len(), old[0].display());
+        bail!(
+            "{} already holds an explain run ({} files such as {}); use --force to replace them, or another --out",
+            out.display(),
+            old.len(),
+            old[0].display()
+        );
     }
     for path in old {
         std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
@@ -162,7 +167,14 @@ pub fn run(explainer: &mut dyn Explainer, source: &Source<'_>, out: &Path, opts:
     }
 }
 
-fn recording(explainer: &mut dyn Explainer, dir: &Path, out: &Path, gif: Option<Gif>, opts: &Options, progress: &mut dyn FnMut(usize, usize)) -> Result<Summary> {
+fn recording(
+    explainer: &mut dyn Explainer,
+    dir: &Path,
+    out: &Path,
+    gif: Option<Gif>,
+    opts: &Options,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Summary> {
     let mut rows = Vec::new();
     for (k, rec) in find_recordings(&[dir])?.iter().enumerate() {
         rows.extend(read_log(rec, k)?);
@@ -190,13 +202,7 @@ fn decode(path: &Path, pp: &Preprocess) -> Result<Vec<u8>> {
         .with_context(|| format!("cannot decode image {}", path.display()))?
         .into_rgb8();
     let (w, h) = img.dimensions();
-    ensure!(
-        (w, h) == (pp.frame_w as u32, pp.frame_h as u32),
-        "{} is {w}x{h}, but the network takes {}x{} frames",
-        path.display(),
-        pp.frame_w,
-        pp.frame_h
-    );
+    ensure!((w, h) == (pp.frame_w as u32, pp.frame_h as u32), "{} is {w}x{h}, but the network takes {}x{} frames", path.display(), pp.frame_w, pp.frame_h);
     Ok(img.into_raw())
 }
 
@@ -220,7 +226,15 @@ impl Driver for Steering<'_> {
     }
 }
 
-fn simulator(explainer: &mut dyn Explainer, seed: u64, speed: f64, out: &Path, gif: Option<Gif>, opts: &Options, progress: &mut dyn FnMut(usize, usize)) -> Result<Summary> {
+fn simulator(
+    explainer: &mut dyn Explainer,
+    seed: u64,
+    speed: f64,
+    out: &Path,
+    gif: Option<Gif>,
+    opts: &Options,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Summary> {
     ensure!(speed > 0.0, "--speed must be positive");
     let pp = explainer.preprocess();
     ensure!(

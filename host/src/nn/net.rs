@@ -14,8 +14,8 @@ use common::Shape;
 use std::sync::Arc;
 
 use super::fast::{self, Kernels};
-use crate::quant::qat::FakeQuant;
 use super::spec::{Resolved, ResolvedLayer};
+use crate::quant::qat::FakeQuant;
 
 /// Flatten NCHW to `[N, C*H*W]` (no parameters).
 #[derive(Module, Debug)]
@@ -79,15 +79,10 @@ impl Net {
                 // A depthwise convolution is the grouped convolution with one group per channel.
                 Resolved::Depthwise { kernel, stride, pads } => Block::Conv(conv(l.input.c, l.input.c, *kernel, *stride, pads, l.input.c).init(device)),
                 Resolved::Dense { units } => Block::Dense(LinearConfig::new(l.input.c as usize, *units as usize).init(device)),
-                Resolved::MaxPool { size, stride } => Block::MaxPool(
-                    MaxPool2dConfig::new([*size as usize; 2]).with_strides([*stride as usize; 2]).init(),
-                ),
-                Resolved::AvgPool { size, stride } => Block::AvgPool(
-                    AvgPool2dConfig::new([*size as usize; 2])
-                        .with_strides([*stride as usize; 2])
-                        .with_count_include_pad(false)
-                        .init(),
-                ),
+                Resolved::MaxPool { size, stride } => Block::MaxPool(MaxPool2dConfig::new([*size as usize; 2]).with_strides([*stride as usize; 2]).init()),
+                Resolved::AvgPool { size, stride } => {
+                    Block::AvgPool(AvgPool2dConfig::new([*size as usize; 2]).with_strides([*stride as usize; 2]).with_count_include_pad(false).init())
+                }
                 Resolved::Dropout { rate } => Block::Dropout(DropoutConfig::new(*rate).init()),
                 Resolved::BatchNorm => Block::BatchNorm(BatchNormConfig::new(l.input.c as usize).init(device)),
                 Resolved::Relu => Block::Relu(Relu::new()),

@@ -233,11 +233,7 @@ impl NetSpec {
     /// How a camera frame becomes the input: the spec's `frame`, or else a frame of exactly the
     /// input size (images are then resized to it when loaded).
     pub fn preprocess(&self) -> Preprocess {
-        let f = self.input.frame.unwrap_or(FrameDesc {
-            width: self.input.width,
-            height: self.input.height,
-            crop: [0, 0, self.input.width, self.input.height],
-        });
+        let f = self.input.frame.unwrap_or(FrameDesc { width: self.input.width, height: self.input.height, crop: [0, 0, self.input.width, self.input.height] });
         Preprocess {
             frame_w: f.width,
             frame_h: f.height,
@@ -249,11 +245,7 @@ impl NetSpec {
 
     /// The int8 model input this network is trained for (what the blob will record).
     pub fn input_spec(&self) -> InputSpec {
-        InputSpec {
-            shape: self.input_shape(),
-            quant: QParams { scale_exp: self.input.scale_exp, zero_point: 0 },
-            preprocess: Some(self.preprocess()),
-        }
+        InputSpec { shape: self.input_shape(), quant: QParams { scale_exp: self.input.scale_exp, zero_point: 0 }, preprocess: Some(self.preprocess()) }
     }
 
     /// Replaces `units = "classes"` with `classes`.
@@ -276,7 +268,9 @@ impl NetSpec {
             if matches!(l, LayerSpec::Batchnorm) {
                 // It folds into the layer before it, which a ReLU in between would forbid.
                 let folds = match i.checked_sub(1).map(|p| &self.layers[p]) {
-                    Some(LayerSpec::Conv2d { activation, .. } | LayerSpec::Depthwise { activation, .. } | LayerSpec::Dense { activation, .. }) => activation.is_none(),
+                    Some(LayerSpec::Conv2d { activation, .. } | LayerSpec::Depthwise { activation, .. } | LayerSpec::Dense { activation, .. }) => {
+                        activation.is_none()
+                    }
                     _ => false,
                 };
                 ensure!(
@@ -377,11 +371,7 @@ pub fn resolve_layer(l: &LayerSpec, s: Shape) -> Result<(Resolved, Shape)> {
             ensure!(*size > 0 && stride > 0, "pool size and stride must be positive");
             let (h, w) = window_output(&Window::square(*size, stride, Pads::default()), s)?;
             let shape = Shape::new(h, w, s.c);
-            let r = if matches!(l, LayerSpec::Maxpool { .. }) {
-                Resolved::MaxPool { size: *size, stride }
-            } else {
-                Resolved::AvgPool { size: *size, stride }
-            };
+            let r = if matches!(l, LayerSpec::Maxpool { .. }) { Resolved::MaxPool { size: *size, stride } } else { Resolved::AvgPool { size: *size, stride } };
             (r, shape)
         }
         LayerSpec::Flatten => {
@@ -436,7 +426,10 @@ mod tests {
                 .resolve()
         };
         net("[[layers]]\ntype = \"conv2d\"\nfilters = 2\nkernel = 3\n[[layers]]\ntype = \"batchnorm\"\n[[layers]]\ntype = \"relu\"\n").unwrap();
-        let err = format!("{:#}", net("[[layers]]\ntype = \"conv2d\"\nfilters = 2\nkernel = 3\nactivation = \"relu\"\n[[layers]]\ntype = \"batchnorm\"\n").unwrap_err());
+        let err = format!(
+            "{:#}",
+            net("[[layers]]\ntype = \"conv2d\"\nfilters = 2\nkernel = 3\nactivation = \"relu\"\n[[layers]]\ntype = \"batchnorm\"\n").unwrap_err()
+        );
         assert!(err.contains("layer 2 (batchnorm)") && err.contains("without an activation"), "{err}");
         assert!(net("[[layers]]\ntype = \"batchnorm\"\n").is_err(), "nothing to fold into");
     }

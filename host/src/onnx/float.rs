@@ -30,7 +30,11 @@ pub fn depthwise_conv(g: &mut Graph, name: &str, x: &str, w: &[f32], b: &[f32], 
     ];
     let conv_out = if relu { format!("{name}_pre_relu") } else { name.to_string() };
     let y = g.node("Conv", &format!("{name}_conv"), &[x, &wn, &bn], &conv_out, attrs);
-    if relu { g.node("Relu", &format!("{name}_relu"), &[&y], name, vec![]) } else { y }
+    if relu {
+        g.node("Relu", &format!("{name}_relu"), &[&y], name, vec![])
+    } else {
+        y
+    }
 }
 
 fn pads(p: Pads) -> Attr {
@@ -58,7 +62,11 @@ pub fn export(spec: &NetSpec, graph: &[GraphLayer]) -> Result<Vec<u8>> {
                 ];
                 let conv_out = if *relu { format!("{name}_pre_relu") } else { name.clone() };
                 let y = g.node("Conv", &format!("{name}_conv"), &[&x, &wn, &bn], &conv_out, attrs);
-                if *relu { g.node("Relu", &format!("{name}_relu"), &[&y], &name, vec![]) } else { y }
+                if *relu {
+                    g.node("Relu", &format!("{name}_relu"), &[&y], &name, vec![])
+                } else {
+                    y
+                }
             }
             FloatLayer::Depthwise { w, b, kernel, stride, pads: p, relu } => {
                 depthwise_conv(&mut g, &name, &x, w, b, b.len(), &Window::square(*kernel, *stride, *p), *relu)
@@ -69,7 +77,11 @@ pub fn export(spec: &NetSpec, graph: &[GraphLayer]) -> Result<Vec<u8>> {
                 let bn = g.f32s(&format!("{name}_bias"), &[n_out], b);
                 let gemm_out = if *relu { format!("{name}_pre_relu") } else { name.clone() };
                 let y = g.node("Gemm", &format!("{name}_gemm"), &[&x, &wn, &bn], &gemm_out, vec![("transB", Attr::Int(1))]);
-                if *relu { g.node("Relu", &format!("{name}_relu"), &[&y], &name, vec![]) } else { y }
+                if *relu {
+                    g.node("Relu", &format!("{name}_relu"), &[&y], &name, vec![])
+                } else {
+                    y
+                }
             }
             FloatLayer::MaxPool(p) | FloatLayer::AvgPool(p) => {
                 let op = if matches!(l.layer, FloatLayer::MaxPool(_)) { "MaxPool" } else { "AveragePool" };
@@ -124,7 +136,8 @@ mod tests {
         for case in 0..20 {
             let (h, w, c) = (rng.range(3, 9) as usize, rng.range(3, 9) as usize, rng.range(1, 7) as usize);
             let (kh, kw) = (rng.range(1, 3) as usize, rng.range(1, 3) as usize);
-            let pads = Pads { top: rng.range(0, kh as i64 - 1) as u8, left: rng.range(0, kw as i64 - 1) as u8, bottom: 0, right: rng.range(0, kw as i64 - 1) as u8 };
+            let pads =
+                Pads { top: rng.range(0, kh as i64 - 1) as u8, left: rng.range(0, kw as i64 - 1) as u8, bottom: 0, right: rng.range(0, kw as i64 - 1) as u8 };
             let window = Window { kernel_h: kh as u8, kernel_w: kw as u8, stride_h: rng.range(1, 2) as u8, stride_w: rng.range(1, 2) as u8, pads };
             let relu = rng.bool();
             let wt: Vec<f32> = (0..kh * kw * c).map(|_| rng.range(-100, 100) as f32 / 64.0).collect();

@@ -171,8 +171,14 @@ impl ForeignGraph {
 
         // The shapes above are the graph's as written; the plans run it with its LRNs rewritten
         // (one copy of the weights in memory at a time: a model-zoo AlexNet has 244 MB).
-        let four_d: std::collections::HashSet<String> =
-            graph.node.iter().filter(|n| n.op_type == "LRN").filter_map(|n| n.input.first()).filter(|t| fact(&typed, t).is_some_and(|f| f.shape.rank() == 4)).cloned().collect();
+        let four_d: std::collections::HashSet<String> = graph
+            .node
+            .iter()
+            .filter(|n| n.op_type == "LRN")
+            .filter_map(|n| n.input.first())
+            .filter(|t| fact(&typed, t).is_some_and(|f| f.shape.rank() == 4))
+            .cloned()
+            .collect();
         let (typed, fast_lrn) = if four_d.is_empty() {
             (typed, Vec::new())
         } else {
@@ -202,7 +208,14 @@ impl ForeignGraph {
         let found = self.nodes.iter().find(|n| n.name == name).or_else(|| self.nodes.iter().find(|n| n.tensor == name));
         match found {
             Some(n) if n.is_candidate() => Ok(n),
-            Some(n) => bail!("{}: node {name:?} ({}) gives {} {}, not one image's float features; cut at one of: {}", self.what, n.op, if n.float { "a tensor of shape" } else { "a non-float tensor of shape" }, n.shape_text(), self.candidate_list()),
+            Some(n) => bail!(
+                "{}: node {name:?} ({}) gives {} {}, not one image's float features; cut at one of: {}",
+                self.what,
+                n.op,
+                if n.float { "a tensor of shape" } else { "a non-float tensor of shape" },
+                n.shape_text(),
+                self.candidate_list()
+            ),
             None => bail!("{} has no node {name:?}; cut at one of (node, op, output shape): {}", self.what, self.candidate_list()),
         }
     }
@@ -328,7 +341,11 @@ fn declared_input(proto: &ModelProto, what: &str) -> Result<DeclaredInput> {
 /// The input to run with: the declared dimensions, with `hints` for what they leave open.
 pub fn geometry(input: &DeclaredInput, hints: InputHints) -> Result<Geometry> {
     let [n, a, b, c] = input.dims[..] else { bail!("an image input has 4 dimensions, this one {}", input.dims.len()) };
-    ensure!(n.is_none_or(|n| n == 1), "the batch dimension is fixed at {}; pilot runs one image at a time (batch 1 or a named batch dimension)", n.unwrap_or(0));
+    ensure!(
+        n.is_none_or(|n| n == 1),
+        "the batch dimension is fixed at {}; pilot runs one image at a time (batch 1 or a named batch dimension)",
+        n.unwrap_or(0)
+    );
     let is_channels = |d: Option<usize>| matches!(d, Some(1) | Some(3));
     let from_graph = match (is_channels(a), is_channels(c)) {
         (true, false) => Some(Layout::Nchw),
@@ -336,7 +353,9 @@ pub fn geometry(input: &DeclaredInput, hints: InputHints) -> Result<Geometry> {
         _ => None,
     };
     let layout = match (from_graph, hints.layout) {
-        (Some(g), Some(h)) if g != h => bail!("the graph's input is {} (channels {}), not {} as --layout says", g.name(), if g == Layout::Nchw { "second" } else { "last" }, h.name()),
+        (Some(g), Some(h)) if g != h => {
+            bail!("the graph's input is {} (channels {}), not {} as --layout says", g.name(), if g == Layout::Nchw { "second" } else { "last" }, h.name())
+        }
         (Some(g), _) => g,
         (None, Some(h)) => h,
         // 1 or 3 in both places (e.g. 1x3x5x3), or in neither: NCHW is ONNX's convention.

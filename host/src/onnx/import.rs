@@ -63,11 +63,7 @@ pub fn import(bytes: &[u8], what: &str, device: &Device) -> Result<Imported> {
     let graph = model.graph.as_ref().with_context(|| format!("{what} has no graph"))?;
 
     let init: HashMap<&str, &TensorProto> = graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
-    let input = graph
-        .input
-        .iter()
-        .find(|i| !init.contains_key(i.name.as_str()))
-        .with_context(|| format!("{what}: the graph has no input"))?;
+    let input = graph.input.iter().find(|i| !init.contains_key(i.name.as_str())).with_context(|| format!("{what}: the graph has no input"))?;
 
     let mut chain = Chain {
         init: &init,
@@ -82,7 +78,13 @@ pub fn import(bytes: &[u8], what: &str, device: &Device) -> Result<Imported> {
     let mut nodes = graph.node.iter();
     while let Some(node) = nodes.next() {
         let here = || format!("{what}: node {:?} ({})", node.name, node.op_type);
-        ensure!(node.input.first() == Some(&chain.cur), "{}: the graph is not a chain (its input is {:?}, the previous output {:?})", here(), node.input.first(), chain.cur);
+        ensure!(
+            node.input.first() == Some(&chain.cur),
+            "{}: the graph is not a chain (its input is {:?}, the previous output {:?})",
+            here(),
+            node.input.first(),
+            chain.cur
+        );
         let mut output = node.output.first().with_context(|| format!("{}: no output", here()))?.clone();
         match node.op_type.as_str() {
             "Conv" => chain.conv(node).with_context(here)?,
@@ -253,11 +255,8 @@ fn floats(t: &TensorProto) -> Result<(Vec<f32>, Vec<usize>)> {
     ensure!(t.data_type == FLOAT, "{} is not float32", t.name);
     let dims: Vec<usize> = t.dims.iter().map(|&d| usize::try_from(d)).collect::<Result<_, _>>().with_context(|| format!("{}: negative dims", t.name))?;
     let n: usize = dims.iter().product();
-    let v: Vec<f32> = if !t.raw_data.is_empty() {
-        t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-    } else {
-        t.float_data.clone()
-    };
+    let v: Vec<f32> =
+        if !t.raw_data.is_empty() { t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect() } else { t.float_data.clone() };
     ensure!(v.len() == n, "{}: {} values for dims {dims:?}", t.name, v.len());
     ensure!(v.iter().all(|x| x.is_finite()), "{}: not finite values", t.name);
     Ok((v, dims))

@@ -48,7 +48,9 @@ pub fn export(model: &Model<'_>) -> Result<(Vec<u8>, Vec<LayerOutput>)> {
     let mut x_q = input.quant;
     let mut flat = false; // x is [1, K, 1, 1]
     let mut outputs = Vec::new();
-    let zp_tensor = |g: &mut Graph, name: &str, q: QParams| (g.f32s(&format!("{name}_scale"), &[], &[scale(q.scale_exp)]), g.i8s(&format!("{name}_zero_point"), &[], &[q.zero_point]));
+    let zp_tensor = |g: &mut Graph, name: &str, q: QParams| {
+        (g.f32s(&format!("{name}_scale"), &[], &[scale(q.scale_exp)]), g.i8s(&format!("{name}_zero_point"), &[], &[q.zero_point]))
+    };
 
     for (i, node) in model.layers().iter().enumerate() {
         let name = node.name;
@@ -185,7 +187,14 @@ fn metadata(model: &Model<'_>) -> Vec<(String, String)> {
     let (i, o) = (model.input(), model.output());
     let mut m = vec![
         ("pilot.format_version".into(), common::format::header::FORMAT_VERSION.to_string()),
-        ("pilot.task".into(), match model.def().task { Task::Regression => "regression", Task::Classification => "classification" }.into()),
+        (
+            "pilot.task".into(),
+            match model.def().task {
+                Task::Regression => "regression",
+                Task::Classification => "classification",
+            }
+            .into(),
+        ),
         ("pilot.input_layout".into(), "int8 NHWC".into()),
         ("pilot.input_scale_exp".into(), i.quant.scale_exp.to_string()),
         ("pilot.input_zero_point".into(), i.quant.zero_point.to_string()),

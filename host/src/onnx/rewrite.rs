@@ -44,7 +44,12 @@ pub fn lrn(model: &mut ModelProto, is_4d: impl Fn(&str) -> bool) -> Result<Vec<S
         // Names derived from the output's, which is unique in the graph.
         let t = |s: &str| format!("{y}/lrn.{s}");
         for (name, v) in [("alpha", alpha), ("bias", bias), ("beta", beta)] {
-            graph.initializer.push(TensorProto { name: t(name), data_type: DataType::Float as i32, raw_data: v.to_le_bytes().to_vec(), ..TensorProto::default() });
+            graph.initializer.push(TensorProto {
+                name: t(name),
+                data_type: DataType::Float as i32,
+                raw_data: v.to_le_bytes().to_vec(),
+                ..TensorProto::default()
+            });
         }
         let swap = || vec![ints("perm", &[0, 2, 1, 3])];
         let pool = vec![ints("kernel_shape", &[size, 1]), ints("pads", &[below, 0, above, 0]), ints("strides", &[1, 1]), int("count_include_pad", 1)];
@@ -65,7 +70,13 @@ pub fn lrn(model: &mut ModelProto, is_4d: impl Fn(&str) -> bool) -> Result<Vec<S
         nodes.push(step("Log", &[t("base")], t("ln_base"), vec![]));
         nodes.push(step("Mul", &[t("ln_base"), t("beta")], t("beta_ln_base"), vec![]));
         nodes.push(step("Exp", &[t("beta_ln_base")], t("denominator"), vec![]));
-        nodes.push(NodeProto { input: vec![x.clone(), t("denominator")], output: vec![y.clone()], name: node.name.clone(), op_type: "Div".into(), ..NodeProto::default() });
+        nodes.push(NodeProto {
+            input: vec![x.clone(), t("denominator")],
+            output: vec![y.clone()],
+            name: node.name.clone(),
+            op_type: "Div".into(),
+            ..NodeProto::default()
+        });
         done.push(if node.name.is_empty() { y.clone() } else { node.name.clone() });
     }
     graph.node = nodes;

@@ -78,5 +78,9 @@ pub fn tick(v: f64) -> String {
     }
     let s = if a >= 1000.0 { format!("{v:.0}") } else { format!("{v:.4}") };
     let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { &s };
-    if s == "-0" { "0".into() } else { s.to_string() }
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
 }

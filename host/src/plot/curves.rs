@@ -3,7 +3,7 @@
 use image::RgbImage;
 use plotters::prelude::*;
 
-use super::canvas::{draw, Area, finite_range, padded, tick, Drawn, BLUE, GREEN, GREY, GRID, INK, ORANGE};
+use super::canvas::{draw, finite_range, padded, tick, Area, Drawn, BLUE, GREEN, GREY, GRID, INK, ORANGE};
 use super::text::{font, style};
 
 pub const WIDTH: u32 = 800;

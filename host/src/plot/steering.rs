@@ -4,7 +4,7 @@
 use image::RgbImage;
 use plotters::prelude::*;
 
-use super::canvas::{draw, Area, finite_range, tick, Drawn, BLUE, GREY, GRID, INK, ORANGE};
+use super::canvas::{draw, finite_range, tick, Area, Drawn, BLUE, GREY, GRID, INK, ORANGE};
 use super::text::{font, style};
 
 /// The scatter plot is square, so that the diagonal is at 45 degrees.

@@ -12,10 +12,30 @@ use crate::nn::spec::{Resolved, ResolvedLayer};
 
 #[derive(Clone, Debug)]
 pub enum FloatLayer {
-    Conv { w: Vec<f32>, b: Vec<f32>, out_c: u16, kernel: u8, stride: u8, pads: Pads, relu: bool },
+    Conv {
+        w: Vec<f32>,
+        b: Vec<f32>,
+        out_c: u16,
+        kernel: u8,
+        stride: u8,
+        pads: Pads,
+        relu: bool,
+    },
     /// `w` holds each channel's filter in turn, `[c][ky][kx]` (ONNX's `[C, 1, kh, kw]`).
-    Depthwise { w: Vec<f32>, b: Vec<f32>, kernel: u8, stride: u8, pads: Pads, relu: bool },
-    Dense { w: Vec<f32>, b: Vec<f32>, out: u16, relu: bool },
+    Depthwise {
+        w: Vec<f32>,
+        b: Vec<f32>,
+        kernel: u8,
+        stride: u8,
+        pads: Pads,
+        relu: bool,
+    },
+    Dense {
+        w: Vec<f32>,
+        b: Vec<f32>,
+        out: u16,
+        relu: bool,
+    },
     MaxPool(Pool),
     AvgPool(Pool),
     Flatten,
@@ -148,7 +168,9 @@ pub fn extract(net: &Net, layers: &[ResolvedLayer]) -> Result<Vec<GraphLayer>> {
                     bail!("{}: batch-norm must directly follow a conv2d or dense layer to fold into it", here("batchnorm"));
                 };
                 let (w, b) = match &mut prev.layer {
-                    FloatLayer::Conv { w, b, relu: false, .. } | FloatLayer::Dense { w, b, relu: false, .. } | FloatLayer::Depthwise { w, b, relu: false, .. } => (w, b),
+                    FloatLayer::Conv { w, b, relu: false, .. }
+                    | FloatLayer::Dense { w, b, relu: false, .. }
+                    | FloatLayer::Depthwise { w, b, relu: false, .. } => (w, b),
                     _ => bail!("{}: batch-norm must follow a conv2d, depthwise or dense layer without a ReLU", here("batchnorm")),
                 };
                 // Each output channel's weights are contiguous in every layout here.

@@ -122,8 +122,7 @@ fn channels(w: &[f32], b: &[f32], in_q: QParams, out_q: QParams) -> Result<Table
     let per = w.len() / b.len();
     let (mut weights, mut bias, mut mults) = (Vec::with_capacity(w.len()), Vec::new(), Vec::new());
     for (c, &bc) in b.iter().enumerate() {
-        let ch = scheme::channel(&w[c * per..(c + 1) * per], bc, in_q.scale_exp, out_q.scale_exp)
-            .with_context(|| format!("output channel {c}"))?;
+        let ch = scheme::channel(&w[c * per..(c + 1) * per], bc, in_q.scale_exp, out_q.scale_exp).with_context(|| format!("output channel {c}"))?;
         weights.extend(ch.weights);
         bias.push(ch.bias);
         mults.push(ch.multiplier);

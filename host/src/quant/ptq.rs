@@ -18,9 +18,9 @@ use crate::fsutil::atomic_write;
 use crate::nn::net::{input_batch, Block, Net};
 use crate::nn::spec::NetSpec;
 use crate::train::checkpoint::{RunData, RunDir};
+use crate::train::target::argmax;
 use crate::train::{infer_device, FitOptions, TrainConfig};
 use crate::workflow::train::shuffled;
-use crate::train::target::argmax;
 
 /// How to quantize.
 #[derive(Clone, Debug)]
@@ -225,7 +225,14 @@ where
 
 /// The float network's and the int8 model's mean `score` on `val`, and their agreement (the
 /// share of equal classes, or the mean |float - int8| of a steering output).
-fn compare<D: Examples>(spec: &NetSpec, net: &Net, owned: &OwnedModel, data: &D, val: &[usize], score: &(impl Fn(&[f32], D::Target) -> f64 + Sync)) -> Result<(f64, f64, f64)>
+fn compare<D: Examples>(
+    spec: &NetSpec,
+    net: &Net,
+    owned: &OwnedModel,
+    data: &D,
+    val: &[usize],
+    score: &(impl Fn(&[f32], D::Target) -> f64 + Sync),
+) -> Result<(f64, f64, f64)>
 where
     D::Target: crate::train::Target,
 {

@@ -3,8 +3,8 @@
 
 use anyhow::{bail, Result};
 use common::format::QParams;
-use common::quant::{MAX_MULTIPLIER, SHIFT};
 use common::format::MAX_ABS_BIAS;
+use common::quant::{MAX_MULTIPLIER, SHIFT};
 
 /// The activation quantization covering `[lo, hi]` (which contains 0): the smallest
 /// power-of-two scale with `(hi - lo) / scale <= 255`, and the zero point that puts `lo` at -128.
@@ -40,11 +40,7 @@ pub fn channel(w: &[f32], b: f32, in_exp: i8, out_exp: i8) -> Result<Channel> {
     if bias.abs() > MAX_ABS_BIAS as f64 {
         bail!("bias {b} too large for its scale ({bias} over 2^30)");
     }
-    Ok(Channel {
-        weights: w.iter().map(|&v| (v as f64 / w_s).round().clamp(-127.0, 127.0) as i8).collect(),
-        bias: bias as i32,
-        multiplier: m as i32,
-    })
+    Ok(Channel { weights: w.iter().map(|&v| (v as f64 / w_s).round().clamp(-127.0, 127.0) as i8).collect(), bias: bias as i32, multiplier: m as i32 })
 }
 
 #[cfg(test)]
@@ -55,7 +51,7 @@ mod tests {
     fn activation_scales_cover_the_range() {
         let q = activation(0.0, 6.0);
         assert_eq!(q, QParams { scale_exp: -5, zero_point: -128 }); // 6/255 = 0.0235 -> 2^-5
-        // [-1, 1] needs 256 steps of 2^-7: one too many, so the scale is 2^-6.
+                                                                    // [-1, 1] needs 256 steps of 2^-7: one too many, so the scale is 2^-6.
         let q = activation(-1.0, 1.0);
         assert_eq!(q.scale_exp, -6);
         let (lo, hi) = ((-128 - q.zero_point as i32) as f32 / 64.0, (127 - q.zero_point as i32) as f32 / 64.0);

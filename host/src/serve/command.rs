@@ -23,12 +23,7 @@ pub const SET_SPEED_MPH: f64 = 9.0;
 
 impl PiController {
     pub fn new(kp: f64, ki: f64, set_point: f64) -> PiController {
-        PiController {
-            kp,
-            ki,
-            set_point,
-            integral: 0.0,
-        }
+        PiController { kp, ki, set_point, integral: 0.0 }
     }
 
     /// The throttle for a measured speed.
@@ -63,11 +58,7 @@ pub fn python_float(x: f64) -> String {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() {
-            "-0.0".into()
-        } else {
-            "0.0".into()
-        };
+        return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
     }
     // Rust's `{:e}` also writes the shortest round-trip digits: `d.ddde-N` or `de N`.
     let sci = format!("{x:e}");
@@ -79,16 +70,8 @@ pub fn python_float(x: f64) -> String {
     };
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     if !(-4..16).contains(&exp) {
-        let m = if digits.len() == 1 {
-            digits
-        } else {
-            format!("{}.{}", &digits[..1], &digits[1..])
-        };
-        return format!(
-            "{sign}{m}e{}{:02}",
-            if exp < 0 { '-' } else { '+' },
-            exp.unsigned_abs()
-        );
+        let m = if digits.len() == 1 { digits } else { format!("{}.{}", &digits[..1], &digits[1..]) };
+        return format!("{sign}{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.unsigned_abs());
     }
     if exp < 0 {
         return format!("{sign}0.{}{digits}", "0".repeat((-exp - 1) as usize));
@@ -142,39 +125,19 @@ mod tests {
         for (bits, want) in PYTHON {
             assert_eq!(python_float(f64::from_bits(bits)), want, "{bits:#018x}");
         }
-        assert_eq!(
-            (python_float(f64::NAN), python_float(f64::NEG_INFINITY)),
-            ("nan".into(), "-inf".into())
-        );
+        assert_eq!((python_float(f64::NAN), python_float(f64::NEG_INFINITY)), ("nan".into(), "-inf".into()));
     }
 
     #[test]
     fn the_controller_is_drive_pys() {
         let mut pi = PiController::new(KP, KI, SET_SPEED_MPH);
-        let throttles: Vec<String> = ["0.0000", "5.1234", "8.9999", "12.3456"]
-            .iter()
-            .map(|s| python_float(pi.update(s.parse().unwrap())))
-            .collect();
-        assert_eq!(
-            throttles,
-            [
-                "0.918",
-                "0.4134132",
-                "0.025763399999999975",
-                "-0.31549779999999994"
-            ]
-        );
+        let throttles: Vec<String> = ["0.0000", "5.1234", "8.9999", "12.3456"].iter().map(|s| python_float(pi.update(s.parse().unwrap()))).collect();
+        assert_eq!(throttles, ["0.918", "0.4134132", "0.025763399999999975", "-0.31549779999999994"]);
     }
 
     #[test]
     fn events_are_python_socketios_json() {
-        assert_eq!(
-            steer_at_connect(),
-            r#"["steer",{"steering_angle":"0","throttle":"0"}]"#
-        );
-        assert_eq!(
-            steer("-0.0546875", "0.918"),
-            r#"["steer",{"steering_angle":"-0.0546875","throttle":"0.918"}]"#
-        );
+        assert_eq!(steer_at_connect(), r#"["steer",{"steering_angle":"0","throttle":"0"}]"#);
+        assert_eq!(steer("-0.0546875", "0.918"), r#"["steer",{"steering_angle":"-0.0546875","throttle":"0.918"}]"#);
     }
 }

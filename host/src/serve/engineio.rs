@@ -40,9 +40,7 @@ pub fn parse(text: &str) -> Result<Packet<'_>, String> {
 /// The open packet python-engineio 3.13 writes for a WebSocket connection: no upgrades, times
 /// in milliseconds, keys in its order and without spaces (`json.dumps(separators=(',', ':'))`).
 pub fn open(sid: &str, ping_timeout_ms: u64, ping_interval_ms: u64) -> String {
-    format!(
-        r#"0{{"sid":"{sid}","upgrades":[],"pingTimeout":{ping_timeout_ms},"pingInterval":{ping_interval_ms}}}"#
-    )
+    format!(r#"0{{"sid":"{sid}","upgrades":[],"pingTimeout":{ping_timeout_ms},"pingInterval":{ping_interval_ms}}}"#)
 }
 
 pub fn pong(data: &str) -> String {
@@ -64,16 +62,11 @@ mod tests {
     fn packets_are_a_type_digit_and_data() {
         assert_eq!(parse("2").unwrap(), Packet::Ping(""));
         assert_eq!(parse("2probe").unwrap(), Packet::Ping("probe"));
-        assert_eq!(
-            parse("42[\"telemetry\",null]").unwrap(),
-            Packet::Message("2[\"telemetry\",null]")
-        );
+        assert_eq!(parse("42[\"telemetry\",null]").unwrap(), Packet::Message("2[\"telemetry\",null]"));
         assert_eq!(parse("1").unwrap(), Packet::Close);
         assert_eq!(parse("5").unwrap(), Packet::Upgrade);
         assert!(parse("").unwrap_err().contains("empty"));
-        assert!(parse("9")
-            .unwrap_err()
-            .contains("unknown Engine.IO packet type `9`"));
+        assert!(parse("9").unwrap_err().contains("unknown Engine.IO packet type `9`"));
         assert!(parse("b4AAAA").unwrap_err().contains("binary"));
         assert_eq!(pong("probe"), "3probe");
         assert_eq!(message("40"), "440");
@@ -82,9 +75,6 @@ mod tests {
     #[test]
     fn the_open_packet_is_python_engineios() {
         let sid = "0123456789abcdef0123456789abcdef";
-        assert_eq!(
-            open(sid, 60_000, 25_000),
-            r#"0{"sid":"0123456789abcdef0123456789abcdef","upgrades":[],"pingTimeout":60000,"pingInterval":25000}"#
-        );
+        assert_eq!(open(sid, 60_000, 25_000), r#"0{"sid":"0123456789abcdef0123456789abcdef","upgrades":[],"pingTimeout":60000,"pingInterval":25000}"#);
     }
 }

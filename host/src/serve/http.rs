@@ -26,10 +26,7 @@ pub struct Request {
 impl Request {
     /// The first header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn path(&self) -> &str {
@@ -48,8 +45,7 @@ impl Request {
 
     /// Whether the comma-separated header `name` has the token `token` (case-insensitive).
     fn has_token(&self, name: &str, token: &str) -> bool {
-        self.header(name)
-            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        self.header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     }
 }
 
@@ -69,10 +65,7 @@ pub enum ReadError {
 impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ReadError::Closed { received: 0 } => write!(
-                f,
-                "the client closed the connection without sending a request"
-            ),
+            ReadError::Closed { received: 0 } => write!(f, "the client closed the connection without sending a request"),
             ReadError::Closed { received } => {
                 write!(f, "the client closed the connection after {received} bytes, inside its request (truncated)")
             }
@@ -90,10 +83,7 @@ impl std::fmt::Display for ReadError {
 
 /// Whether an I/O error is a read or write timeout (`WouldBlock` on Unix, `TimedOut` on Windows).
 pub fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
+    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
 }
 
 /// Reads a request head (up to and including its blank line) of at most `limit` bytes. Bytes
@@ -104,16 +94,10 @@ pub fn read_request(reader: &mut impl BufRead, limit: usize) -> Result<Request, 
     let mut received = 0;
     loop {
         let mut line = Vec::new();
-        let n = limited
-            .read_until(b'\n', &mut line)
-            .map_err(ReadError::Io)?;
+        let n = limited.read_until(b'\n', &mut line).map_err(ReadError::Io)?;
         received += n;
         if n == 0 || line.last() != Some(&b'\n') {
-            return Err(if received >= limit {
-                ReadError::TooLarge { limit }
-            } else {
-                ReadError::Closed { received }
-            });
+            return Err(if received >= limit { ReadError::TooLarge { limit } } else { ReadError::Closed { received } });
         }
         line.pop();
         if line.last() == Some(&b'\r') {
@@ -125,8 +109,7 @@ pub fn read_request(reader: &mut impl BufRead, limit: usize) -> Result<Request, 
             }
             break;
         }
-        let text = String::from_utf8(line)
-            .map_err(|_| ReadError::Malformed("a line is not UTF-8".into()))?;
+        let text = String::from_utf8(line).map_err(|_| ReadError::Malformed("a line is not UTF-8".into()))?;
         lines.push(text);
     }
     parse_head(&lines)
@@ -137,16 +120,10 @@ fn parse_head(lines: &[String]) -> Result<Request, ReadError> {
     let first = &lines[0];
     let parts: Vec<&str> = first.split(' ').collect();
     let [method, target, version] = parts[..] else {
-        return bad(format!(
-            "request line `{}` is not `METHOD TARGET HTTP/1.1`",
-            shorten(first)
-        ));
+        return bad(format!("request line `{}` is not `METHOD TARGET HTTP/1.1`", shorten(first)));
     };
     if !version.starts_with("HTTP/1.") || method.is_empty() || !target.starts_with('/') {
-        return bad(format!(
-            "request line `{}` is not `METHOD /path HTTP/1.x`",
-            shorten(first)
-        ));
+        return bad(format!("request line `{}` is not `METHOD /path HTTP/1.x`", shorten(first)));
     }
     let mut headers = Vec::new();
     for line in &lines[1..] {
@@ -154,19 +131,11 @@ fn parse_head(lines: &[String]) -> Result<Request, ReadError> {
             return bad(format!("header line `{}` has no `:`", shorten(line)));
         };
         if name.is_empty() || name.contains([' ', '\t']) {
-            return bad(format!(
-                "header name `{}` is empty or has spaces",
-                shorten(name)
-            ));
+            return bad(format!("header name `{}` is empty or has spaces", shorten(name)));
         }
         headers.push((name.to_string(), value.trim().to_string()));
     }
-    Ok(Request {
-        method: method.into(),
-        target: target.into(),
-        version: version.into(),
-        headers,
-    })
+    Ok(Request { method: method.into(), target: target.into(), version: version.into(), headers })
 }
 
 /// At most 80 characters of `s`, for messages about what a client sent.
@@ -186,19 +155,12 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(status: u16, reason: impl Into<String>) -> Rejection {
-        Rejection {
-            status,
-            reason: reason.into(),
-        }
+        Rejection { status, reason: reason.into() }
     }
 
     /// The response: status line, a plain-text body with the reason, and `Connection: close`.
     pub fn response(&self) -> String {
-        let extra = if self.status == 426 {
-            "Sec-WebSocket-Version: 13\r\n"
-        } else {
-            ""
-        };
+        let extra = if self.status == 426 { "Sec-WebSocket-Version: 13\r\n" } else { "" };
         let body = format!("{}\n", self.reason);
         format!(
             "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
@@ -238,85 +200,46 @@ pub struct Upgrade {
 /// key. Only the WebSocket transport is served: the simulator never polls.
 pub fn check_upgrade(req: &Request) -> Result<Upgrade, Rejection> {
     if !req.path().starts_with(SOCKET_IO_PATH) {
-        return Err(Rejection::new(
-            404,
-            format!(
-                "{} is not the Socket.IO path {SOCKET_IO_PATH}",
-                shorten(req.path())
-            ),
-        ));
+        return Err(Rejection::new(404, format!("{} is not the Socket.IO path {SOCKET_IO_PATH}", shorten(req.path()))));
     }
     if req.method != "GET" {
-        return Err(Rejection::new(
-            405,
-            format!("method {} is not GET", shorten(&req.method)),
-        ));
+        return Err(Rejection::new(405, format!("method {} is not GET", shorten(&req.method))));
     }
     if req.version != "HTTP/1.1" {
-        return Err(Rejection::new(
-            400,
-            format!(
-                "{} cannot upgrade to a WebSocket (HTTP/1.1 can)",
-                shorten(&req.version)
-            ),
-        ));
+        return Err(Rejection::new(400, format!("{} cannot upgrade to a WebSocket (HTTP/1.1 can)", shorten(&req.version))));
     }
     if let Some(origin) = req.header("Origin") {
         let own = req.header("Host").map(|h| format!("http://{h}"));
         if own.as_deref() != Some(origin) {
-            return Err(Rejection::new(
-                400,
-                format!("origin {} is not this server's", shorten(origin)),
-            ));
+            return Err(Rejection::new(400, format!("origin {} is not this server's", shorten(origin))));
         }
     }
     if req.query("sid").is_some() {
-        return Err(Rejection::new(
-            400,
-            "unknown session: this server keeps no polling sessions",
-        ));
+        return Err(Rejection::new(400, "unknown session: this server keeps no polling sessions"));
     }
     match req.query("transport") {
         Some("websocket") => {}
-        other => return Err(Rejection::new(
-            400,
-            format!(
-                "transport {} is not served: only transport=websocket (what the simulator uses)",
-                other.map_or("polling (the default)".to_string(), shorten)
-            ),
-        )),
+        other => {
+            return Err(Rejection::new(
+                400,
+                format!(
+                    "transport {} is not served: only transport=websocket (what the simulator uses)",
+                    other.map_or("polling (the default)".to_string(), shorten)
+                ),
+            ))
+        }
     }
     if !req.has_token("Upgrade", "websocket") || !req.has_token("Connection", "upgrade") {
-        return Err(Rejection::new(
-            400,
-            "not a WebSocket upgrade (needs `Upgrade: websocket` and `Connection: Upgrade`)",
-        ));
+        return Err(Rejection::new(400, "not a WebSocket upgrade (needs `Upgrade: websocket` and `Connection: Upgrade`)"));
     }
     if req.header("Sec-WebSocket-Version") != Some("13") {
-        return Err(Rejection::new(
-            426,
-            format!(
-                "Sec-WebSocket-Version {} is not 13",
-                req.header("Sec-WebSocket-Version")
-                    .map_or("missing".into(), shorten)
-            ),
-        ));
+        return Err(Rejection::new(426, format!("Sec-WebSocket-Version {} is not 13", req.header("Sec-WebSocket-Version").map_or("missing".into(), shorten))));
     }
     let key = req.header("Sec-WebSocket-Key").unwrap_or("");
     if BASE64.decode(key).map(|k| k.len()) != Ok(16) {
-        return Err(Rejection::new(
-            400,
-            format!(
-                "Sec-WebSocket-Key `{}` is not 16 bytes in base64",
-                shorten(key)
-            ),
-        ));
+        return Err(Rejection::new(400, format!("Sec-WebSocket-Key `{}` is not 16 bytes in base64", shorten(key))));
     }
-    Ok(Upgrade {
-        key: key.to_string(),
-        eio: req.query("EIO").map(str::to_string),
-        user_agent: req.header("User-Agent").map(str::to_string),
-    })
+    Ok(Upgrade { key: key.to_string(), eio: req.query("EIO").map(str::to_string), user_agent: req.header("User-Agent").map(str::to_string) })
 }
 
 /// `Sec-WebSocket-Accept` for a client's key: base64 of the SHA-1 of the key and the GUID.
@@ -330,10 +253,7 @@ pub fn accept_key(key: &str) -> String {
 /// The 101 response, with eventlet's headers in eventlet's order (no extensions, no
 /// subprotocol: the simulator asks for neither).
 pub fn switching_protocols(key: &str) -> String {
-    format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-        accept_key(key)
-    )
+    format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n", accept_key(key))
 }
 
 #[cfg(test)]
@@ -352,27 +272,17 @@ mod tests {
 
     #[test]
     fn accept_key_is_rfc_6455s_example() {
-        assert_eq!(
-            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
+        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     #[test]
     fn the_simulators_request_is_accepted() {
         let req = read(SIMULATOR).unwrap();
-        assert_eq!(
-            (req.method.as_str(), req.path(), req.query("EIO")),
-            ("GET", "/socket.io/", Some("4"))
-        );
+        assert_eq!((req.method.as_str(), req.path(), req.query("EIO")), ("GET", "/socket.io/", Some("4")));
         let up = check_upgrade(&req).unwrap();
         assert_eq!(up.key, "dGhlIHNhbXBsZSBub25jZQ==");
-        assert_eq!(
-            (up.eio.as_deref(), up.user_agent.as_deref()),
-            (Some("4"), Some("websocket-sharp/1.0"))
-        );
-        assert!(switching_protocols(&up.key)
-            .ends_with("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"));
+        assert_eq!((up.eio.as_deref(), up.user_agent.as_deref()), (Some("4"), Some("websocket-sharp/1.0")));
+        assert!(switching_protocols(&up.key).ends_with("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"));
     }
 
     #[test]
@@ -392,16 +302,8 @@ mod tests {
         assert!(matches!(read(cut), Err(ReadError::Closed { received: 40 })));
         assert!(matches!(read(""), Err(ReadError::Closed { received: 0 })));
         let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(9000));
-        assert!(matches!(
-            read(&huge),
-            Err(ReadError::TooLarge { limit: 8192 })
-        ));
-        for bad in [
-            "GARBAGE\r\n\r\n",
-            "GET /x HTTP/1.1\r\nno colon here\r\n\r\n",
-            "GET x HTTP/1.1\r\n\r\n",
-            "GET / SPDY/3\r\n\r\n",
-        ] {
+        assert!(matches!(read(&huge), Err(ReadError::TooLarge { limit: 8192 })));
+        for bad in ["GARBAGE\r\n\r\n", "GET /x HTTP/1.1\r\nno colon here\r\n\r\n", "GET x HTTP/1.1\r\n\r\n", "GET / SPDY/3\r\n\r\n"] {
             assert!(matches!(read(bad), Err(ReadError::Malformed(_))), "{bad:?}");
         }
     }
@@ -415,26 +317,16 @@ mod tests {
         let with = |from: &str, to: &str| SIMULATOR.replacen(from, to, 1);
         assert_eq!(rejected(&with("/socket.io/", "/")), 404);
         assert_eq!(rejected(&with("GET", "POST")), 405);
-        assert_eq!(
-            rejected(&with("transport=websocket", "transport=polling")),
-            400
-        );
+        assert_eq!(rejected(&with("transport=websocket", "transport=polling")), 400);
         assert_eq!(rejected(&with("&transport=websocket", "")), 400);
         assert_eq!(rejected(&with("EIO=4", "EIO=4&sid=abc")), 400);
         assert_eq!(rejected(&with("Upgrade: websocket\r\n", "")), 400);
-        assert_eq!(
-            rejected(&with("Connection: Upgrade", "Connection: keep-alive")),
-            400
-        );
+        assert_eq!(rejected(&with("Connection: Upgrade", "Connection: keep-alive")), 400);
         assert_eq!(rejected(&with("Version: 13", "Version: 8")), 426);
         assert_eq!(rejected(&with("dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ=")), 400);
-        assert_eq!(
-            rejected(&with("Host:", "Origin: http://evil.example\r\nHost:")),
-            400
-        );
+        assert_eq!(rejected(&with("Host:", "Origin: http://evil.example\r\nHost:")), 400);
         // A browser page served by this host may connect, and the tokens are case-insensitive.
-        let own = with("Host:", "Origin: http://127.0.0.1:4567\r\nHost:")
-            .replace("Connection: Upgrade", "Connection: keep-alive, UPGRADE");
+        let own = with("Host:", "Origin: http://127.0.0.1:4567\r\nHost:").replace("Connection: Upgrade", "Connection: keep-alive, UPGRADE");
         assert!(check_upgrade(&read(&own).unwrap()).is_ok());
     }
 
@@ -442,14 +334,8 @@ mod tests {
     fn rejections_say_why_in_the_body() {
         let r = Rejection::new(426, "Sec-WebSocket-Version 8 is not 13");
         let text = r.response();
-        assert!(
-            text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("Sec-WebSocket-Version: 13\r\n")
-                && text.ends_with("\r\n\r\nSec-WebSocket-Version 8 is not 13\n")
-        );
+        assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"), "{text}");
+        assert!(text.contains("Sec-WebSocket-Version: 13\r\n") && text.ends_with("\r\n\r\nSec-WebSocket-Version 8 is not 13\n"));
         let body = text.split("\r\n\r\n").nth(1).unwrap();
         assert!(text.contains(&format!("Content-Length: {}\r\n", body.len())));
     }

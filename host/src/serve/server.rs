@@ -85,11 +85,7 @@ pub struct Timing {
 
 impl Default for Timing {
     fn default() -> Timing {
-        Timing {
-            ping_interval: Duration::from_secs(25),
-            ping_timeout: Duration::from_secs(60),
-            ping_grace: Duration::from_secs(5),
-        }
+        Timing { ping_interval: Duration::from_secs(25), ping_timeout: Duration::from_secs(60), ping_grace: Duration::from_secs(5) }
     }
 }
 
@@ -105,13 +101,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options {
-            set_speed: SET_SPEED_MPH,
-            kp: KP,
-            ki: KI,
-            limits: Limits::default(),
-            timing: Timing::default(),
-        }
+        Options { set_speed: SET_SPEED_MPH, kp: KP, ki: KI, limits: Limits::default(), timing: Timing::default() }
     }
 }
 
@@ -129,10 +119,7 @@ impl Shared<'_> {
     }
 
     pub fn steer(&self, frame: &super::Frame) -> anyhow::Result<f32> {
-        self.driver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .steer(frame)
+        self.driver.lock().unwrap_or_else(PoisonError::into_inner).steer(frame)
     }
 
     /// Records a frame, if recording; a failure is logged and driving goes on.
@@ -148,19 +135,8 @@ impl Shared<'_> {
 
 /// Serves simulators on `listener` until the process ends: every connection on its own thread,
 /// all steered by `driver`, every frame recorded by `recorder` if given.
-pub fn serve<'a>(
-    listener: TcpListener,
-    driver: Box<dyn Driver + Send + 'a>,
-    recorder: Option<Recorder>,
-    options: Options,
-    observer: &'a dyn Observer,
-) -> ! {
-    let shared = Shared {
-        driver: Mutex::new(driver),
-        recorder: Mutex::new(recorder),
-        options,
-        observer,
-    };
+pub fn serve<'a>(listener: TcpListener, driver: Box<dyn Driver + Send + 'a>, recorder: Option<Recorder>, options: Options, observer: &'a dyn Observer) -> ! {
+    let shared = Shared { driver: Mutex::new(driver), recorder: Mutex::new(recorder), options, observer };
     let open = AtomicUsize::new(0);
     std::thread::scope(|scope| loop {
         let (stream, peer) = match listener.accept() {
@@ -196,10 +172,7 @@ fn handle(stream: TcpStream, peer: SocketAddr, now_open: usize, shared: &Shared<
         .and_then(|_| stream.set_write_timeout(Some(limits.write_timeout)))
         .and_then(|_| stream.set_nodelay(true));
     if let Err(e) = setup {
-        shared.log(
-            Level::Warn,
-            &format!("connection from {peer}: cannot set it up: {e}"),
-        );
+        shared.log(Level::Warn, &format!("connection from {peer}: cannot set it up: {e}"));
         return;
     }
     let busy = now_open > limits.max_connections;

@@ -74,13 +74,7 @@ fn linger(writer: &TcpStream, reader: &mut BufReader<TcpStream>) {
     }
 }
 
-fn answer(
-    reader: &mut BufReader<TcpStream>,
-    writer: &mut TcpStream,
-    peer: SocketAddr,
-    busy: bool,
-    shared: &Shared<'_>,
-) {
+fn answer(reader: &mut BufReader<TcpStream>, writer: &mut TcpStream, peer: SocketAddr, busy: bool, shared: &Shared<'_>) {
     let limits = shared.options.limits;
     let request = match http::read_request(reader, limits.max_request_head) {
         Ok(r) => r,
@@ -91,14 +85,7 @@ fn answer(
                 ReadError::Closed { .. } | ReadError::Io(_) => None,
             };
             if let Some(status) = status {
-                let _ = writer.write_all(
-                    Rejection {
-                        status,
-                        reason: e.to_string(),
-                    }
-                    .response()
-                    .as_bytes(),
-                );
+                let _ = writer.write_all(Rejection { status, reason: e.to_string() }.response().as_bytes());
             }
             let answer = status.map_or(String::new(), |s| format!(" (answered {s})"));
             shared.log(Level::Warn, &format!("connection from {peer}: {e}{answer}"));
@@ -108,31 +95,15 @@ fn answer(
     let line = format!("{} {}", request.method, http::shorten(&request.target));
     if busy {
         let reason = format!("{} connections are open already", limits.max_connections);
-        let _ = writer.write_all(
-            Rejection {
-                status: 503,
-                reason: reason.clone(),
-            }
-            .response()
-            .as_bytes(),
-        );
-        shared.log(
-            Level::Warn,
-            &format!("refused {line} from {peer}: {reason} (answered 503)"),
-        );
+        let _ = writer.write_all(Rejection { status: 503, reason: reason.clone() }.response().as_bytes());
+        shared.log(Level::Warn, &format!("refused {line} from {peer}: {reason} (answered 503)"));
         return;
     }
     let upgrade = match http::check_upgrade(&request) {
         Ok(u) => u,
         Err(rejection) => {
             let _ = writer.write_all(rejection.response().as_bytes());
-            shared.log(
-                Level::Warn,
-                &format!(
-                    "refused {line} from {peer}: {} (answered {})",
-                    rejection.reason, rejection.status
-                ),
-            );
+            shared.log(Level::Warn, &format!("refused {line} from {peer}: {} (answered {})", rejection.reason, rejection.status));
             return;
         }
     };
@@ -141,10 +112,7 @@ fn answer(
         .write_all(http::switching_protocols(&upgrade.key).as_bytes())
         .and_then(|_| writer.set_read_timeout(Some(timing.ping_interval + timing.ping_grace)));
     if let Err(e) = setup {
-        shared.log(
-            Level::Warn,
-            &format!("connection from {peer}: the upgrade failed: {e}"),
-        );
+        shared.log(Level::Warn, &format!("connection from {peer}: the upgrade failed: {e}"));
         return;
     }
     let mut session = Session::new(reader, writer, shared);
@@ -153,23 +121,13 @@ fn answer(
         &format!(
             "simulator connected from {peer}: session {} ({}, EIO={})",
             short(&session.sid),
-            upgrade
-                .user_agent
-                .as_deref()
-                .map_or("no User-Agent".into(), http::shorten),
+            upgrade.user_agent.as_deref().map_or("no User-Agent".into(), http::shorten),
             upgrade.eio.as_deref().map_or("unset".into(), http::shorten),
         ),
     );
     let End(level, why) = session.run();
     let seconds = session.started.elapsed().as_secs_f64();
-    shared.log(
-        level,
-        &format!(
-            "session {}: {why}; {} frames steered in {seconds:.1} s",
-            short(&session.sid),
-            session.frames
-        ),
-    );
+    shared.log(level, &format!("session {}: {why}; {} frames steered in {seconds:.1} s", short(&session.sid), session.frames));
 }
 
 struct Session<'s, 'a> {
@@ -188,16 +146,9 @@ struct Session<'s, 'a> {
 }
 
 impl<'s, 'a> Session<'s, 'a> {
-    fn new(
-        reader: &'s mut BufReader<TcpStream>,
-        writer: &'s mut TcpStream,
-        shared: &'s Shared<'a>,
-    ) -> Session<'s, 'a> {
+    fn new(reader: &'s mut BufReader<TcpStream>, writer: &'s mut TcpStream, shared: &'s Shared<'a>) -> Session<'s, 'a> {
         let o = &shared.options;
-        let limits = websocket::Limits {
-            max_message: o.limits.max_message,
-            max_fragments: o.limits.max_fragments,
-        };
+        let limits = websocket::Limits { max_message: o.limits.max_message, max_fragments: o.limits.max_fragments };
         Session {
             shared,
             sid: new_sid(),
@@ -214,8 +165,7 @@ impl<'s, 'a> Session<'s, 'a> {
     }
 
     fn log(&self, level: Level, message: &str) {
-        self.shared
-            .log(level, &format!("session {}: {message}", short(&self.sid)));
+        self.shared.log(level, &format!("session {}: {message}", short(&self.sid)));
     }
 
     fn ping_deadline(&self) -> Duration {
@@ -231,11 +181,7 @@ impl<'s, 'a> Session<'s, 'a> {
 
     fn serve(&mut self) -> Result<std::convert::Infallible, End> {
         let timing = self.shared.options.timing;
-        let open = engineio::open(
-            &self.sid,
-            timing.ping_timeout.as_millis() as u64,
-            timing.ping_interval.as_millis() as u64,
-        );
+        let open = engineio::open(&self.sid, timing.ping_timeout.as_millis() as u64, timing.ping_interval.as_millis() as u64);
         self.write(&open)?;
         self.connect("/")?;
         loop {
@@ -269,8 +215,7 @@ impl<'s, 'a> Session<'s, 'a> {
         loop {
             match self.frames_in.read(&mut self.reader) {
                 Ok(Message::Close(..)) => {
-                    let _ =
-                        websocket::write_close(&mut self.writer, Some(websocket::CLOSE_NORMAL), "");
+                    let _ = websocket::write_close(&mut self.writer, Some(websocket::CLOSE_NORMAL), "");
                     return End(Level::Info, format!("{closed}, then WebSocket close)"));
                 }
                 Ok(Message::Ping(data)) => {
@@ -294,15 +239,9 @@ impl<'s, 'a> Session<'s, 'a> {
         match e.close_code() {
             Some(code) => {
                 let _ = websocket::write_close(&mut self.writer, Some(code), &e.to_string());
-                End(
-                    Level::Error,
-                    format!("{e}; closed the connection with code {code}"),
-                )
+                End(Level::Error, format!("{e}; closed the connection with code {code}"))
             }
-            None => End(
-                Level::Warn,
-                format!("the simulator dropped the connection: {e}"),
-            ),
+            None => End(Level::Warn, format!("the simulator dropped the connection: {e}")),
         }
     }
 
@@ -311,19 +250,12 @@ impl<'s, 'a> Session<'s, 'a> {
         let seconds = self.ping_deadline().as_secs_f64();
         let _ = websocket::write_text(&mut self.writer, engineio::CLOSE);
         let _ = websocket::write_close(&mut self.writer, Some(websocket::CLOSE_NORMAL), "no ping");
-        End(
-            Level::Warn,
-            format!("no ping from the simulator for {seconds:.1} s: closed the session"),
-        )
+        End(Level::Warn, format!("no ping from the simulator for {seconds:.1} s: closed the session"))
     }
 
     fn write_frame(&mut self, opcode: u8, payload: &[u8]) -> Result<(), End> {
-        websocket::write_frame(&mut self.writer, opcode, payload).map_err(|e| {
-            End(
-                Level::Warn,
-                format!("the simulator dropped the connection: sending failed: {e}"),
-            )
-        })
+        websocket::write_frame(&mut self.writer, opcode, payload)
+            .map_err(|e| End(Level::Warn, format!("the simulator dropped the connection: sending failed: {e}")))
     }
 
     /// Sends an Engine.IO packet, unless the client has stopped pinging (python-engineio checks
@@ -350,10 +282,7 @@ impl<'s, 'a> Session<'s, 'a> {
 
     fn on_packet(&mut self, text: &str) -> Result<(), End> {
         match engineio::parse(text) {
-            Err(why) => self.log(
-                Level::Warn,
-                &format!("{why} in `{}`: ignored", http::shorten(text)),
-            ),
+            Err(why) => self.log(Level::Warn, &format!("{why} in `{}`: ignored", http::shorten(text))),
             Ok(EnginePacket::Ping(data)) => {
                 self.last_ping = Instant::now();
                 self.write(&engineio::pong(data))?;
@@ -361,10 +290,7 @@ impl<'s, 'a> Session<'s, 'a> {
             Ok(EnginePacket::Message(data)) => self.on_socketio(data)?,
             Ok(EnginePacket::Close) => return Err(self.await_close()),
             Ok(EnginePacket::Upgrade) => self.write(engineio::NOOP)?,
-            Ok(other) => self.log(
-                Level::Warn,
-                &format!("unexpected Engine.IO packet {other:?} from a client: ignored"),
-            ),
+            Ok(other) => self.log(Level::Warn, &format!("unexpected Engine.IO packet {other:?} from a client: ignored")),
         }
         Ok(())
     }
@@ -380,17 +306,11 @@ impl<'s, 'a> Session<'s, 'a> {
         let ns = packet.namespace;
         match packet.kind {
             Kind::Connect => {
-                self.log(
-                    Level::Info,
-                    &format!("the client connected to namespace {ns}"),
-                );
+                self.log(Level::Info, &format!("the client connected to namespace {ns}"));
                 self.connect(ns)?;
             }
             Kind::Disconnect => {
-                self.log(
-                    Level::Info,
-                    &format!("the client left namespace {ns}; its events are ignored from now on"),
-                );
+                self.log(Level::Info, &format!("the client left namespace {ns}; its events are ignored from now on"));
                 if ns == "/" {
                     self.namespaces.clear();
                 } else {
@@ -407,24 +327,9 @@ impl<'s, 'a> Session<'s, 'a> {
                     self.write(&engineio::message(&socketio::ack(ns, id)))?;
                 }
             }
-            Kind::Ack => self.log(
-                Level::Warn,
-                &format!(
-                    "an acknowledgement (id {:?}) for nothing this server asked: ignored",
-                    packet.id
-                ),
-            ),
-            Kind::Error => self.log(
-                Level::Error,
-                &format!(
-                    "the client sent a Socket.IO error: {}",
-                    http::shorten(packet.data)
-                ),
-            ),
-            Kind::BinaryEvent | Kind::BinaryAck => self.log(
-                Level::Error,
-                "a binary Socket.IO packet (the simulator sends none; not served): ignored",
-            ),
+            Kind::Ack => self.log(Level::Warn, &format!("an acknowledgement (id {:?}) for nothing this server asked: ignored", packet.id)),
+            Kind::Error => self.log(Level::Error, &format!("the client sent a Socket.IO error: {}", http::shorten(packet.data))),
+            Kind::BinaryEvent | Kind::BinaryAck => self.log(Level::Error, "a binary Socket.IO packet (the simulator sends none; not served): ignored"),
         }
         Ok(())
     }
@@ -435,15 +340,15 @@ impl<'s, 'a> Session<'s, 'a> {
         match socketio::event_args(data) {
             Err(why) if telemetry_like => self.bad_telemetry(&why),
             Err(why) => {
-                self.log(
-                    Level::Error,
-                    &format!("{why} in `{}`: ignored", http::shorten(data)),
-                );
+                self.log(Level::Error, &format!("{why} in `{}`: ignored", http::shorten(data)));
                 Ok(())
             }
             Ok((name, args)) if name == "telemetry" && ns == "/" => self.on_telemetry(&args),
             Ok((name, _)) => {
-                self.log(Level::Warn, &format!("unexpected event `{}` on namespace {ns} (drive.py handles only `telemetry` on /): ignored", http::shorten(&name)));
+                self.log(
+                    Level::Warn,
+                    &format!("unexpected event `{}` on namespace {ns} (drive.py handles only `telemetry` on /): ignored", http::shorten(&name)),
+                );
                 Ok(())
             }
         }
@@ -475,28 +380,15 @@ impl<'s, 'a> Session<'s, 'a> {
             Err(e) => return self.bad_telemetry(&format!("the driver failed: {e:#}")),
         };
         let throttle = self.throttle.update(sample.speed);
-        let (steering_text, throttle_text) =
-            (python_float(f64::from(steering)), python_float(throttle));
-        self.shared
-            .record(&sample.jpeg, &steering_text, &throttle_text, sample.speed);
+        let (steering_text, throttle_text) = (python_float(f64::from(steering)), python_float(throttle));
+        self.shared.record(&sample.jpeg, &steering_text, &throttle_text, sample.speed);
         self.frames += 1;
-        self.shared.observer.frame(&Steered {
-            session: short(&self.sid),
-            frames: self.frames,
-            steering,
-            throttle,
-            speed: sample.speed,
-        });
+        self.shared.observer.frame(&Steered { session: short(&self.sid), frames: self.frames, steering, throttle, speed: sample.speed });
         self.emit(&steer(&steering_text, &throttle_text))
     }
 
     fn bad_telemetry(&mut self, why: &str) -> Result<(), End> {
-        self.log(
-            Level::Error,
-            &format!(
-                "unusable telemetry: {why}; answered `manual` (the simulator sends its next frame)"
-            ),
-        );
+        self.log(Level::Error, &format!("unusable telemetry: {why}; answered `manual` (the simulator sends its next frame)"));
         self.emit(MANUAL)
     }
 }
@@ -511,9 +403,7 @@ pub fn short(sid: &str) -> &str {
 fn new_sid() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     (0..2u64)
         .map(|half| {
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -530,9 +420,6 @@ mod tests {
     #[test]
     fn session_ids_are_32_hex_digits_and_differ() {
         let (a, b) = (super::new_sid(), super::new_sid());
-        assert!(
-            a.len() == 32 && a.bytes().all(|c| c.is_ascii_hexdigit()) && a != b,
-            "{a} {b}"
-        );
+        assert!(a.len() == 32 && a.bytes().all(|c| c.is_ascii_hexdigit()) && a != b, "{a} {b}");
     }
 }

@@ -36,21 +36,14 @@ pub fn parse(text: &str) -> Result<Packet<'_>, String> {
         Some(b'4') => Kind::Error,
         Some(b'5') => Kind::BinaryEvent,
         Some(b'6') => Kind::BinaryAck,
-        Some(_) => {
-            return Err(format!(
-                "unknown Socket.IO packet type in `{}`",
-                super::http::shorten(text)
-            ))
-        }
+        Some(_) => return Err(format!("unknown Socket.IO packet type in `{}`", super::http::shorten(text))),
         None => return Err("an empty Socket.IO packet".into()),
     };
     let mut rest = &text[1..];
     let mut attachments = 0;
     if let Some(dash) = rest.find('-') {
         if dash > 0 && rest[..dash].bytes().all(|b| b.is_ascii_digit()) {
-            attachments = rest[..dash]
-                .parse()
-                .map_err(|_| "an attachment count too large".to_string())?;
+            attachments = rest[..dash].parse().map_err(|_| "an attachment count too large".to_string())?;
             rest = &rest[dash + 1..];
         }
     }
@@ -63,26 +56,15 @@ pub fn parse(text: &str) -> Result<Packet<'_>, String> {
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     let id = match digits {
         0 => None,
-        _ => Some(
-            rest[..digits]
-                .parse()
-                .map_err(|_| format!("acknowledgement id {} is too large", &rest[..digits]))?,
-        ),
+        _ => Some(rest[..digits].parse().map_err(|_| format!("acknowledgement id {} is too large", &rest[..digits]))?),
     };
-    Ok(Packet {
-        kind,
-        attachments,
-        namespace,
-        id,
-        data: &rest[digits..],
-    })
+    Ok(Packet { kind, attachments, namespace, id, data: &rest[digits..] })
 }
 
 /// An event's name and arguments from its JSON data, which must be an array starting with a
 /// string.
 pub fn event_args(data: &str) -> Result<(String, Vec<Value>), String> {
-    let value: Value =
-        serde_json::from_str(data).map_err(|e| format!("the event's data is not JSON ({e})"))?;
+    let value: Value = serde_json::from_str(data).map_err(|e| format!("the event's data is not JSON ({e})"))?;
     let Value::Array(mut items) = value else {
         return Err("the event's data is not a JSON array".into());
     };
@@ -126,10 +108,7 @@ mod tests {
     #[test]
     fn packets_are_read_like_python_socketio() {
         let p = parse("2[\"telemetry\",null]").unwrap();
-        assert_eq!(
-            (p.kind, p.namespace, p.id, p.data),
-            (Kind::Event, "/", None, "[\"telemetry\",null]")
-        );
+        assert_eq!((p.kind, p.namespace, p.id, p.data), (Kind::Event, "/", None, "[\"telemetry\",null]"));
         let p = parse("0").unwrap();
         assert_eq!((p.kind, p.namespace, p.data), (Kind::Connect, "/", ""));
         let p = parse("0/admin?token=1,").unwrap();
@@ -140,12 +119,8 @@ mod tests {
         assert_eq!((p.kind, p.attachments), (Kind::BinaryEvent, 1));
         assert_eq!(parse("1").unwrap().kind, Kind::Disconnect);
         assert!(parse("").unwrap_err().contains("empty"));
-        assert!(parse("x")
-            .unwrap_err()
-            .contains("unknown Socket.IO packet type"));
-        assert!(parse("299999999999999999999999[]")
-            .unwrap_err()
-            .contains("too large"));
+        assert!(parse("x").unwrap_err().contains("unknown Socket.IO packet type"));
+        assert!(parse("299999999999999999999999[]").unwrap_err().contains("too large"));
     }
 
     #[test]
@@ -153,12 +128,8 @@ mod tests {
         let (name, args) = event_args(r#"["telemetry",{"speed":"1.0"}]"#).unwrap();
         assert_eq!((name.as_str(), args.len()), ("telemetry", 1));
         assert_eq!(event_args(r#"["telemetry"]"#).unwrap().1.len(), 0);
-        assert!(event_args(r#"["telemetry",{"#)
-            .unwrap_err()
-            .contains("not JSON"));
-        assert!(event_args(r#"{"a":1}"#)
-            .unwrap_err()
-            .contains("not a JSON array"));
+        assert!(event_args(r#"["telemetry",{"#).unwrap_err().contains("not JSON"));
+        assert!(event_args(r#"{"a":1}"#).unwrap_err().contains("not a JSON array"));
         assert!(event_args("[]").unwrap_err().contains("empty"));
         assert!(event_args("[3]").unwrap_err().contains("not a string"));
     }

@@ -65,10 +65,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Eof => write!(f, "the connection ended without a WebSocket close"),
-            Error::Truncated => write!(
-                f,
-                "the connection ended inside a WebSocket frame (truncated message)"
-            ),
+            Error::Truncated => write!(f, "the connection ended inside a WebSocket frame (truncated message)"),
             Error::Io(e) if super::http::is_timeout(e) => {
                 write!(f, "nothing received within the read timeout")
             }
@@ -99,10 +96,7 @@ pub struct Reader {
 
 impl Reader {
     pub fn new(limits: Limits) -> Reader {
-        Reader {
-            limits,
-            partial: None,
-        }
+        Reader { limits, partial: None }
     }
 
     pub fn read(&mut self, r: &mut impl Read) -> Result<Message, Error> {
@@ -120,27 +114,17 @@ impl Reader {
             let (fin, rsv, opcode) = (first[0] & 0x80 != 0, first[0] & 0x70, first[0] & 0x0F);
             let (masked, len7) = (second[0] & 0x80 != 0, second[0] & 0x7F);
             if rsv != 0 {
-                return Err(Error::Protocol(format!(
-                    "RSV bits {:#x} set, but no extension was agreed",
-                    rsv >> 4
-                )));
+                return Err(Error::Protocol(format!("RSV bits {:#x} set, but no extension was agreed", rsv >> 4)));
             }
             if !masked {
-                return Err(Error::Protocol(
-                    "an unmasked frame: a client must mask every frame".into(),
-                ));
+                return Err(Error::Protocol("an unmasked frame: a client must mask every frame".into()));
             }
             let control = opcode & 0x8 != 0;
-            if !matches!(
-                opcode,
-                OP_CONTINUATION | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG
-            ) {
+            if !matches!(opcode, OP_CONTINUATION | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG) {
                 return Err(Error::Protocol(format!("reserved opcode {opcode:#x}")));
             }
             if control && (!fin || len7 > 125) {
-                return Err(Error::Protocol(format!(
-                    "control frame {opcode:#x} fragmented or longer than 125 bytes"
-                )));
+                return Err(Error::Protocol(format!("control frame {opcode:#x} fragmented or longer than 125 bytes")));
             }
             let len = match len7 {
                 126 => {
@@ -153,22 +137,15 @@ impl Reader {
                     read_exact(r, &mut b)?;
                     let n = u64::from_be_bytes(b);
                     if n >> 63 != 0 {
-                        return Err(Error::Protocol(
-                            "a 64-bit length with its top bit set".into(),
-                        ));
+                        return Err(Error::Protocol("a 64-bit length with its top bit set".into()));
                     }
                     n
                 }
                 n => u64::from(n),
             };
             let so_far = self.partial.as_ref().map_or(0, |(_, bytes, _)| bytes.len());
-            if !control
-                && len > (self.limits.max_message - so_far.min(self.limits.max_message)) as u64
-            {
-                return Err(Error::TooBig(format!(
-                    "a frame of {len} bytes after {so_far} makes a message larger than {} bytes",
-                    self.limits.max_message
-                )));
+            if !control && len > (self.limits.max_message - so_far.min(self.limits.max_message)) as u64 {
+                return Err(Error::TooBig(format!("a frame of {len} bytes after {so_far} makes a message larger than {} bytes", self.limits.max_message)));
             }
             let mut mask = [0u8; 4];
             read_exact(r, &mut mask)?;
@@ -181,37 +158,20 @@ impl Reader {
                 return control_message(opcode, payload);
             }
             match (opcode, self.partial.take()) {
-                (OP_CONTINUATION, None) => {
-                    return Err(Error::Protocol(
-                        "a continuation frame with no message to continue".into(),
-                    ))
-                }
+                (OP_CONTINUATION, None) => return Err(Error::Protocol("a continuation frame with no message to continue".into())),
                 (OP_CONTINUATION, Some((op, mut bytes, frames))) => {
                     if frames + 1 > self.limits.max_fragments {
-                        return Err(Error::TooBig(format!(
-                            "more than {} fragments in one message",
-                            self.limits.max_fragments
-                        )));
+                        return Err(Error::TooBig(format!("more than {} fragments in one message", self.limits.max_fragments)));
                     }
                     bytes.extend_from_slice(&payload);
                     self.partial = Some((op, bytes, frames + 1));
                 }
-                (_, Some(_)) => {
-                    return Err(Error::Protocol(
-                        "a new message began before the fragmented one ended".into(),
-                    ))
-                }
+                (_, Some(_)) => return Err(Error::Protocol("a new message began before the fragmented one ended".into())),
                 (op, None) => self.partial = Some((op, payload, 1)),
             }
             if fin {
                 let (op, bytes, _) = self.partial.take().expect("a data frame was just stored");
-                return if op == OP_TEXT {
-                    String::from_utf8(bytes)
-                        .map(Message::Text)
-                        .map_err(|_| Error::NotUtf8)
-                } else {
-                    Ok(Message::Binary(bytes))
-                };
+                return if op == OP_TEXT { String::from_utf8(bytes).map(Message::Text).map_err(|_| Error::NotUtf8) } else { Ok(Message::Binary(bytes)) };
             }
         }
     }
@@ -226,23 +186,14 @@ fn control_message(opcode: u8, payload: Vec<u8>) -> Result<Message, Error> {
             1 => return Err(Error::Protocol("a close frame with a 1-byte body".into())),
             _ => {
                 let code = u16::from_be_bytes([payload[0], payload[1]]);
-                Message::Close(
-                    Some(code),
-                    String::from_utf8_lossy(&payload[2..]).into_owned(),
-                )
+                Message::Close(Some(code), String::from_utf8_lossy(&payload[2..]).into_owned())
             }
         },
     })
 }
 
 fn read_exact(r: &mut impl Read, buf: &mut [u8]) -> Result<(), Error> {
-    r.read_exact(buf).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            Error::Truncated
-        } else {
-            Error::Io(e)
-        }
-    })
+    r.read_exact(buf).map_err(|e| if e.kind() == std::io::ErrorKind::UnexpectedEof { Error::Truncated } else { Error::Io(e) })
 }
 
 /// Writes one unfragmented, unmasked frame (a server never masks).
@@ -286,10 +237,7 @@ pub fn write_close(w: &mut impl Write, code: Option<u16>, reason: &str) -> std::
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits {
-        max_message: 4096,
-        max_fragments: 8,
-    };
+    const LIMITS: Limits = Limits { max_message: 4096, max_fragments: 8 };
 
     /// A masked client frame.
     fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
@@ -330,9 +278,7 @@ mod tests {
     #[test]
     fn rfc_6455s_masked_hello_is_read() {
         // Section 5.7: a single-frame masked text message "Hello".
-        let bytes = [
-            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-        ];
+        let bytes = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
         assert_eq!(read_all(&bytes), [Ok(Message::Text("Hello".into()))]);
     }
 
@@ -347,12 +293,7 @@ mod tests {
         bytes.extend(frame(true, OP_CLOSE, &[0x03, 0xE8, b'b', b'y', b'e']));
         assert_eq!(
             read_all(&bytes),
-            [
-                Ok(Message::Ping(b"hi".to_vec())),
-                Ok(Message::Text(text)),
-                Ok(Message::Binary(vec![1, 2, 3])),
-                Ok(Message::Close(Some(1000), "bye".into()))
-            ]
+            [Ok(Message::Ping(b"hi".to_vec())), Ok(Message::Text(text)), Ok(Message::Binary(vec![1, 2, 3])), Ok(Message::Close(Some(1000), "bye".into()))]
         );
     }
 
@@ -383,48 +324,27 @@ mod tests {
         huge.extend_from_slice(&(1u64 << 40).to_be_bytes());
         let mut reader = Reader::new(LIMITS);
         let e = reader.read(&mut huge.as_slice()).unwrap_err();
-        assert!(
-            matches!(e, Error::TooBig(_)) && e.close_code() == Some(CLOSE_TOO_BIG),
-            "{e}"
-        );
+        assert!(matches!(e, Error::TooBig(_)) && e.close_code() == Some(CLOSE_TOO_BIG), "{e}");
         // Fragments that add up to more than the limit, and too many fragments.
         let mut bytes = frame(false, OP_TEXT, &[b'a'; 3000]);
         bytes.extend(frame(true, OP_CONTINUATION, &[b'a'; 3000]));
-        assert!(read_all(&bytes)[0]
-            .as_ref()
-            .unwrap_err()
-            .contains("larger than 4096"));
+        assert!(read_all(&bytes)[0].as_ref().unwrap_err().contains("larger than 4096"));
         let mut many = frame(false, OP_TEXT, b"a");
         for _ in 0..8 {
             many.extend(frame(false, OP_CONTINUATION, b"a"));
         }
-        assert!(read_all(&many)[0]
-            .as_ref()
-            .unwrap_err()
-            .contains("more than 8 fragments"));
+        assert!(read_all(&many)[0].as_ref().unwrap_err().contains("more than 8 fragments"));
     }
 
     #[test]
     fn an_end_inside_a_frame_or_message_is_truncation() {
         let whole = frame(true, OP_TEXT, b"42[\"telemetry\",null]");
         for cut in [1, 2, 5, whole.len() - 1] {
-            assert!(
-                matches!(
-                    Reader::new(LIMITS).read(&mut &whole[..cut]),
-                    Err(Error::Truncated)
-                ),
-                "cut at {cut}"
-            );
+            assert!(matches!(Reader::new(LIMITS).read(&mut &whole[..cut]), Err(Error::Truncated)), "cut at {cut}");
         }
         let first = frame(false, OP_TEXT, b"a");
-        assert!(matches!(
-            Reader::new(LIMITS).read(&mut first.as_slice()),
-            Err(Error::Truncated)
-        ));
-        assert!(matches!(
-            Reader::new(LIMITS).read(&mut &[][..]),
-            Err(Error::Eof)
-        ));
+        assert!(matches!(Reader::new(LIMITS).read(&mut first.as_slice()), Err(Error::Truncated)));
+        assert!(matches!(Reader::new(LIMITS).read(&mut &[][..]), Err(Error::Eof)));
     }
 
     #[test]
@@ -439,9 +359,6 @@ mod tests {
         }
         let mut close = Vec::new();
         write_close(&mut close, Some(CLOSE_TOO_BIG), &"é".repeat(100)).unwrap();
-        assert_eq!(
-            (close[0], close[1] as usize, &close[2..4]),
-            (0x88, 2 + 122, &[0x03, 0xF1][..])
-        );
+        assert_eq!((close[0], close[1] as usize, &close[2..4]), (0x88, 2 + 122, &[0x03, 0xF1][..]));
     }
 }

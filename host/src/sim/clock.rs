@@ -15,8 +15,8 @@ use std::fmt;
 use anyhow::Context;
 
 use common::board::cost::FrameCost;
-use common::board::timing::{frame_timing, FrameTiming, Pipeline};
 use common::board::front_end::FrontEnd;
+use common::board::timing::{frame_timing, FrameTiming, Pipeline};
 use common::board::Board;
 use common::Model;
 
@@ -80,14 +80,8 @@ impl Timing {
 
     /// A period and a latency of your own (seconds).
     pub fn custom(period_s: f64, latency_s: f64) -> anyhow::Result<Timing> {
-        anyhow::ensure!(
-            period_s.is_finite() && period_s >= 1e-3 && period_s <= 60.0,
-            "the period must be between 0.001 and 60 s, not {period_s}"
-        );
-        anyhow::ensure!(
-            latency_s.is_finite() && (0.0..=60.0).contains(&latency_s),
-            "the latency must be between 0 and 60 s, not {latency_s}"
-        );
+        anyhow::ensure!(period_s.is_finite() && period_s >= 1e-3 && period_s <= 60.0, "the period must be between 0.001 and 60 s, not {period_s}");
+        anyhow::ensure!(latency_s.is_finite() && (0.0..=60.0).contains(&latency_s), "the latency must be between 0 and 60 s, not {latency_s}");
         let ns = |s: f64| (s * 1e9).round() as u64;
         Ok(Timing { name: "custom".into(), slot: Slot { period_ns: ns(period_s), latency_ns: ns(latency_s) }, board: None })
     }
@@ -104,14 +98,7 @@ impl Timing {
         Some(Timing {
             name: board.name.into(),
             slot: Slot { period_ns: frame.period_ns, latency_ns: frame.latency_ns },
-            board: Some(BoardTiming {
-                board,
-                frame,
-                counted,
-                cost,
-                front,
-                given_preprocess: given.unwrap_or(cost.preprocess.total()),
-            }),
+            board: Some(BoardTiming { board, frame, counted, cost, front, given_preprocess: given.unwrap_or(cost.preprocess.total()) }),
         })
     }
 
@@ -135,13 +122,9 @@ pub fn named(name: &str, model: Option<&Model<'_>>, pipeline: Pipeline, counted:
     if name.eq_ignore_ascii_case("ideal") {
         return Ok(Timing::ideal());
     }
-    let board = common::board::by_name(name)
-        .with_context(|| format!("no board called {name:?}; the timings are {}", names().join(", ")))?;
-    let model = model.with_context(|| {
-        format!("the {} board's timing is a network's frame rate and latency on it: it needs a network to time", board.name)
-    })?;
-    Timing::board(board, model, pipeline, counted)
-        .with_context(|| format!("model {:?} takes no camera frames, so it has no frame timing", model.name()))
+    let board = common::board::by_name(name).with_context(|| format!("no board called {name:?}; the timings are {}", names().join(", ")))?;
+    let model = model.with_context(|| format!("the {} board's timing is a network's frame rate and latency on it: it needs a network to time", board.name))?;
+    Timing::board(board, model, pipeline, counted).with_context(|| format!("model {:?} takes no camera frames, so it has no frame timing", model.name()))
 }
 
 impl BoardTiming {

@@ -67,7 +67,8 @@ fn key(area: &Area<'_>, (map_w, map_h): (u32, u32), metres_per_pixel: f64, repor
 
     let x = map_w as i32 + 20;
     let d = INTERVENTION_DISTANCE;
-    let ticks: Vec<(f64, String)> = [0.0, 0.25, 0.5, 0.75, 1.0].iter().map(|&t| (t, format!("{:.2} m{}", t * d, if t == 1.0 { ": intervention" } else { "" }))).collect();
+    let ticks: Vec<(f64, String)> =
+        [0.0, 0.25, 0.5, 0.75, 1.0].iter().map(|&t| (t, format!("{:.2} m{}", t * d, if t == 1.0 { ": intervention" } else { "" }))).collect();
     let bar = ColourBar { title: "distance from the centre line", colour: &bar_colour, ticks: &ticks };
     colorbar::draw(area, &bar, (x, 44, 24, 200), 14.0, ink)?;
 
@@ -240,8 +241,6 @@ impl GifRecorder {
         }
         self.skip = self.stride - 1;
         let rgba: RgbaImage = image::DynamicImage::ImageRgb8(annotate(frame, steering, expert)).into_rgba8();
-        self.encoder
-            .encode_frame(image::Frame::from_parts(rgba, 0, 0, self.delay))
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        self.encoder.encode_frame(image::Frame::from_parts(rgba, 0, 0, self.delay)).with_context(|| format!("cannot write {}", self.path.display()))
     }
 }

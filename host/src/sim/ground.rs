@@ -129,12 +129,7 @@ impl RoadCoords {
 
 /// The texels whose centres lie inside the convex polygon `poly` (world coordinates): per
 /// texel row, the range of columns.
-fn scan_rows(
-    poly: &[[f64; 2]],
-    origin: [f64; 2],
-    w: usize,
-    h: usize,
-) -> impl Iterator<Item = (usize, std::ops::RangeInclusive<usize>)> + '_ {
+fn scan_rows(poly: &[[f64; 2]], origin: [f64; 2], w: usize, h: usize) -> impl Iterator<Item = (usize, std::ops::RangeInclusive<usize>)> + '_ {
     let (lo, hi) = poly.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p[1]), hi.max(p[1])));
     let first = ((lo - origin[1]) / TEXEL).ceil().max(0.0) as usize;
     let last = (((hi - origin[1]) / TEXEL).floor().max(-1.0) as i64).min(h as i64 - 1);
@@ -198,16 +193,7 @@ impl<'a> Painter<'a> {
             let k = (length / period).round().max(2.0) as u64;
             length / (if even { k + k % 2 } else { k }) as f64
         };
-        Painter {
-            look,
-            seed,
-            fields,
-            fields_w: fw,
-            kerbs,
-            track_length: length,
-            dash_period: fit(DASH_PERIOD, false),
-            stripe: fit(KERB_STRIPE, true),
-        }
+        Painter { look, seed, fields, fields_w: fw, kerbs, track_length: length, dash_period: fit(DASH_PERIOD, false), stripe: fit(KERB_STRIPE, true) }
     }
 
     /// Bilinear sample of the coarse noise fields at texel `(x, y)`.
@@ -276,8 +262,7 @@ fn coverage(x: f64, lo: f64, hi: f64) -> f64 {
 fn cast_shadows(level: &mut Level, track: &Track, look: &Look, seed: u64, origin: [f64; 2]) {
     let rng = &mut noise::stream(seed, 0x5AD0);
     let count = (track.length() / 10.0 * look.shadows_per_10m).round() as usize;
-    let (along, across) =
-        ([look.sun_azimuth.cos(), look.sun_azimuth.sin()], [-look.sun_azimuth.sin(), look.sun_azimuth.cos()]);
+    let (along, across) = ([look.sun_azimuth.cos(), look.sun_azimuth.sin()], [-look.sun_azimuth.sin(), look.sun_azimuth.cos()]);
     for _ in 0..count {
         let (p, heading) = track.pose_at(uniform(rng, 0.0, track.length()));
         let offset = uniform(rng, -(ROAD_HALF_WIDTH + 9.0), ROAD_HALF_WIDTH + 9.0);

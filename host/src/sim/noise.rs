@@ -73,11 +73,7 @@ impl ValueNoise {
 pub fn fractal(seed: u64, cell: f64, octaves: u32, period: Option<i64>, x: f64, y: f64) -> f64 {
     let (mut sum, mut weight, mut total) = (0.0, 1.0, 0.0);
     for k in 0..octaves {
-        let noise = ValueNoise {
-            seed: hash(seed, k as i64, 0),
-            cell: cell / (1u64 << k) as f64,
-            period: period.map(|p| p << k),
-        };
+        let noise = ValueNoise { seed: hash(seed, k as i64, 0), cell: cell / (1u64 << k) as f64, period: period.map(|p| p << k) };
         sum += weight * noise.at(x, y);
         total += weight;
         weight *= 0.5;

@@ -117,11 +117,7 @@ pub fn record(options: &RecordOptions, progress: impl FnMut(u64, u64)) -> anyhow
 }
 
 /// [`record`] with frames taken and labelled as `timing` says.
-pub fn record_timed(
-    options: &RecordOptions,
-    timing: &RecordTiming,
-    mut progress: impl FnMut(u64, u64),
-) -> anyhow::Result<RecordSummary> {
+pub fn record_timed(options: &RecordOptions, timing: &RecordTiming, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<RecordSummary> {
     ensure!(options.laps > 0.0 && options.speed > 0.0, "laps and speed must be positive");
     ensure!(!options.seeds.is_empty(), "no seeds to record");
     ensure!(timing.period_ns >= 1_000_000, "a frame period under 1 ms would give two frames the same file name");
@@ -131,11 +127,9 @@ pub fn record_timed(
     let img_dir_abs = out.join("IMG");
 
     let tracks: Vec<(u64, Track)> = options.seeds.iter().map(|&s| (s, Track::generate(s))).collect();
-    let expected: u64 =
-        tracks.iter().map(|(_, t)| (options.laps * t.length() / (options.speed * timing.period_s())).ceil() as u64).sum();
+    let expected: u64 = tracks.iter().map(|(_, t)| (options.laps * t.length() / (options.speed * timing.period_s())).ceil() as u64).sum();
     let csv_path = out.join("driving_log.csv");
-    let mut csv =
-        BufWriter::new(fs::File::create(&csv_path).with_context(|| format!("cannot create {}", csv_path.display()))?);
+    let mut csv = BufWriter::new(fs::File::create(&csv_path).with_context(|| format!("cannot create {}", csv_path.display()))?);
     let cameras = [("center", Camera::centre()), ("left", Camera::left()), ("right", Camera::right())];
     let mut frame = Frame::default();
     let (mut captured, mut rows) = (0u64, 0u64);
@@ -161,17 +155,9 @@ pub fn record_timed(
                 }
                 Sample::Label(label) => {
                     let (paths, speed) = unlabelled.pop_front().context("a label came before its frame")?;
-                    writeln!(
-                        csv,
-                        "{}, {}, {}, {}, 0, 0, {:.4}",
-                        paths[0].display(),
-                        paths[1].display(),
-                        paths[2].display(),
-                        label,
-                        speed * MPH_PER_MPS
-                    )
-                    .and_then(|_| csv.flush())
-                    .with_context(|| format!("cannot write {}", csv_path.display()))?;
+                    writeln!(csv, "{}, {}, {}, {}, 0, 0, {:.4}", paths[0].display(), paths[1].display(), paths[2].display(), label, speed * MPH_PER_MPS)
+                        .and_then(|_| csv.flush())
+                        .with_context(|| format!("cannot write {}", csv_path.display()))?;
                     rows += 1;
                     progress(rows, expected);
                 }
@@ -290,10 +276,7 @@ fn prepare_folder(out: &Path, force: bool) -> anyhow::Result<PathBuf> {
         ensure!(out.is_dir(), "{} exists and is not a folder", out.display());
         let non_empty = fs::read_dir(out).with_context(|| format!("cannot read {}", out.display()))?.next().is_some();
         if non_empty && !force {
-            bail!(
-                "{} is not empty; pass --force to replace the recording in it (its driving_log.csv and IMG/)",
-                out.display()
-            );
+            bail!("{} is not empty; pass --force to replace the recording in it (its driving_log.csv and IMG/)", out.display());
         }
         for file in ["driving_log.csv", INFO_FILE] {
             let path = out.join(file);
@@ -314,12 +297,7 @@ fn write_image(frame: &Frame, format: ImageFormat, path: &Path) -> anyhow::Resul
     let mut w = BufWriter::new(file);
     let (width, height) = (FRAME_W as u32, FRAME_H as u32);
     match format {
-        ImageFormat::Jpeg => JpegEncoder::new_with_quality(&mut w, JPEG_QUALITY).write_image(
-            frame.rgb(),
-            width,
-            height,
-            ExtendedColorType::Rgb8,
-        ),
+        ImageFormat::Jpeg => JpegEncoder::new_with_quality(&mut w, JPEG_QUALITY).write_image(frame.rgb(), width, height, ExtendedColorType::Rgb8),
         ImageFormat::Png => PngEncoder::new(&mut w).write_image(frame.rgb(), width, height, ExtendedColorType::Rgb8),
     }
     .with_context(|| format!("cannot encode {}", path.display()))?;

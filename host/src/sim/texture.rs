@@ -130,8 +130,7 @@ mod tests {
 
     #[test]
     fn bilinear_interpolates_and_clamps() {
-        let level =
-            Level { w: 2, h: 2, texels: vec![pack([0, 0, 0]), pack([200, 0, 0]), pack([0, 0, 0]), pack([200, 0, 0])] };
+        let level = Level { w: 2, h: 2, texels: vec![pack([0, 0, 0]), pack([200, 0, 0]), pack([0, 0, 0]), pack([200, 0, 0])] };
         assert_eq!(unpack(level.bilinear(1 << 15, 0))[0], 100);
         assert_eq!(unpack(level.bilinear(-5 << 16, 3 << 16))[0], 0);
         let mips = MipMap::new(Level { w: 16, h: 9, texels: vec![pack([8, 16, 32]); 144] });

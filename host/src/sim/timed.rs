@@ -110,8 +110,7 @@ pub fn drive_timed(
             let (steering, counted) = match pilot {
                 Pilot::Expert => (expert, None),
                 Pilot::Camera(driver) => {
-                    let steering = driver
-                        .steer_at(seen.context("a camera driver needs the world rendered")?, session.time())?;
+                    let steering = driver.steer_at(seen.context("a camera driver needs the world rendered")?, session.time())?;
                     (steering, driver.counted())
                 }
             };

@@ -71,10 +71,9 @@ impl fmt::Display for TrackError {
             TrackError::TooSharp { s, radius } => {
                 write!(f, "curve of radius {radius:.1} m at {s:.0} m (minimum {MIN_RADIUS} m)")
             }
-            TrackError::TooClose { s1, s2, distance } => write!(
-                f,
-                "the road at {s1:.0} m and at {s2:.0} m is only {distance:.1} m apart (minimum {SEPARATION} m)"
-            ),
+            TrackError::TooClose { s1, s2, distance } => {
+                write!(f, "the road at {s1:.0} m and at {s2:.0} m is only {distance:.1} m apart (minimum {SEPARATION} m)")
+            }
         }
     }
 }
@@ -105,11 +104,9 @@ impl Track {
                 (b[1] - a[1]).atan2(b[0] - a[0])
             })
             .collect();
-        let raw: Vec<f64> =
-            (0..n).map(|i| wrap_angle(headings[(i + 1) % n] - headings[(i + n - 1) % n]) / (2.0 * spacing)).collect();
+        let raw: Vec<f64> = (0..n).map(|i| wrap_angle(headings[(i + 1) % n] - headings[(i + n - 1) % n]) / (2.0 * spacing)).collect();
         let k = CURVATURE_SMOOTHING;
-        let curvatures =
-            (0..n).map(|i| (0..=2 * k).map(|j| raw[(i + n + j - k) % n]).sum::<f64>() / (2 * k + 1) as f64).collect();
+        let curvatures = (0..n).map(|i| (0..=2 * k).map(|j| raw[(i + n + j - k) % n]).sum::<f64>() / (2 * k + 1) as f64).collect();
         let track = Track { points, headings, curvatures, spacing };
         track.check()?;
         Ok(track)
@@ -219,9 +216,9 @@ impl Track {
 
     /// The bounding box of the centre line: `(min, max)`.
     pub fn bounds(&self) -> ([f64; 2], [f64; 2]) {
-        self.points.iter().fold(([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]), |(lo, hi), p| {
-            ([lo[0].min(p[0]), lo[1].min(p[1])], [hi[0].max(p[0]), hi[1].max(p[1])])
-        })
+        self.points
+            .iter()
+            .fold(([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]), |(lo, hi), p| ([lo[0].min(p[0]), lo[1].min(p[1])], [hi[0].max(p[0]), hi[1].max(p[1])]))
     }
 }
 
@@ -247,9 +244,7 @@ fn candidate(seed: u64, attempt: u64) -> Vec<[f64; 2]> {
     if rng.bool() {
         corners.reverse();
     }
-    let radii: Vec<f64> = (0..n)
-        .map(|_| if chance(&mut rng, 0.35) { uniform(&mut rng, 16.0, 25.0) } else { uniform(&mut rng, 25.0, 90.0) })
-        .collect();
+    let radii: Vec<f64> = (0..n).map(|_| if chance(&mut rng, 0.35) { uniform(&mut rng, 16.0, 25.0) } else { uniform(&mut rng, 25.0, 90.0) }).collect();
     rounded_polygon(&corners, &radii, 0.25)
 }
 
@@ -400,8 +395,7 @@ mod tests {
 
     #[test]
     fn a_figure_eight_is_rejected() {
-        let eight: Vec<[f64; 2]> =
-            (0..2000).map(|k| k as f64 * TAU / 2000.0).map(|a| [100.0 * a.sin(), 60.0 * (2.0 * a).sin()]).collect();
+        let eight: Vec<[f64; 2]> = (0..2000).map(|k| k as f64 * TAU / 2000.0).map(|a| [100.0 * a.sin(), 60.0 * (2.0 * a).sin()]).collect();
         assert!(matches!(Track::from_centre_line(&eight), Err(TrackError::TooClose { .. })));
     }
 }

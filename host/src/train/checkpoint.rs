@@ -83,10 +83,7 @@ impl RunDir {
     /// never replaced by accident.
     pub fn claim(&self, overwrite: bool) -> Result<()> {
         if self.has_model() && !overwrite {
-            bail!(
-                "{} already holds a trained model: continue its run with --resume, choose another --out, or pass --force to replace it",
-                self.dir.display()
-            );
+            bail!("{} already holds a trained model: continue its run with --resume, choose another --out, or pass --force to replace it", self.dir.display());
         }
         Ok(())
     }
@@ -222,11 +219,9 @@ impl RunDir {
         let spec = self.spec()?;
         let layers = spec.resolve()?;
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-            .with_context(|| format!("{} is not a burnpack file", path.display()))?;
-        Net::new(&layers, device)
-            .try_load_record(record)
-            .with_context(|| format!("{} does not match {}", path.display(), self.arch_path().display()))
+        let record =
+            burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).with_context(|| format!("{} is not a burnpack file", path.display()))?;
+        Net::new(&layers, device).try_load_record(record).with_context(|| format!("{} does not match {}", path.display(), self.arch_path().display()))
     }
 }
 

@@ -12,9 +12,9 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Bytes, Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::config::LrSchedule;
 use super::history::{Epoch, History};
 use super::state::State;
-use super::config::LrSchedule;
 use super::{infer_device, train_device, LearningRates, RegressionLoss, Target};
 use crate::data::Rng;
 use crate::nn::net::{Act, Net};
@@ -199,11 +199,7 @@ fn epoch_bar(schedule: &Schedule, epoch: usize, n: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(n as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta}  {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    bar.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta}  {msg}").expect("valid template").progress_chars("=> "));
     bar.set_prefix(format!("{} {epoch}/{}", schedule.label, schedule.epochs));
     bar
 }

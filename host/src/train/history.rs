@@ -45,9 +45,8 @@ impl History {
             if f.len() != 7 {
                 bail!("{}:{}: expected 7 columns, found {}", path.display(), i + 1, f.len());
             }
-            let num = |j: usize| -> Result<f64> {
-                f[j].trim().parse().with_context(|| format!("{}:{}: column {} is not a number", path.display(), i + 1, j + 1))
-            };
+            let num =
+                |j: usize| -> Result<f64> { f[j].trim().parse().with_context(|| format!("{}:{}: column {} is not a number", path.display(), i + 1, j + 1)) };
             epochs.push(Epoch {
                 epoch: num(0)? as usize,
                 train_loss: num(1)?,

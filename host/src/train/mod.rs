@@ -20,8 +20,8 @@ use crate::nn::net::{input_batch, Act, Net};
 use crate::nn::spec::NetSpec;
 use checkpoint::RunDir;
 pub use config::TrainConfig;
-use engine::{BatchSource, Schedule, Start};
 pub use engine::FitReport;
+use engine::{BatchSource, Schedule, Start};
 use history::History;
 pub use state::State;
 pub use target::{RegressionLoss, Target};
@@ -116,7 +116,14 @@ where
     let start = if opts.resume && run.has_run() {
         let (state, net, optim) = run.load_last(&train_device())?;
         let history = History::read(&run.history_path()).unwrap_or_default();
-        eprintln!("resuming {} after epoch {} (best {} {:.4} at epoch {})", run.dir.display(), state.epoch, D::Target::METRIC, state.best_metric, state.best_epoch);
+        eprintln!(
+            "resuming {} after epoch {} (best {} {:.4} at epoch {})",
+            run.dir.display(),
+            state.epoch,
+            D::Target::METRIC,
+            state.best_metric,
+            state.best_epoch
+        );
         Start { net, optim: Some(optim), state, history }
     } else {
         run.claim(opts.overwrite)?;

@@ -131,7 +131,9 @@ impl Backbone {
         let graph = extract(&self.net, &self.spec.resolve()?)?;
         let names = layer_names(&graph);
         let at = match name {
-            Some(n) => names.iter().position(|x| x == n).with_context(|| format!("{} has no layer {n:?}; its layers: {}", self.origin.display(), names.join(", ")))?,
+            Some(n) => {
+                names.iter().position(|x| x == n).with_context(|| format!("{} has no layer {n:?}; its layers: {}", self.origin.display(), names.join(", ")))?
+            }
             None => match graph.iter().rposition(|g| matches!(g.layer, FloatLayer::Flatten)) {
                 Some(i) => i,
                 None => graph
@@ -144,7 +146,10 @@ impl Backbone {
         let g = &graph[at];
         let name = names[at].clone();
         if g.relu_moved_in {
-            bail!("{name}'s ReLU comes after a later max-pool in this network, so its output is not a feature the exported network has; cut at {}", names[at + 1]);
+            bail!(
+                "{name}'s ReLU comes after a later max-pool in this network, so its output is not a feature the exported network has; cut at {}",
+                names[at + 1]
+            );
         }
         ensure!(at + 1 < graph.len(), "{name} is the last layer: nothing would be left to replace; cut earlier ({})", names[..at].join(", "));
         let blocks = g.block + 1;

@@ -278,4 +278,3 @@ pub fn cache_for(dir: Option<&Path>, off: bool) -> Option<Cache> {
         (false, None) => Some(Cache::new(Cache::default_dir())),
     }
 }
-

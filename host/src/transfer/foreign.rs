@@ -25,7 +25,7 @@ use super::head::Head;
 use super::prepare::{Preparation, PrepareOptions};
 use crate::fsutil::atomic_write;
 use crate::nn::net::Net;
-use crate::nn::spec::{resolve_layer, Activation, ColorKind, InputDesc, LayerSpec, ResolvedLayer, Resolved, TaskKind, Units};
+use crate::nn::spec::{resolve_layer, Activation, ColorKind, InputDesc, LayerSpec, Resolved, ResolvedLayer, TaskKind, Units};
 use crate::onnx::foreign::{ForeignGraph, Geometry, GraphNode, InputHints, Layout};
 
 /// How to read a foreign graph: what its file does not say about its input.
@@ -66,7 +66,9 @@ impl ForeignBackbone {
                 let p = PrepareOptions { scale: Some(scale), mean: Some(vec![128.0 * scale]), ..PrepareOptions::default() };
                 (p.resolve(graph.geometry.channels)?, "the graph's pilot.input_scale_exp metadata")
             }
-            Some(None) if opts.prepare == PrepareOptions::default() => anyhow::bail!("{what}: its {PILOT_SCALE_EXP} metadata is not a power-of-two exponent; give the preparation (--preset, --mean, --std, --scale)"),
+            Some(None) if opts.prepare == PrepareOptions::default() => {
+                anyhow::bail!("{what}: its {PILOT_SCALE_EXP} metadata is not a power-of-two exponent; give the preparation (--preset, --mean, --std, --scale)")
+            }
             _ => {
                 let from = if opts.prepare == PrepareOptions::default() { "the default (--preset unit: nothing given)" } else { "the command line" };
                 (opts.prepare.resolve(graph.geometry.channels).with_context(|| format!("{what}: input preparation"))?, from)
@@ -86,11 +88,20 @@ impl ForeignBackbone {
         let g = &self.graph;
         let node = match name {
             Some(n) => g.node(n)?,
-            None => g.default_cut().with_context(|| format!("{}: no Gemm or MatMul whose input could be the default cut; give --cut, one of (node, op, output shape): {}", g.what, g.candidate_list()))?,
+            None => g.default_cut().with_context(|| {
+                format!(
+                    "{}: no Gemm or MatMul whose input could be the default cut; give --cut, one of (node, op, output shape): {}",
+                    g.what,
+                    g.candidate_list()
+                )
+            })?,
         };
         let values = node.values().context("a candidate has a shape")?;
         let c = u16::try_from(values).ok().with_context(|| {
-            format!("{}: {} gives {values} values per image; a head takes at most 65535: cut at a later node (`pilot report --onnx` lists them)", g.what, node.name)
+            format!(
+                "{}: {} gives {values} values per image; a head takes at most 65535: cut at a later node (`pilot report --onnx` lists them)",
+                g.what, node.name
+            )
         })?;
         // No burn blocks: the backbone is the graph. The features are flat in the tensor's order.
         Ok(Cut { name: node.name.clone(), blocks: 0, spec_layers: 0, shape: Shape::new(1, 1, c) })
@@ -200,7 +211,8 @@ pub struct InputRecord {
 }
 
 /// Why a foreign head is not a chip model, in the file and on the console.
-pub const NOT_A_CHIP_MODEL: &str = "a float head on the features of a foreign ONNX graph: not a chip model (pilot quantizes and exports only its own networks; the backbone stays in ONNX)";
+pub const NOT_A_CHIP_MODEL: &str =
+    "a float head on the features of a foreign ONNX graph: not a chip model (pilot quantizes and exports only its own networks; the backbone stays in ONNX)";
 
 impl ForeignHead {
     pub fn path(dir: &Path) -> PathBuf {
@@ -228,7 +240,8 @@ impl ForeignHead {
         let (_, layers) = head_layers(&head, self.features, self.task, outputs)?;
         let path = dir.join("model.bpk");
         let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let record = burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).with_context(|| format!("{} is not a burnpack file", path.display()))?;
+        let record =
+            burn::store::ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).with_context(|| format!("{} is not a burnpack file", path.display()))?;
         Net::new(&layers, device).try_load_record(record).with_context(|| format!("{} does not match {}", path.display(), Self::path(dir).display()))
     }
 }

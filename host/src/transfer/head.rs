@@ -32,7 +32,9 @@ impl FromStr for Head {
                 ["dense", n] => {
                     let units = match n {
                         "N" | "n" | "classes" => Units::Named("classes".into()),
-                        _ => Units::Count(n.parse().ok().filter(|&u: &u16| u > 0).with_context(|| format!("{}: units must be a positive number or N", here()))?),
+                        _ => {
+                            Units::Count(n.parse().ok().filter(|&u: &u16| u > 0).with_context(|| format!("{}: units must be a positive number or N", here()))?)
+                        }
                     };
                     LayerSpec::Dense { units, activation: Some(Activation::Relu) }
                 }
@@ -91,10 +93,13 @@ mod tests {
     #[test]
     fn heads_parse() {
         let h: Head = "dense 128, dense N".parse().unwrap();
-        assert_eq!(h.layers, vec![
-            LayerSpec::Dense { units: Units::Count(128), activation: Some(Activation::Relu) },
-            LayerSpec::Dense { units: Units::Named("classes".into()), activation: None },
-        ]);
+        assert_eq!(
+            h.layers,
+            vec![
+                LayerSpec::Dense { units: Units::Count(128), activation: Some(Activation::Relu) },
+                LayerSpec::Dense { units: Units::Named("classes".into()), activation: None },
+            ]
+        );
         assert_eq!(h.dense_layers(), 2);
         let h: Head = " dense N ".parse().unwrap();
         assert_eq!(h.layers, vec![LayerSpec::Dense { units: Units::Named("classes".into()), activation: None }]);

@@ -36,8 +36,8 @@ pub use backbone::{Backbone, Cut, Source};
 pub use features::{BurnExtractor, Cache, Extractor, Features, Lookup, TractExtractor};
 pub use foreign::{ForeignBackbone, ForeignExtractor, ForeignHead, ForeignOptions};
 pub use head::Head;
-pub use prepare::{Preparation, PrepareOptions, Preset};
 use head_train::{FeatureBatches, HeadCheckpoints};
+pub use prepare::{Preparation, PrepareOptions, Preset};
 
 /// How the backbone is reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -120,7 +120,14 @@ pub struct Task<'a, D> {
 /// `epoch_rows` gives each epoch's examples for the modes that train the whole network.
 /// `config` gives the epochs (of the head, in feature extraction), batch, learning rate, seed,
 /// loss and patience, and is saved with the run.
-pub fn train<D>(backbone: &Backbone, task: &Task<'_, D>, epoch_rows: impl FnMut(&mut Rng) -> Vec<usize>, run: &RunDir, config: &TrainConfig, opts: &TransferOptions) -> Result<Outcome>
+pub fn train<D>(
+    backbone: &Backbone,
+    task: &Task<'_, D>,
+    epoch_rows: impl FnMut(&mut Rng) -> Vec<usize>,
+    run: &RunDir,
+    config: &TrainConfig,
+    opts: &TransferOptions,
+) -> Result<Outcome>
 where
     D: Examples,
     D::Target: Target,
@@ -204,7 +211,13 @@ where
     let trainable = head_net.num_params();
     let mut extractor = ForeignExtractor::new(f, &cut)?;
     if opts.fit.progress {
-        eprintln!("{}: input {}, {} (from {})", backbone.origin.display(), crate::onnx::foreign::dims_text(&f.graph.geometry.dims()), f.preparation.describe(), f.preparation_from);
+        eprintln!(
+            "{}: input {}, {} (from {})",
+            backbone.origin.display(),
+            crate::onnx::foreign::dims_text(&f.graph.geometry.dims()),
+            f.preparation.describe(),
+            f.preparation_from
+        );
     }
     let bottleneck = bottleneck(backbone, &cut, &mut extractor, task, opts)?;
 
@@ -268,14 +281,28 @@ where
             (Lookup::Miss, Some(c)) => format!("computed and cached in {}", c.dir.display()),
             (_, None) => "computed (cache off)".into(),
         };
-        eprintln!("bottleneck features at {} ({} values each) for {} + {} examples: {how} in {seconds:.1} s", cut.name, cut.shape.len(), task.train.len(), task.val.len());
+        eprintln!(
+            "bottleneck features at {} ({} values each) for {} + {} examples: {how} in {seconds:.1} s",
+            cut.name,
+            cut.shape.len(),
+            task.train.len(),
+            task.val.len()
+        );
     }
     Ok(Bottleneck { features, targets, n_train: task.train.len(), lookup, seconds })
 }
 
 /// Trains `head` on the features, saving every best head behind `backbone` (the frozen blocks
 /// before the cut; none for a foreign graph) in `run`.
-fn fit_head<T: Target>(b: &Bottleneck<T>, shape: common::Shape, head: Net, backbone: Vec<crate::nn::net::Block>, run: &RunDir, config: &TrainConfig, progress: bool) -> Result<FitReport> {
+fn fit_head<T: Target>(
+    b: &Bottleneck<T>,
+    shape: common::Shape,
+    head: Net,
+    backbone: Vec<crate::nn::net::Block>,
+    run: &RunDir,
+    config: &TrainConfig,
+    progress: bool,
+) -> Result<FitReport> {
     let (loss, metric) = (T::loss_name(config.loss), T::METRIC);
     let mut sink = HeadCheckpoints { run, backbone, loss, metric };
     let schedule = Schedule { label: "head epoch", ..crate::train::schedule(config, progress) };

@@ -101,7 +101,11 @@ impl PrepareOptions {
             p.bgr = false;
         }
         for (flag, v) in [("--mean", &p.mean), ("--std", &p.std)] {
-            ensure!(v.len() == 1 || v.len() == channels as usize, "{flag} has {} values; the network takes {channels} channel(s): give 1 or {channels}", v.len());
+            ensure!(
+                v.len() == 1 || v.len() == channels as usize,
+                "{flag} has {} values; the network takes {channels} channel(s): give 1 or {channels}",
+                v.len()
+            );
             ensure!(v.iter().all(|x| x.is_finite()), "{flag} must be finite numbers");
         }
         ensure!(p.scale.is_finite() && p.scale != 0.0, "--scale must be a finite, non-zero number");
@@ -114,7 +118,11 @@ impl PrepareOptions {
 
 impl Preparation {
     fn at(v: &[f32], c: usize) -> f32 {
-        if v.len() == 1 { v[0] } else { v[c] }
+        if v.len() == 1 {
+            v[0]
+        } else {
+            v[c]
+        }
     }
 
     /// Appends the network input for one image of `g` given as int8 `q = v - 128`, HWC in

@@ -2,7 +2,7 @@
 //! configuration ([`train`]), quantize it ([`crate::quant::ptq`]), evaluate it. The command line
 //! and the demo call these and print what they return.
 
-pub mod train;
 pub mod eval;
 pub mod score;
 pub mod select;
+pub mod train;

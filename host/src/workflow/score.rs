@@ -54,7 +54,9 @@ impl Scored {
             );
         };
         let input: InputSpec = serde_json::from_str(json).with_context(|| format!("{what}: {INPUT_SPEC_KEY} is not valid"))?;
-        let number = |k: &str| -> Result<i8> { get(k).with_context(|| format!("{what} has no {k} metadata"))?.parse().with_context(|| format!("{what}: {k} is not a number")) };
+        let number = |k: &str| -> Result<i8> {
+            get(k).with_context(|| format!("{what} has no {k} metadata"))?.parse().with_context(|| format!("{what}: {k} is not a number"))
+        };
         let output = QParams { scale_exp: number("pilot.output_scale_exp")?, zero_point: number("pilot.output_zero_point")? };
         let task = match get("pilot.task") {
             Some("regression") => Task::Regression,

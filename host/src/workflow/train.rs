@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use crate::data::{load_classification, load_driving, Balance, Examples, Rng, Split};
+use crate::nn::spec::{NetSpec, TaskKind};
 use crate::train::checkpoint::RunDir;
 use crate::train::config::TrainConfig;
 use crate::train::{fit, infer_device, FitOptions, Target};
-use crate::data::{load_classification, load_driving, Balance, Examples, Rng, Split};
-use crate::nn::spec::{NetSpec, TaskKind};
 use crate::transfer::{self, Backbone, TransferOptions};
 
 /// What is trained.
@@ -97,7 +97,15 @@ pub fn train(job: &Job) -> Result<Trained> {
 }
 
 /// Trains the job's network on `data` with its split.
-fn run_network<D>(job: &Job, run: &RunDir, data: &D, split: &Split, kind: TaskKind, outputs: u16, epoch_rows: impl FnMut(&mut Rng) -> Vec<usize>) -> Result<Trained>
+fn run_network<D>(
+    job: &Job,
+    run: &RunDir,
+    data: &D,
+    split: &Split,
+    kind: TaskKind,
+    outputs: u16,
+    epoch_rows: impl FnMut(&mut Rng) -> Vec<usize>,
+) -> Result<Trained>
 where
     D: Examples + ClassNames,
     D::Target: Target,

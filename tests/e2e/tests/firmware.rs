@@ -140,10 +140,5 @@ fn too_big_model() -> OwnedModel {
         bias: vec![0; 64],
         multipliers: vec![1 << 10; 64],
     };
-    OwnedModel {
-        name: "too-big".into(),
-        task: Task::Regression,
-        input,
-        layers: vec![OwnedNode { name: "conv1".into(), layer: OwnedLayer::Conv2d(conv) }],
-    }
+    OwnedModel { name: "too-big".into(), task: Task::Regression, input, layers: vec![OwnedNode { name: "conv1".into(), layer: OwnedLayer::Conv2d(conv) }] }
 }

@@ -7,11 +7,11 @@ use host::data::{Camera, DataKind, DrivingData, DrivingOptions, Examples};
 use host::nn::spec::NetSpec;
 use host::onnx::int8;
 use host::quant::ptq::{quantize_run, PtqOptions};
+use host::sim::record::{record, ImageFormat, RecordOptions};
 use host::train::checkpoint::RunDir;
 use host::train::{FitOptions, TrainConfig};
-use host::workflow::train::{train, Job, Network};
-use host::sim::record::{record, ImageFormat, RecordOptions};
 use host::verify::compare;
+use host::workflow::train::{train, Job, Network};
 
 const TINY: &str = r#"
 name = "tiny-pilot"

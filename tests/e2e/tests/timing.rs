@@ -270,8 +270,7 @@ fn refit_the_fitted_event_costs() {
         let e = Event::ALL[i];
         println!("    {} = {:?}, fit({:?});", e.name(), e.region(), (x[i] * 16.0).round() / 16.0);
     }
-    let mut res: Vec<(f64, usize)> =
-        a.iter().zip(&y).enumerate().map(|(k, (r, yi))| ((r.iter().zip(&x).map(|(p, q)| p * q).sum::<f64>() - yi), k)).collect();
+    let mut res: Vec<(f64, usize)> = a.iter().zip(&y).enumerate().map(|(k, (r, yi))| ((r.iter().zip(&x).map(|(p, q)| p * q).sum::<f64>() - yi), k)).collect();
     res.sort_by(|p, q| q.0.abs().total_cmp(&p.0.abs()));
     println!("worst residuals:");
     for (d, k) in res.iter().take(15) {

@@ -128,13 +128,7 @@ fn window(t: &mut impl Ledger, l: &Conv2d<'_>, is: Shape, oy: usize, ox: usize) 
     t.add(Event::ConvPaddedWindow, 1);
     let lo_kx = (-x0).clamp(0, kw);
     let hi_kx = (is.w as isize - x0).clamp(lo_kx, kw);
-    Window {
-        y0,
-        x0c: x0 * ic,
-        lo: (lo_kx * ic) as usize,
-        hi: (hi_kx * ic) as usize,
-        inside: lo_kx == 0 && hi_kx == kw && y0 >= 0 && y0 + kh <= is.h as isize,
-    }
+    Window { y0, x0c: x0 * ic, lo: (lo_kx * ic) as usize, hi: (hi_kx * ic) as usize, inside: lo_kx == 0 && hi_kx == kw && y0 >= 0 && y0 + kh <= is.h as isize }
 }
 
 /// `kernels::conv::columns` for depth block `k0..k0 + kb`.

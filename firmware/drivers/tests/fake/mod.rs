@@ -87,7 +87,11 @@ impl ArduChip {
             0x41 => {
                 let done = self.captured && self.polls_until_done.is_some_and(|n| self.polls >= n);
                 self.polls += 1;
-                if done { 0x08 } else { 0 }
+                if done {
+                    0x08
+                } else {
+                    0
+                }
             }
             0x42 => len as u8,
             0x43 => (len >> 8) as u8,

@@ -56,14 +56,7 @@ impl Default for DrivingAugment {
 impl DrivingAugment {
     /// No augmentation: augmented examples are then the centre camera as recorded.
     pub fn none() -> Self {
-        DrivingAugment {
-            side_camera_p: 0.0,
-            flip_p: 0.0,
-            max_shift_px: 0,
-            brightness: 0.0,
-            shadow_p: 0.0,
-            ..DrivingAugment::default()
-        }
+        DrivingAugment { side_camera_p: 0.0, flip_p: 0.0, max_shift_px: 0, brightness: 0.0, shadow_p: 0.0, ..DrivingAugment::default() }
     }
 }
 
@@ -89,8 +82,7 @@ pub struct DriveTransform {
 
 impl DriveTransform {
     /// The centre camera as recorded.
-    pub const IDENTITY: DriveTransform =
-        DriveTransform { camera: Camera::Center, flip: false, shift_px: 0, gain: 1.0, shadow: None };
+    pub const IDENTITY: DriveTransform = DriveTransform { camera: Camera::Center, flip: false, shift_px: 0, gain: 1.0, shadow: None };
 
     /// Draws a transform; `side_cameras` says whether the row has left and right images.
     pub fn draw(aug: &DrivingAugment, side_cameras: bool, rng: &mut Rng) -> DriveTransform {
@@ -130,15 +122,7 @@ impl DriveTransform {
     /// Writes rows `rows` of the transformed `w x h` RGB888 frame `src` into `dst` (a whole
     /// frame buffer; other rows are left as they are, so callers transform only the rows their
     /// crop reads). Pixels get the depth of the camera's `format` (see [`Tone`]).
-    pub fn apply(
-        &self,
-        src: &[u8],
-        w: usize,
-        h: usize,
-        rows: std::ops::Range<usize>,
-        format: PixelFormat,
-        dst: &mut [u8],
-    ) {
+    pub fn apply(&self, src: &[u8], w: usize, h: usize, rows: std::ops::Range<usize>, format: PixelFormat, dst: &mut [u8]) {
         // Source column of each output column: shift (edge repeated), then mirror.
         let source_x: Vec<usize> = (0..w as i32)
             .map(|x| {

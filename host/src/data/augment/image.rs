@@ -49,8 +49,7 @@ pub struct ImageTransform {
 }
 
 impl ImageTransform {
-    pub const IDENTITY: ImageTransform =
-        ImageTransform { rotation_deg: 0.0, scale: 1.0, shift: [0.0, 0.0], gain: 1.0, flip: false };
+    pub const IDENTITY: ImageTransform = ImageTransform { rotation_deg: 0.0, scale: 1.0, shift: [0.0, 0.0], gain: 1.0, flip: false };
 
     pub fn draw(aug: &ImageAugment, rng: &mut Rng) -> ImageTransform {
         let mut sym = |max: f32| rng.uniform(-max, max);
@@ -170,9 +169,6 @@ mod tests {
         };
         let a = draw(9);
         assert_eq!(a, draw(9));
-        assert!(a.iter().all(|t| t.rotation_deg.abs() <= 10.0
-            && (0.9..=1.1).contains(&t.scale)
-            && t.shift.iter().all(|s| s.abs() <= 2.0)
-            && !t.flip));
+        assert!(a.iter().all(|t| t.rotation_deg.abs() <= 10.0 && (0.9..=1.1).contains(&t.scale) && t.shift.iter().all(|s| s.abs() <= 2.0) && !t.flip));
     }
 }

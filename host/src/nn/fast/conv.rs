@@ -375,11 +375,7 @@ pub fn forward(g: &Geom, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
 }
 
 fn forward_planned(g: &Geom, plan: Plan, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
-    assert_eq!(
-        (x.len(), weight.len(), bias.len()),
-        (g.in_len(), g.weight_len(), g.o),
-        "conv forward: tensor sizes do not match {g:?}"
-    );
+    assert_eq!((x.len(), weight.len(), bias.len()), (g.in_len(), g.weight_len(), g.o), "conv forward: tensor sizes do not match {g:?}");
     let mut y = vec![0f32; g.out_len()];
     if y.is_empty() || g.k() == 0 {
         return y;
@@ -464,11 +460,7 @@ pub fn backward(g: &Geom, x: &[f32], weight: &[f32], dy: &[f32], wanted: Wanted)
 }
 
 fn backward_planned(g: &Geom, plan: Plan, x: &[f32], weight: &[f32], dy: &[f32], wanted: Wanted) -> Grads {
-    assert_eq!(
-        (x.len(), weight.len(), dy.len()),
-        (g.in_len(), g.weight_len(), g.out_len()),
-        "conv backward: tensor sizes do not match {g:?}"
-    );
+    assert_eq!((x.len(), weight.len(), dy.len()), (g.in_len(), g.weight_len(), g.out_len()), "conv backward: tensor sizes do not match {g:?}");
     let mut dx = if wanted.x { vec![0f32; g.in_len()] } else { Vec::new() };
     let mut partials: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
     if g.out_len() > 0 && g.k() > 0 {
@@ -698,9 +690,8 @@ mod tests {
                     dot(&dy, &naive(&g, &x, &e, &zero))
                 })
                 .collect();
-            let want_b: Vec<f64> = (0..g.o)
-                .map(|o| (0..g.n).map(|n| dy[(n * g.o + o) * g.p()..(n * g.o + o + 1) * g.p()].iter().map(|v| *v as f64).sum::<f64>()).sum())
-                .collect();
+            let want_b: Vec<f64> =
+                (0..g.o).map(|o| (0..g.n).map(|n| dy[(n * g.o + o) * g.p()..(n * g.o + o + 1) * g.p()].iter().map(|v| *v as f64).sum::<f64>()).sum()).collect();
             for plan in plans(&g) {
                 let grads = backward_planned(&g, plan, &x, &w, &dy, all);
                 for (what, got, want) in [("dx", grads.x.unwrap(), &want_x), ("dw", grads.weight.unwrap(), &want_w), ("db", grads.bias.unwrap(), &want_b)] {
@@ -725,7 +716,13 @@ mod tests {
     #[test]
     fn plans_fill_tiles_within_the_cache_budget() {
         // PilotNet's five convolutions at batch 64.
-        let layers = [([64, 3, 66, 200], [24, 3, 5, 5], 2), ([64, 24, 31, 98], [36, 24, 5, 5], 2), ([64, 36, 14, 47], [48, 36, 5, 5], 2), ([64, 48, 5, 22], [64, 48, 3, 3], 1), ([64, 64, 3, 20], [64, 64, 3, 3], 1)];
+        let layers = [
+            ([64, 3, 66, 200], [24, 3, 5, 5], 2),
+            ([64, 24, 31, 98], [36, 24, 5, 5], 2),
+            ([64, 36, 14, 47], [48, 36, 5, 5], 2),
+            ([64, 48, 5, 22], [64, 48, 3, 3], 1),
+            ([64, 64, 3, 20], [64, 64, 3, 3], 1),
+        ];
         for (x, w, s) in layers {
             let g = Geom::new(x, w, [s, s], [0; 4]).unwrap();
             let plan = g.plan();

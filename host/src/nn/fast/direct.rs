@@ -195,7 +195,17 @@ pub fn forward(g: &Geom, xs: &[f32], images: usize, packed: &[f32], bias: &[f32]
 /// `r < rows`.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn forward_block(rows: usize, vectors: usize, x: *const f32, taps: &[usize], packed: *const f32, y: *mut f32, y_stride: usize, bias: &[f32], tail: usize) {
+unsafe fn forward_block(
+    rows: usize,
+    vectors: usize,
+    x: *const f32,
+    taps: &[usize],
+    packed: *const f32,
+    y: *mut f32,
+    y_stride: usize,
+    bias: &[f32],
+    tail: usize,
+) {
     macro_rules! run {
         ($($r:literal),*; $($v:literal),*) => {
             run!(@rows [$($r),*] [$($v),*])
@@ -219,7 +229,15 @@ unsafe fn forward_block(rows: usize, vectors: usize, x: *const f32, taps: &[usiz
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn forward_kernel<const R: usize, const V: usize>(x: *const f32, taps: &[usize], packed: *const f32, y: *mut f32, y_stride: usize, bias: &[f32], tail: usize) {
+unsafe fn forward_kernel<const R: usize, const V: usize>(
+    x: *const f32,
+    taps: &[usize],
+    packed: *const f32,
+    y: *mut f32,
+    y_stride: usize,
+    bias: &[f32],
+    tail: usize,
+) {
     let mut acc = [[_mm512_setzero_ps(); V]; R];
     for (kk, &tap) in taps.iter().enumerate() {
         let src = x.add(tap);

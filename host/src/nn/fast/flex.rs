@@ -20,11 +20,8 @@ type Ad = Autodiff<Flex>;
 /// Runs the convolution on flex (tracked by autodiff or not); hands `x` back when the tensors
 /// live elsewhere, for the caller's fallback.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, geom: Geom) -> Result<Tensor<4>, Tensor<4>> {
-    if let (Ok(xa), Ok(wa), Ok(ba)) = (
-        x.clone().try_into_primitive::<Ad>(),
-        weight.clone().try_into_primitive::<Ad>(),
-        bias.clone().try_into_primitive::<Ad>(),
-    ) {
+    if let (Ok(xa), Ok(wa), Ok(ba)) = (x.clone().try_into_primitive::<Ad>(), weight.clone().try_into_primitive::<Ad>(), bias.clone().try_into_primitive::<Ad>())
+    {
         let (xp, wp) = (xa.primitive().clone(), wa.primitive().clone());
         let y = forward(&geom, &xp, &wp, ba.primitive());
         let out = match ConvBackward.prepare::<NoCheckpointing>([xa.node(), wa.node(), ba.node()]).compute_bound().stateful() {
@@ -33,11 +30,7 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, geom: Geom) -> R
         };
         return Ok(Tensor::from_primitive::<Ad>(out));
     }
-    if let (Ok(xp), Ok(wp), Ok(bp)) = (
-        x.clone().try_into_primitive::<Flex>(),
-        weight.try_into_primitive::<Flex>(),
-        bias.try_into_primitive::<Flex>(),
-    ) {
+    if let (Ok(xp), Ok(wp), Ok(bp)) = (x.clone().try_into_primitive::<Flex>(), weight.try_into_primitive::<Flex>(), bias.try_into_primitive::<Flex>()) {
         return Ok(Tensor::from_primitive::<Flex>(forward(&geom, &xp, &wp, &bp)));
     }
     Err(x)

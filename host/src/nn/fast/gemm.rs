@@ -104,9 +104,7 @@ mod tests {
         let mut out = vec![0f32; a.rows * b.cols];
         for r in 0..a.rows {
             for c in 0..b.cols {
-                out[r * b.cols + c] = (0..a.cols)
-                    .map(|i| a.data[r * a.row_stride + i * a.col_stride] * b.data[i * b.row_stride + c * b.col_stride])
-                    .sum();
+                out[r * b.cols + c] = (0..a.cols).map(|i| a.data[r * a.row_stride + i * a.col_stride] * b.data[i * b.row_stride + c * b.col_stride]).sum();
             }
         }
         out

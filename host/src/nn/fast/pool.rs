@@ -54,10 +54,8 @@ pub fn max_forward(g: &PoolGeom, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
     if y.is_empty() {
         return (y, arg);
     }
-    y.par_chunks_mut(out_plane * PLANES_PER_TASK)
-        .zip(arg.par_chunks_mut(out_plane * PLANES_PER_TASK))
-        .zip(x.par_chunks(plane * PLANES_PER_TASK))
-        .for_each(|((y, arg), x)| {
+    y.par_chunks_mut(out_plane * PLANES_PER_TASK).zip(arg.par_chunks_mut(out_plane * PLANES_PER_TASK)).zip(x.par_chunks(plane * PLANES_PER_TASK)).for_each(
+        |((y, arg), x)| {
             for ((y, arg), x) in y.chunks_exact_mut(out_plane).zip(arg.chunks_exact_mut(out_plane)).zip(x.chunks_exact(plane)) {
                 if (g.kh, g.kw, g.sh, g.sw) == (2, 2, 2, 2) {
                     max_plane_2x2(g, x, y, arg);
@@ -65,7 +63,8 @@ pub fn max_forward(g: &PoolGeom, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
                     max_plane(g, x, y, arg);
                 }
             }
-        });
+        },
+    );
     (y, arg)
 }
 
@@ -142,16 +141,15 @@ pub fn max_backward(g: &PoolGeom, arg: &[u32], dy: &[f32]) -> Vec<f32> {
     if dy.is_empty() {
         return dx;
     }
-    dx.par_chunks_mut(plane * PLANES_PER_TASK)
-        .zip(arg.par_chunks(out_plane * PLANES_PER_TASK))
-        .zip(dy.par_chunks(out_plane * PLANES_PER_TASK))
-        .for_each(|((dx, arg), dy)| {
+    dx.par_chunks_mut(plane * PLANES_PER_TASK).zip(arg.par_chunks(out_plane * PLANES_PER_TASK)).zip(dy.par_chunks(out_plane * PLANES_PER_TASK)).for_each(
+        |((dx, arg), dy)| {
             for ((dx, arg), dy) in dx.chunks_exact_mut(plane).zip(arg.chunks_exact(out_plane)).zip(dy.chunks_exact(out_plane)) {
                 for (&i, &d) in arg.iter().zip(dy) {
                     dx[i as usize] += d;
                 }
             }
-        });
+        },
+    );
     dx
 }
 
