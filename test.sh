@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: host tests, the no_std build of `common`, the firmware's
 # on-target tests in QEMU, the build of the Black Pill board binary and the end-to-end tests.
-# It first checks the formatting. On a fresh Debian machine it first installs what is missing for these and for every command
+# It first checks the formatting, the lints (clippy) and the documentation (rustdoc), with
+# warnings denied. On a fresh Debian machine it first installs what is missing for these and for every command
 # the README documents (QEMU from apt; flip-link and defmt-print with cargo; the thumbv7em
 # target and the rustup components of rust-toolchain.toml: llvm-tools for
 # `pilot bench firmware`, rustfmt, clippy). Running it again installs nothing.
@@ -60,6 +61,12 @@ log "formatting (cargo fmt --check, rustfmt.toml; run cargo fmt in each workspac
 for ws in . firmware/qemu firmware/blackpill common/fuzz; do
     (cd "$ws" && cargo fmt --all -- --check)
 done
+
+log "lints (cargo clippy --workspace --all-targets -- -D warnings)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "documentation (cargo doc --workspace --no-deps, warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 log "host tests (cargo test --release)"
 cargo test --release 2>&1 | tee -a "$results"

@@ -12,7 +12,7 @@ fn blob(seed: u64) -> Vec<u8> {
 }
 
 /// Recomputes the header's length and CRC so mutations reach the payload decoder and validator.
-fn reseal(bytes: &mut Vec<u8>) {
+fn reseal(bytes: &mut [u8]) {
     if bytes.len() < HEADER_LEN {
         return;
     }

@@ -90,7 +90,7 @@ fn left_share(e: &mut dyn Explainer) -> f64 {
     let s = e.explain(&halves()).unwrap().saliency;
     assert_eq!((s.h, s.w), (H, W));
     assert!(s.values.iter().all(|v| (0.0..=1.0).contains(v)));
-    assert!(s.values.iter().any(|&v| v == 1.0), "the mask is normalised to a largest value of 1");
+    assert!(s.values.contains(&1.0), "the mask is normalised to a largest value of 1");
     s.share_of_columns(0, W / 2)
 }
 

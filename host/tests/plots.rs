@@ -152,7 +152,7 @@ fn text_is_anchored_and_turned_as_asked() {
     })
     .unwrap();
     let (x0, y0, x1, y1) = ink_box(&level);
-    assert!(x1 <= 150 && x1 >= 145 && x0 + w + 2 >= 150, "ink x {x0}..{x1}, width {w}");
+    assert!((145..=150).contains(&x1) && x0 + w + 2 >= 150, "ink x {x0}..{x1}, width {w}");
     assert!(y0 >= 50 - h / 2 && y1 <= 50 + h / 2, "ink y {y0}..{y1}, height {h}");
     // Turned a quarter (as y axis names are): taller than wide, about as tall as the level
     // text is wide.

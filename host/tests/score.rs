@@ -117,8 +117,8 @@ fn blob_and_int8_onnx_score_the_reference_on_gtsrb_test_layout() {
     let onnx_path = int8_onnx(&blob, tmp.path());
     let sel = Selection::default();
 
-    let by_blob = classes(score(&Scored::read(&blob_path).unwrap(), &[data.clone()], &sel).unwrap());
-    let by_onnx = classes(score(&Scored::read(&onnx_path).unwrap(), &[data.clone()], &sel).unwrap());
+    let by_blob = classes(score(&Scored::read(&blob_path).unwrap(), std::slice::from_ref(&data), &sel).unwrap());
+    let by_onnx = classes(score(&Scored::read(&onnx_path).unwrap(), std::slice::from_ref(&data), &sel).unwrap());
     assert_eq!(by_blob.images, 24);
     assert_eq!(by_blob.confusion, by_onnx.confusion, "tract and the reference predict the same classes");
 
@@ -158,7 +158,7 @@ fn blob_and_int8_onnx_give_the_same_steering_errors() {
     std::fs::write(&blob_path, &blob).unwrap();
     let onnx_path = int8_onnx(&blob, tmp.path());
     let sel = Selection::default();
-    let steering = |path: &Path| match score(&Scored::read(path).unwrap(), &[rec.clone()], &sel).unwrap() {
+    let steering = |path: &Path| match score(&Scored::read(path).unwrap(), std::slice::from_ref(&rec), &sel).unwrap() {
         Evaluation::Steering(s) => s,
         Evaluation::Classes(_) => panic!("a steering model scored as a classifier"),
     };

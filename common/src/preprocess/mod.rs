@@ -221,7 +221,7 @@ pub fn resize_coord(i: u16, n_in: u16, n_out: u16) -> (u16, u16, u16) {
     let num = (2 * i as u64 + 1) * n_in as u64 * 256;
     let s = (num / (2 * n_out as u64)) as i64 - 128;
     let s = s.max(0) as u64;
-    let (mut i0, mut f) = ((s >> 8) as u64, (s & 255) as u16);
+    let (mut i0, mut f) = (s >> 8, (s & 255) as u16);
     let last = n_in as u64 - 1;
     if i0 >= last {
         i0 = last;

@@ -33,7 +33,7 @@ impl Step {
     /// `n_out`: `resize_coord(i, n_in, n_out)` is then `(k i + offset, .., 0)` for odd `k` and
     /// `(k i + offset, k i + offset + 1, 128)` for even `k` (tested for every size up to 200).
     pub const fn of(n_in: u16, n_out: u16) -> Option<Step> {
-        if n_out == 0 || n_in % n_out != 0 {
+        if n_out == 0 || !n_in.is_multiple_of(n_out) {
             return None;
         }
         let k = n_in / n_out;

@@ -12,14 +12,14 @@
 //!   pairs) and four multiply-accumulates. (`SMLAD` would need both lanes of a word to belong to
 //!   one channel: pairing two taps that way costs a `PKHBT`/`PKHTB` per `SMLAD`, as CMSIS-NN's
 //!   `arm_depthwise_conv_s8_opt` does, which saves nothing unless the pairs are reused.)
-//! - Channel groups of four are done one at a time ([`Group`]): its biases, multipliers and
+//! - Channel groups of four are done one at a time (`Group`): its biases, multipliers and
 //!   widened weights in a small table, then for each output row its input window columns are
-//!   gathered and widened once ([`gather`]: `LDR`, two `SXTAB16` against `-zp`, `STRD`), in
+//!   gathered and widened once (`gather`: `LDR`, two `SXTAB16` against `-zp`, `STRD`), in
 //!   column-major order, so that the window of every output pixel is one run of
 //!   `kernel_w * kernel_h` slots and the kernel walks it and the weight table with
 //!   post-incrementing `LDRD`s. Padding slots are 0 (the zero point, widened), so padding costs
 //!   nothing and needs no special case: any kernel size, stride and padding take the same path.
-//! - The four sums are requantized straight from their registers ([`Sweep`]), in
+//! - The four sums are requantized straight from their registers (`Sweep`), in
 //!   [`crate::requant`]'s fast form when the group's multipliers are below 2^15 (every
 //!   realistic layer: 6.5 instructions an output with its share of the multiplier loads and
 //!   the store), else in its general form.

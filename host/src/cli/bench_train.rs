@@ -173,7 +173,7 @@ pub fn run(args: TrainBenchArgs) -> Result<()> {
         Kernels::Fast => "our convolutions (nn::fast)",
         Kernels::Burn => "burn's convolutions",
     };
-    println!("burn {} flex backend, {threads} threads, batch {}, {convs}", "0.22.1", args.batch);
+    println!("burn 0.22.1 flex backend, {threads} threads, batch {}, {convs}", args.batch);
     if args.bare_only {
         println!("{:<10} {:>16}", "network", "bare step img/s");
         let wanted = |name: &str| args.net.as_deref().is_none_or(|n| n == name);

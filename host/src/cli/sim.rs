@@ -283,7 +283,7 @@ pub struct DriveArgs {
     #[arg(long, default_value_t = DEFAULT_SPEED)]
     pub speed: f64,
     /// Top-down PNG of the track with the driven path coloured by lateral error (green to red)
-    /// and interventions circled. With several seeds, "-seed<N>" is added to the file name.
+    /// and interventions circled. With several seeds, `-seed<N>` is added to the file name.
     #[arg(long)]
     pub png: Option<PathBuf>,
     /// Animated GIF of the camera view with the steering drawn on it (yellow: the driver,

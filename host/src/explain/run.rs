@@ -256,7 +256,7 @@ fn simulator(
         let k = frame_no;
         frame_no += 1;
         let explained = last.borrow_mut().take();
-        if k < opts.start || (k - opts.start) % opts.every != 0 || w.written >= opts.frames {
+        if k < opts.start || !(k - opts.start).is_multiple_of(opts.every) || w.written >= opts.frames {
             return Ok(());
         }
         let (Some(frame), Some(e)) = (tick.frame, explained) else { return Ok(()) };

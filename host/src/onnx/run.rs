@@ -40,7 +40,7 @@ impl Tract {
     /// A float model, optimized, to run many inputs with [`Tract::run_float_plan`].
     pub fn float_plan(onnx: &[u8]) -> Result<Arc<TypedRunnableModel>> {
         let model = tract_onnx::onnx().model_for_read(&mut &onnx[..]).context("tract cannot read the ONNX model")?;
-        Ok(model.into_optimized()?.into_runnable()?)
+        model.into_optimized()?.into_runnable()
     }
 
     /// Runs one float NCHW input through `plan`; returns its outputs flattened.

@@ -36,7 +36,7 @@ pub fn draw(w: u32, h: u32, what: &str, paint: impl FnOnce(&Area<'_>) -> Drawn) 
 /// camera frame).
 pub fn draw_over(img: &mut RgbImage, what: &str, paint: impl FnOnce(&Area<'_>) -> Drawn) -> Result<()> {
     let (w, h) = img.dimensions();
-    draw_on(&mut **img, w, h, what, paint)
+    draw_on(img, w, h, what, paint)
 }
 
 fn draw_on(buf: &mut [u8], w: u32, h: u32, what: &str, paint: impl FnOnce(&Area<'_>) -> Drawn) -> Result<()> {

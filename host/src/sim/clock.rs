@@ -80,7 +80,7 @@ impl Timing {
 
     /// A period and a latency of your own (seconds).
     pub fn custom(period_s: f64, latency_s: f64) -> anyhow::Result<Timing> {
-        anyhow::ensure!(period_s.is_finite() && period_s >= 1e-3 && period_s <= 60.0, "the period must be between 0.001 and 60 s, not {period_s}");
+        anyhow::ensure!(period_s.is_finite() && (1e-3..=60.0).contains(&period_s), "the period must be between 0.001 and 60 s, not {period_s}");
         anyhow::ensure!(latency_s.is_finite() && (0.0..=60.0).contains(&latency_s), "the latency must be between 0 and 60 s, not {latency_s}");
         let ns = |s: f64| (s * 1e9).round() as u64;
         Ok(Timing { name: "custom".into(), slot: Slot { period_ns: ns(period_s), latency_ns: ns(latency_s) }, board: None })

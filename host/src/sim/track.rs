@@ -18,7 +18,7 @@ use super::noise::{self, chance, uniform};
 pub const ROAD_HALF_WIDTH: f64 = 3.75;
 /// Tightest curve radius a generated track has (a sharp bend at 9 m/s: 0.55 g).
 pub const MIN_RADIUS: f64 = 15.0;
-/// Least distance between two parts of the road that are more than [`SEPARATION_ARC`] apart
+/// Least distance between two parts of the road that are more than `SEPARATION_ARC` apart
 /// along it: two road widths plus shoulders and grass in between.
 pub const SEPARATION: f64 = 24.0;
 const SEPARATION_ARC: f64 = 40.0;

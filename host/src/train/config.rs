@@ -81,21 +81,6 @@ impl LrSchedule {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::LrSchedule;
-
-    #[test]
-    fn cosine_falls_from_the_rate_to_a_hundredth() {
-        assert_eq!(LrSchedule::Constant.factor(7, 10), 1.0);
-        assert!((LrSchedule::Cosine.factor(1, 10) - 1.0).abs() < 1e-12);
-        assert!((LrSchedule::Cosine.factor(10, 10) - 0.01).abs() < 1e-12);
-        let f: Vec<f64> = (1..=10).map(|e| LrSchedule::Cosine.factor(e, 10)).collect();
-        assert!(f.windows(2).all(|w| w[1] < w[0]), "{f:?}");
-        assert_eq!(LrSchedule::Cosine.factor(1, 1), 1.0);
-    }
-}
-
 fn yes() -> bool {
     true
 }
@@ -149,5 +134,20 @@ impl TrainConfig {
     /// The run's validation split.
     pub fn split(&self) -> SplitOptions {
         split_options(self.val_split, self.seed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LrSchedule;
+
+    #[test]
+    fn cosine_falls_from_the_rate_to_a_hundredth() {
+        assert_eq!(LrSchedule::Constant.factor(7, 10), 1.0);
+        assert!((LrSchedule::Cosine.factor(1, 10) - 1.0).abs() < 1e-12);
+        assert!((LrSchedule::Cosine.factor(10, 10) - 0.01).abs() < 1e-12);
+        let f: Vec<f64> = (1..=10).map(|e| LrSchedule::Cosine.factor(e, 10)).collect();
+        assert!(f.windows(2).all(|w| w[1] < w[0]), "{f:?}");
+        assert_eq!(LrSchedule::Cosine.factor(1, 1), 1.0);
     }
 }

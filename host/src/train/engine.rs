@@ -182,7 +182,7 @@ pub fn run<S: BatchSource>(
             );
         }
         history.epochs.push(record);
-        sink.epoch(&net, &optim_state.into_bytes()?.to_vec(), &state, &history)?;
+        sink.epoch(&net, &optim_state.into_bytes()?, &state, &history)?;
         if state.exhausted(schedule.patience) {
             if schedule.log_epochs {
                 eprintln!("early stop: no better validation {} for {} epochs", S::Target::METRIC, state.stale_epochs);

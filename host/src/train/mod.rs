@@ -158,7 +158,7 @@ pub fn learning_rates(net: &Net, lr: f64, backbone: Option<BackboneLr>) -> Learn
     LearningRates { lr, backbone }
 }
 
-/// A run's learning rates, to be scaled epoch by epoch ([`LrSchedule`]).
+/// A run's learning rates, to be scaled epoch by epoch ([`config::LrSchedule`]).
 #[derive(Clone)]
 pub struct LearningRates {
     lr: f64,

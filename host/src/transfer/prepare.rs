@@ -109,7 +109,7 @@ impl PrepareOptions {
             ensure!(v.iter().all(|x| x.is_finite()), "{flag} must be finite numbers");
         }
         ensure!(p.scale.is_finite() && p.scale != 0.0, "--scale must be a finite, non-zero number");
-        if p.std.iter().any(|&s| s == 0.0) {
+        if p.std.contains(&0.0) {
             bail!("--std must not be 0");
         }
         Ok(p)

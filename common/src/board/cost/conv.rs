@@ -135,8 +135,8 @@ fn window(t: &mut impl Ledger, l: &Conv2d<'_>, is: Shape, oy: usize, ox: usize) 
 fn columns(t: &mut impl Ledger, i: Input, row_len: usize, row_stride: isize, win: &[Window], k0: usize, kb: usize) {
     let lead = lead(kb);
     let (ky0, a0) = (k0 / row_len, k0 % row_len);
-    let direct = lead == 0 && row_len % 4 == 0;
-    let rows = if a0 == 0 && kb % row_len == 0 { kb / row_len } else { 0 };
+    let direct = lead == 0 && row_len.is_multiple_of(4);
+    let rows = if a0 == 0 && kb.is_multiple_of(row_len) { kb / row_len } else { 0 };
     for v in win {
         if v.inside && direct {
             t.add(Event::ColumnsDirect, 1);

@@ -374,7 +374,7 @@ events! {
     PreFrame = Preprocess, fit(397.0);
 
     // --- `compiler_builtins` memory functions ---
-    /// One instruction of `memcpy` or `memset`, counted by [`super::memory`] from their
+    /// One instruction of `memcpy` or `memset`, counted by `board::cost::memory` from their
     /// disassembly.
     MemoryInstruction = Memory, counted(1);
     /// A `memcpy` whose source is not word-aligned once its destination is (fitted).

@@ -41,7 +41,7 @@ pub fn memcpy(t: &mut impl Ledger, len: usize, dst: usize, src: usize) {
         n += [0, 13, 20, 21][head];
         n += 6;
         let words = (len - head) / 4;
-        if (src + head) % 4 != 0 {
+        if !(src + head).is_multiple_of(4) {
             t.add(Event::MemcpyMisaligned, 1);
             t.add(Event::MemcpyMisalignedWord, words as u64);
             t.add(Event::MemoryInstruction, n);

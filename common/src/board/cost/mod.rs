@@ -6,7 +6,7 @@
 //! the rows it moves, each band row's kernel call), the layers after the band chain, and
 //! inside every kernel call its loops (pixel, channel and depth blocks, columns, chunks,
 //! window positions). It counts [`Event`]s; each costs a fixed number of instructions
-//! ([`Event::instructions`]). [`FrameCost::of`] sums them per layer the way the QEMU
+//! ([`Event::sixteenths`], in sixteenths of an instruction). [`FrameCost::of`] sums them per layer the way the QEMU
 //! application's log charges them (a layer is charged from the previous layer's clock read to
 //! its own), so its figures compare one to one with `pilot bench firmware`'s.
 //!

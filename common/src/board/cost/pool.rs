@@ -40,7 +40,7 @@ pub fn max_pool(t: &mut impl Ledger, p: &Pool, is: Shape, os: Shape, out_at: usi
         t.add(Event::MaxPoolNarrowRow, rows * os.w as u64);
         t.add(Event::MaxPoolNarrowTap, taps);
     }
-    if c % 4 != 0 {
+    if !c.is_multiple_of(4) {
         t.add(Event::MaxPoolTapTail, taps);
     }
     t.add(Event::MaxPoolWord, taps * (c / 4) as u64);

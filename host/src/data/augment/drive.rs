@@ -121,7 +121,7 @@ impl DriveTransform {
 
     /// Writes rows `rows` of the transformed `w x h` RGB888 frame `src` into `dst` (a whole
     /// frame buffer; other rows are left as they are, so callers transform only the rows their
-    /// crop reads). Pixels get the depth of the camera's `format` (see [`Tone`]).
+    /// crop reads). Pixels get the depth of the camera's `format` (see `Tone`).
     pub fn apply(&self, src: &[u8], w: usize, h: usize, rows: std::ops::Range<usize>, format: PixelFormat, dst: &mut [u8]) {
         // Source column of each output column: shift (edge repeated), then mirror.
         let source_x: Vec<usize> = (0..w as i32)

@@ -5,7 +5,7 @@
 //! - [`drive`]: camera choice, mirror, horizontal shift (with their steering changes),
 //!   brightness and shadows, for PilotNet.
 //! - [`image`]: small rotations, scaling, translation and brightness, for signs and CIFAR.
-//! - [`tone`]: brightness, shadow and the camera's bit depth as per-channel lookup tables.
+//! - `tone`: brightness, shadow and the camera's bit depth as per-channel lookup tables.
 
 pub mod drive;
 pub mod image;

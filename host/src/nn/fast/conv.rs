@@ -476,7 +476,8 @@ fn backward_planned(g: &Geom, plan: Plan, x: &[f32], weight: &[f32], dy: &[f32],
         }
     }
     // The tasks' partial sums, added in task order.
-    let total = |pick: fn(&(Vec<f32>, Vec<f32>)) -> &Vec<f32>, len: usize| {
+    type Pick = fn(&(Vec<f32>, Vec<f32>)) -> &Vec<f32>;
+    let total = |pick: Pick, len: usize| {
         let mut total = vec![0f32; len];
         for part in &partials {
             for (t, v) in total.iter_mut().zip(pick(part)) {
@@ -727,7 +728,7 @@ mod tests {
             let g = Geom::new(x, w, [s, s], [0; 4]).unwrap();
             let plan = g.plan();
             let cols = plan.rows * g.ow;
-            assert!(cols >= 128 && cols <= MAX_COLS, "{g:?}: {cols} columns a tile");
+            assert!((128..=MAX_COLS).contains(&cols), "{g:?}: {cols} columns a tile");
             assert!(4 * g.k() * cols <= MAX_TILE_BYTES, "{g:?}: tile over the cache budget");
             assert!(g.n.div_ceil(plan.images) <= MAX_TASKS && g.n.div_ceil(plan.images) >= 4, "{g:?}: {plan:?}");
         }

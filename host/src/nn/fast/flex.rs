@@ -18,7 +18,9 @@ use super::pool::{self, PoolGeom};
 type Ad = Autodiff<Flex>;
 
 /// Runs the convolution on flex (tracked by autodiff or not); hands `x` back when the tensors
-/// live elsewhere, for the caller's fallback.
+/// live elsewhere, for the caller's fallback. (Handing the input back is the point of the
+/// `Err`, so its size is that of a tensor.)
+#[allow(clippy::result_large_err)]
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, geom: Geom) -> Result<Tensor<4>, Tensor<4>> {
     if let (Ok(xa), Ok(wa), Ok(ba)) = (x.clone().try_into_primitive::<Ad>(), weight.clone().try_into_primitive::<Ad>(), bias.clone().try_into_primitive::<Ad>())
     {
@@ -75,6 +77,7 @@ impl Backward<Flex, 3> for ConvBackward {
 
 /// Runs the max pooling on flex (tracked by autodiff or not); hands `x` back when the tensor
 /// lives elsewhere.
+#[allow(clippy::result_large_err)]
 pub fn max_pool2d(x: Tensor<4>, geom: PoolGeom) -> Result<Tensor<4>, Tensor<4>> {
     if let Ok(xa) = x.clone().try_into_primitive::<Ad>() {
         let input = xa.primitive().to_contiguous();
