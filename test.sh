@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project: host tests, the no_std build of `common`, the firmware's
 # on-target tests in QEMU, the build of the Black Pill board binary and the end-to-end tests.
-# It first checks the formatting, the lints (clippy) and the documentation (rustdoc), with
-# warnings denied. On a fresh Debian machine it first installs what is missing for these and for every command
-# the README documents (QEMU from apt; flip-link and defmt-print with cargo; the thumbv7em
+# Before the tests it checks the formatting, the lints (clippy) and the documentation (rustdoc),
+# warnings denied. On a fresh Debian machine it first installs what is missing for these and for
+# every command the README documents (QEMU from apt; flip-link and defmt-print with cargo; the thumbv7em
 # target and the rustup components of rust-toolchain.toml: llvm-tools for
 # `pilot bench firmware`, rustfmt, clippy). Running it again installs nothing.
 #
