@@ -15,51 +15,9 @@ use host::train::{infer_device, State, TrainConfig};
 use host::workflow::eval::{evaluate_run, ClassEval, Evaluation};
 use host::workflow::score::{score, Scored, Selection};
 
-const SIGNS: &str = r#"
-name = "tiny-sign"
-task = "classification"
-[input]
-height = 12
-width = 12
-color = "rgb"
-scale_exp = -7
-[[layers]]
-type = "conv2d"
-filters = 6
-kernel = 3
-activation = "relu"
-[[layers]]
-type = "maxpool"
-size = 2
-[[layers]]
-type = "flatten"
-[[layers]]
-type = "dense"
-units = "classes"
-"#;
-
-/// A steering network on a 64x32 frame's lower half.
-const STEERING: &str = r#"
-name = "tiny-steer"
-task = "regression"
-[input]
-height = 8
-width = 16
-color = "yuv"
-scale_exp = -7
-frame = { width = 64, height = 32, crop = [0, 16, 64, 16] }
-[[layers]]
-type = "conv2d"
-filters = 4
-kernel = 3
-stride = 2
-activation = "relu"
-[[layers]]
-type = "flatten"
-[[layers]]
-type = "dense"
-units = 1
-"#;
+mod fixtures;
+// The classifier, and the steering network (depthwise layers included).
+use fixtures::{DEPTHWISE_CNN as STEERING, TINY_CNN as SIGNS};
 
 fn write_image(path: &Path, rgb: &[u8], w: u32, h: u32) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -149,7 +107,7 @@ fn blob_and_int8_onnx_give_the_same_steering_errors() {
     let mut log = String::new();
     for i in 0..12 {
         let name = format!("center_{i}.png");
-        write_image(&rec.join("IMG").join(&name), &picture(64, 32, 100 + i), 64, 32);
+        write_image(&rec.join("IMG").join(&name), &picture(16, 12, 100 + i), 16, 12);
         log.push_str(&format!("C:\\sim\\IMG\\{name}, , , {:.2}, 0.5, 0, 20\n", 0.05 * i as f64 - 0.3));
     }
     std::fs::write(rec.join("driving_log.csv"), log).unwrap();

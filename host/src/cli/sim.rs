@@ -70,15 +70,7 @@ pub struct SelectArgs {
     #[arg(long)]
     pub model: PathBuf,
     #[command(flatten)]
-    pub seeds: SeedArgs,
-    #[arg(long, default_value_t = 1.0)]
-    pub laps: f64,
-    /// m/s.
-    #[arg(long, default_value_t = DEFAULT_SPEED)]
-    pub speed: f64,
-    /// Drive at this board's timing: blackpill, f746 or h743.
-    #[arg(long, default_value = "blackpill")]
-    pub board: String,
+    pub drive: BoardDriveArgs,
     /// Calibration examples for each epoch's int8 model.
     #[arg(long, default_value_t = 300)]
     pub samples: usize,
@@ -96,6 +88,16 @@ pub struct CompareArgs {
     #[arg(long, num_args = 1.., required = true)]
     pub blob: Vec<PathBuf>,
     #[command(flatten)]
+    pub drive: BoardDriveArgs,
+    /// Write the chart here (PNG).
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+}
+
+/// Which tracks, how far and fast, at which board's timing (`sim compare` and `sim select`).
+#[derive(Args, Debug)]
+pub struct BoardDriveArgs {
+    #[command(flatten)]
     pub seeds: SeedArgs,
     #[arg(long, default_value_t = 1.0)]
     pub laps: f64,
@@ -105,9 +107,15 @@ pub struct CompareArgs {
     /// Drive at this board's timing: blackpill, f746 or h743.
     #[arg(long, default_value = "blackpill")]
     pub board: String,
-    /// Write the chart here (PNG).
-    #[arg(long)]
-    pub png: Option<PathBuf>,
+}
+
+impl BoardDriveArgs {
+    pub fn options(&self) -> anyhow::Result<CompareOptions> {
+        anyhow::ensure!(self.laps > 0.0 && self.speed > 0.0, "--laps and --speed must be positive");
+        let board =
+            common::board::by_name(&self.board).with_context(|| format!("--board {}: the boards are {}", self.board, clock::names()[1..].join(", ")))?;
+        Ok(CompareOptions { seeds: self.seeds.list(), laps: self.laps, speed: self.speed, board })
+    }
 }
 
 /// Which tracks: `--seed N` (with `--tracks M`: seeds N..N+M) or `--seeds A,B,C`.
@@ -413,9 +421,8 @@ fn record_timing(args: &RecordArgs) -> anyhow::Result<RecordTiming> {
 }
 
 fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.laps > 0.0 && args.speed > 0.0, "--laps and --speed must be positive");
-    let board = common::board::by_name(&args.board).with_context(|| format!("--board {}: the boards are {}", args.board, clock::names()[1..].join(", ")))?;
-    let opts = CompareOptions { seeds: args.seeds.list(), laps: args.laps, speed: args.speed, board };
+    let opts = args.drive.options()?;
+    let board = opts.board;
     let mut rows = Vec::new();
     for path in &args.blob {
         let blob = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -424,7 +431,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         rows.push(compare::candidate(&name, &blob, &opts).with_context(|| path.display().to_string())?);
     }
     let boards: Vec<&str> = rows.first().map(|c| c.rates.iter().map(|r| r.board).collect()).unwrap_or_default();
-    println!("| network | MACs | instructions a frame ({}) | {} | autonomy at the {} timing, {} m/s |", board.name, boards.join(" | "), board.name, args.speed);
+    println!("| network | MACs | instructions a frame ({}) | {} | autonomy at the {} timing, {} m/s |", board.name, boards.join(" | "), board.name, opts.speed);
     println!("|---|---|---|{}---|", "---|".repeat(boards.len()));
     for c in &rows {
         let rates: Vec<String> = c.rates.iter().map(|r| format!("{:.2}/s, {:.0} ms", r.decisions_per_second, r.latency_ms)).collect();
@@ -434,19 +441,17 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<()> {
         let rate = |c: &compare::Candidate| c.rates.iter().find(|r| r.board == board.name).map_or(0.0, |r| r.decisions_per_second);
         let points: Vec<tradeoff::Point<'_>> =
             rows.iter().map(|c| tradeoff::Point { label: &c.name, decisions_per_second: rate(c), autonomy: c.autonomy }).collect();
-        crate::plot::canvas::save_png(&tradeoff::chart(&points, board.name, args.speed)?, png)?;
+        crate::plot::canvas::save_png(&tradeoff::chart(&points, board.name, opts.speed)?, png)?;
         println!("chart: {}", png.display());
     }
     Ok(())
 }
 
 fn run_select(args: SelectArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.laps > 0.0 && args.speed > 0.0, "--laps and --speed must be positive");
-    let board = common::board::by_name(&args.board).with_context(|| format!("--board {}: the boards are {}", args.board, clock::names()[1..].join(", ")))?;
-    let drive = CompareOptions { seeds: args.seeds.list(), laps: args.laps, speed: args.speed, board };
+    let drive = args.drive.options()?;
     let ptq = crate::quant::ptq::PtqOptions { samples: args.samples, ..Default::default() };
     let run = crate::train::checkpoint::RunDir::new(&args.model);
-    eprintln!("driving each kept epoch of {} on track(s) {:?} at the {} timing, {} m/s", args.model.display(), drive.seeds, board.name, args.speed);
+    eprintln!("driving each kept epoch of {} on track(s) {:?} at the {} timing, {} m/s", args.model.display(), drive.seeds, drive.board.name, drive.speed);
     let s = crate::workflow::select::select(&run, &drive, &ptq, !args.quiet)?;
     println!("{:>6} {:>10} {:>10} {:>10} {:>14}", "epoch", "float MAE", "int8 MAE", "autonomy", "interventions");
     for e in &s.scores {
