@@ -79,6 +79,11 @@ fn blob_and_int8_onnx_score_the_reference_on_gtsrb_test_layout() {
     let by_onnx = classes(score(&Scored::read(&onnx_path).unwrap(), std::slice::from_ref(&data), &sel).unwrap());
     assert_eq!(by_blob.images, 24);
     assert_eq!(by_blob.confusion, by_onnx.confusion, "tract and the reference predict the same classes");
+    // The same set named by its `Final_Test` folder, or by its labels file.
+    for path in [data.join("Final_Test"), data.join("Final_Test/Images/GT-final_test.csv")] {
+        let again = classes(score(&Scored::read(&blob_path).unwrap(), std::slice::from_ref(&path), &sel).unwrap());
+        assert_eq!(again.confusion, by_blob.confusion, "{}", path.display());
+    }
 
     // Every image's row of the confusion matrix is its label; its column is the reference's
     // arg-max on the example the loader makes.

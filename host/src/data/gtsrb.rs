@@ -141,9 +141,13 @@ pub(crate) fn test_files(path: &Path) -> Result<Vec<LabeledFile>> {
     Ok(files)
 }
 
-/// True when `dir` looks like GTSRB's official test layout.
+/// True when `dir` looks like GTSRB's official test layout (`Final_Test/Images`, or a folder
+/// with `GT-final_test.csv` in it or in its `Images/`), or is that CSV itself.
 pub(crate) fn is_test_layout(dir: &Path) -> bool {
-    dir.join("Final_Test/Images").is_dir() || dir.join("GT-final_test.csv").is_file()
+    dir.join("Final_Test/Images").is_dir()
+        || dir.join("GT-final_test.csv").is_file()
+        || dir.join("Images/GT-final_test.csv").is_file()
+        || (dir.is_file() && dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with("GT-")))
 }
 
 const COLUMNS: [&str; 8] = ["Filename", "Width", "Height", "Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2", "ClassId"];
