@@ -117,17 +117,16 @@ pub fn quantize_run(run: &RunDir, opts: &PtqOptions) -> Result<Quantized> {
 /// Quantizes `net`, one of `run`'s networks (the best, or a kept epoch's), on the run's data
 /// already opened as `reopened`.
 pub fn quantize_net(run: &RunDir, reopened: &RunData, net: &Net, opts: &PtqOptions) -> Result<Quantized> {
-    let net = net.clone();
     let (spec, config, split) = (&reopened.spec, &reopened.config, &reopened.split);
     let q = match &reopened.data {
         DataSet::Driving(d) => {
             let balance = Balance { keep_straight: config.keep_straight.unwrap_or(Balance::default().keep_straight), ..Balance::default() };
             let epoch_rows = |rng: &mut Rng| d.epoch(&split.train, &balance, rng);
-            quantize(spec, config, &net, d, split, opts, epoch_rows, |out: &[f32], t: f32| (out[0] - t).abs() as f64, "mae")?
+            quantize(spec, config, net, d, split, opts, epoch_rows, |out: &[f32], t: f32| (out[0] - t).abs() as f64, "mae")?
         }
         DataSet::Classification(c) => {
             let score = |out: &[f32], t: u16| (argmax(out) == t as usize) as u8 as f64;
-            quantize(spec, config, &net, c, split, opts, shuffled(split.train.clone()), score, "accuracy")?
+            quantize(spec, config, net, c, split, opts, shuffled(split.train.clone()), score, "accuracy")?
         }
     };
     Ok(Quantized { report: QuantReport { float_run: run.dir.display().to_string(), ..q.report }, ..q })

@@ -74,7 +74,8 @@ impl FakeQuant {
                 let w = c.weight.val();
                 let [o, ci, kh, kw] = w.dims();
                 let w_s = weight_step(w.clone().reshape([o, ci * kh * kw]), 1, in_e, out_e); // [o, 1]
-                let wq = ste(w.clone(), (w / w_s.clone().reshape([o, 1, 1, 1]).clone()).round().clamp(-127.0, 127.0) * w_s.clone().reshape([o, 1, 1, 1]));
+                let w_s4 = w_s.clone().reshape([o, 1, 1, 1]);
+                let wq = ste(w.clone(), (w / w_s4.clone()).round().clamp(-127.0, 127.0) * w_s4);
                 let b = c.bias.as_ref().map(|b| b.val()).unwrap_or_else(|| Tensor::zeros([o], &wq.device()));
                 let b_s = w_s.reshape([o]).mul_scalar((in_e as f32).exp2());
                 let bq = ste(b.clone(), (b / b_s.clone()).round() * b_s);

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use super::eval::{baselines, ClassEval, Evaluation, SteeringEval};
 use crate::data::{open, DataKind, DataSet, Examples, LabelDefaults, Rng, Source, SplitOptions};
+use crate::nn::net::input_values;
 use crate::nn::spec::NetSpec;
 use crate::onnx::run::Tract;
 use crate::train::target::argmax;
@@ -107,19 +108,11 @@ pub fn score(model: &Scored, dirs: &[PathBuf], sel: &Selection) -> Result<Evalua
         Scored::FloatOnnx { onnx, spec } => {
             let input = spec.input_spec();
             let s = input.shape;
-            let scale = input.quant.scale();
-            let task = if spec.task == crate::nn::spec::TaskKind::Regression { Task::Regression } else { Task::Classification };
             let plan = Tract::float_plan(onnx)?;
-            score_with(input, task, dirs, sel, &|x| {
-                // HWC int8 to the float NCHW input the export takes: x = q * 2^scale_exp.
-                let (h, w, c) = (s.h as usize, s.w as usize, s.c as usize);
-                let mut nchw = vec![0f32; x.len()];
-                for p in 0..h * w {
-                    for ch in 0..c {
-                        nchw[ch * h * w + p] = x[p * c + ch] as f32 * scale;
-                    }
-                }
-                Ok(Tract::run_float_plan(&plan, &nchw, [1, c, h, w])?.swap_remove(0))
+            score_with(input, spec.task(), dirs, sel, &|x| {
+                // The float NCHW input the export takes, as the trainer feeds it.
+                let nchw = input_values(x, s, input.quant.scale_exp);
+                Ok(Tract::run_float_plan(&plan, &nchw, [1, s.c as usize, s.h as usize, s.w as usize])?.swap_remove(0))
             })
         }
     }
