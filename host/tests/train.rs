@@ -127,3 +127,32 @@ fn quantize_with_qat_writes_its_run_and_reports_float_ptq_and_qat() {
     let text = toml::to_string(r).unwrap();
     assert!(text.contains("ptq_int8") && text.contains("qat_run"), "{text}");
 }
+
+#[test]
+fn fine_tuning_reopens_the_data_with_the_runs_augmentation() {
+    use host::data::{DataSet, Examples};
+    use host::train::checkpoint::RunData;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    write_images(&data_dir, 24);
+    let spec = NetSpec::parse(ARCH).unwrap().with_classes(2);
+    let data = load(&data_dir, &spec);
+    let batch = |reopened: &RunData, augment: bool| {
+        let DataSet::Classification(c) = &reopened.data else { panic!("an image folder is a classification set") };
+        let rows = &reopened.split.train[..8];
+        let (mut x, mut y) = (vec![0i8; rows.len() * c.input().shape.len()], vec![0u16; rows.len()]);
+        c.fill_batch(rows, 3, augment, &mut x, &mut y);
+        x
+    };
+    for augment in [true, false] {
+        let cfg = TrainConfig { data: vec![data_dir.clone()], augment, ..config(1) };
+        let split = data.split(&cfg.split()).unwrap();
+        let run = RunDir::new(dir.path().join(format!("run-{augment}")));
+        let train = split.train.clone();
+        fit(&spec, &data, |_| train.clone(), &split.val, &run, &cfg, &options(false)).unwrap();
+        let (plain, training) = (run.open_data(&[], false).unwrap(), run.open_training_data(&[], false).unwrap());
+        assert_eq!(batch(&plain, false), batch(&training, false), "examples as recorded are the same either way");
+        assert_eq!(batch(&plain, true), batch(&plain, false), "open_data never augments");
+        assert_eq!(batch(&training, true) != batch(&training, false), augment, "open_training_data augments as the run did");
+    }
+}

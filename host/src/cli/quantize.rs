@@ -19,9 +19,8 @@ use crate::train::checkpoint::RunDir;
 
 --qat fine-tunes the run's best network with the int8 scheme simulated in its forward pass
 (weights rounded per channel, biases and every layer output to the scales calibration chose,
-gradients passed straight through the rounding), on the calibration data's training split as
-recorded (no augmentation),
-then quantizes it with the same scales. Its checkpoints go to OUT/qat; the report gives float,
+gradients passed straight through the rounding), on the calibration data's training split with
+the run's own training augmentation, then quantizes it with the same scales. Its checkpoints go to OUT/qat; the report gives float,
 post-training and quantization-aware int8 side by side. Batch norm is folded first.")]
 pub struct QuantizeArgs {
     /// A training run's folder (written by `pilot train`).

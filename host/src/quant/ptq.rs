@@ -109,7 +109,12 @@ impl Quantized {
 
 /// Quantizes the best checkpoint of `run`.
 pub fn quantize_run(run: &RunDir, opts: &PtqOptions) -> Result<Quantized> {
-    let reopened = run.open_data(&opts.calib, opts.progress)?;
+    // Quantization-aware fine-tuning trains on: with the training's augmentation, or it
+    // overfits the examples as recorded within an epoch or two.
+    let reopened = match opts.qat {
+        Some(_) => run.open_training_data(&opts.calib, opts.progress)?,
+        None => run.open_data(&opts.calib, opts.progress)?,
+    };
     let net = run.load_best(&infer_device())?;
     quantize_net(run, &reopened, &net, opts)
 }

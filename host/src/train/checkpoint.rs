@@ -129,8 +129,20 @@ impl RunDir {
     /// Reopens the run's data (or `dirs` instead, when given; without augmentation) and its
     /// validation split.
     pub fn open_data(&self, dirs: &[PathBuf], progress: bool) -> Result<RunData> {
+        self.open(dirs, false, progress)
+    }
+
+    /// Reopens the run's data as its training saw it: with the run's augmentation (and, for
+    /// driving, the side cameras it draws from) unless the run was trained without. For
+    /// fine-tuning the run further; examples read without augmentation are the same as
+    /// [`RunDir::open_data`]'s.
+    pub fn open_training_data(&self, dirs: &[PathBuf], progress: bool) -> Result<RunData> {
+        self.open(dirs, self.config()?.augment, progress)
+    }
+
+    fn open(&self, dirs: &[PathBuf], augment: bool, progress: bool) -> Result<RunData> {
         let (spec, config) = (self.spec()?, self.config()?);
-        let data = crate::data::open(&config.source(dirs, false, progress), spec.input_spec())?;
+        let data = crate::data::open(&config.source(dirs, augment, progress), spec.input_spec())?;
         let split = data.split(&config.split())?;
         Ok(RunData { spec, config, data, split })
     }
