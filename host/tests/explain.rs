@@ -118,32 +118,7 @@ fn int8_explainer_steers_as_the_reference_does() {
     assert!(q != 0, "the test network responds to the frame");
 }
 
-const FLOAT_NET: &str = r#"
-name = "halves"
-task = "regression"
-[input]
-height = 16
-width = 32
-color = "gray"
-scale_exp = -7
-frame = { width = 32, height = 16, crop = [0, 0, 32, 16] }
-[[layers]]
-type = "conv2d"
-filters = 1
-kernel = 3
-activation = "relu"
-[[layers]]
-type = "conv2d"
-filters = 1
-kernel = 3
-stride = 2
-activation = "relu"
-[[layers]]
-type = "flatten"
-[[layers]]
-type = "dense"
-units = 1
-"#;
+const FLOAT_NET: &str = include_str!("fixtures/halves.toml");
 
 /// The float network of [`edge_model`]: the same kernels, as burn weights.
 fn float_explainer(across_x: bool) -> FloatExplainer {

@@ -21,76 +21,12 @@ fn rng_turn() -> std::sync::MutexGuard<'static, ()> {
 
 /// PilotNet's kinds of layers, small: 5x5 stride-2 and 3x3 convolutions, TensorFlow "same"
 /// padding with a stride (asymmetric pads), dense layers after a flatten.
-const DRIVING: &str = r#"
-name = "driving"
-task = "regression"
-[input]
-height = 21
-width = 30
-color = "yuv"
-scale_exp = -7
-[[layers]]
-type = "conv2d"
-filters = 6
-kernel = 5
-stride = 2
-activation = "relu"
-[[layers]]
-type = "conv2d"
-filters = 8
-kernel = 3
-stride = 2
-padding = "same"
-activation = "relu"
-[[layers]]
-type = "conv2d"
-filters = 7
-kernel = 3
-activation = "relu"
-[[layers]]
-type = "flatten"
-[[layers]]
-type = "dense"
-units = 10
-activation = "relu"
-[[layers]]
-type = "dense"
-units = 1
-"#;
+const DRIVING: &str = include_str!("fixtures/driving.toml");
 
 /// The sign CNN's kinds of layers, small: convolution, ReLU, max pooling, twice. (Which input
 /// of a tied window gets the gradient is pinned by the pooling's unit tests: here, ties are
 /// ReLU zeros, whose gradient the ReLU stops either way.)
-const SIGNS: &str = r#"
-name = "signs"
-task = "classification"
-[input]
-height = 14
-width = 14
-color = "rgb"
-scale_exp = -7
-[[layers]]
-type = "conv2d"
-filters = 6
-kernel = 3
-activation = "relu"
-[[layers]]
-type = "maxpool"
-size = 2
-[[layers]]
-type = "conv2d"
-filters = 8
-kernel = 3
-activation = "relu"
-[[layers]]
-type = "maxpool"
-size = 2
-[[layers]]
-type = "flatten"
-[[layers]]
-type = "dense"
-units = "classes"
-"#;
+const SIGNS: &str = include_str!("fixtures/signs.toml");
 
 fn values(len: usize, seed: f32, scale: f32) -> Vec<f32> {
     (0..len).map(|i| ((i as f32 * 0.618 + seed) * 12.9898).sin() * scale).collect()

@@ -18,7 +18,9 @@ use host::transfer::{self, Backbone, Cache, Extractor, ForeignExtractor, Foreign
 use tract_onnx::pb::attribute_proto::AttributeType;
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::tensor_shape_proto::{dimension, Dimension};
-use tract_onnx::pb::{type_proto, AttributeProto, NodeProto, TensorShapeProto, TypeProto, ValueInfoProto};
+use tract_onnx::pb::{type_proto, AttributeProto, TensorShapeProto, TypeProto, ValueInfoProto};
+
+mod fixtures;
 
 // ---------------------------------------------------------------------------------------------
 // The reference: plain loops over NCHW tensors of one image.
@@ -172,17 +174,9 @@ fn int_attr(name: &str, i: i64) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i, ..AttributeProto::default() }
 }
 
-/// A node with attributes of any type (the builder's take ints only).
+/// A node with attributes of any type (the builder's `node` takes ints only).
 fn node(g: &mut Graph, op: &str, name: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> String {
-    g.proto.node.push(NodeProto {
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        name: name.into(),
-        op_type: op.into(),
-        attribute,
-        ..NodeProto::default()
-    });
-    output.into()
+    g.node_with(op, name, inputs, output, attribute)
 }
 
 /// A float input whose dimensions are numbers or named (`None`: the batch, named `N`).
@@ -579,45 +573,9 @@ fn the_preparation_comes_from_the_flags_or_the_graphs_metadata() {
     assert!(err.contains("bad.onnx") && err.contains("--preset"), "{err}");
 }
 
-/// Three classes of 10x8 images: a bright bar at the top, in the middle or at the bottom.
+/// Three classes of 8x10 images: a bright bar at the top, in the middle or at the bottom.
 fn write_images(root: &Path, per_class: usize) {
-    let mut state = 7u32;
-    let mut noise = move || {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        (state >> 24) % 40
-    };
-    for (class, name) in ["a-top", "b-middle", "c-bottom"].iter().enumerate() {
-        let dir = root.join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        for i in 0..per_class {
-            let mut img = image::RgbImage::new(8, 10);
-            for (x, y, p) in img.enumerate_pixels_mut() {
-                let bar = (y as usize * 3 / 10) == class;
-                let v = if bar { 200 } else { 40 } + noise();
-                *p = image::Rgb([v as u8, (v / 2) as u8, x as u8 * 20]);
-            }
-            img.save(dir.join(format!("{i:03}.png"))).unwrap();
-        }
-    }
-}
-
-/// Counts the images the backbone ran on, and keeps the extractor's cache key.
-struct Counting<'a> {
-    inner: &'a mut dyn Extractor,
-    examples: usize,
-}
-
-impl Extractor for Counting<'_> {
-    fn engine(&self) -> &'static str {
-        self.inner.engine()
-    }
-    fn key(&self) -> String {
-        self.inner.key()
-    }
-    fn run(&mut self, inputs: &[i8], n: usize) -> anyhow::Result<Vec<f32>> {
-        self.examples += n;
-        self.inner.run(inputs, n)
-    }
+    fixtures::write_bar_images(root, per_class, (8, 10), 7, 20);
 }
 
 #[test]
@@ -643,7 +601,7 @@ fn heads_train_on_cached_foreign_features() {
     let run_features = |backbone: &Backbone, cut: &str, rows: &[usize]| {
         let cut = backbone.cut(Some(cut)).unwrap();
         let mut inner = ForeignExtractor::new(backbone.foreign().unwrap(), &cut).unwrap();
-        let mut counting = Counting { inner: &mut inner, examples: 0 };
+        let mut counting = fixtures::Counting { inner: &mut inner, examples: 0 };
         let job = Job { backbone, cut: &cut, extractor: &mut counting, cache: Some(&cache), progress: false, label: "test" };
         let (feats, _, lookup) = features::features(&data, rows, job).unwrap();
         (feats, lookup, counting.examples)

@@ -237,21 +237,7 @@ mod serve {
         /// One frame, masked as a client must.
         fn frame(&mut self, first_byte: u8, payload: &[u8]) -> Vec<u8> {
             let mask = self.next_mask();
-            let mut out = vec![first_byte];
-            match payload.len() {
-                n @ 0..=125 => out.push(0x80 | n as u8),
-                n @ 126..=0xFFFF => {
-                    out.push(0x80 | 126);
-                    out.extend_from_slice(&(n as u16).to_be_bytes());
-                }
-                n => {
-                    out.push(0x80 | 127);
-                    out.extend_from_slice(&(n as u64).to_be_bytes());
-                }
-            }
-            out.extend_from_slice(&mask);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-            out
+            host::serve::websocket::encode_frame(first_byte, payload, Some(mask))
         }
 
         fn write(&mut self, bytes: &[u8]) {

@@ -111,24 +111,7 @@ fn onnx_without_pilot_metadata_is_refused_clearly() {
 
 /// Three classes of 8x8 images: a bright bar at the top, in the middle or at the bottom.
 fn write_images(root: &Path, per_class: usize) {
-    let mut state = 99u32;
-    let mut noise = move || {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        (state >> 24) % 40
-    };
-    for (class, name) in ["a-top", "b-middle", "c-bottom"].iter().enumerate() {
-        let dir = root.join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        for i in 0..per_class {
-            let mut img = image::RgbImage::new(8, 8);
-            for (x, y, p) in img.enumerate_pixels_mut() {
-                let bar = (y as usize * 3 / 8) == class;
-                let v = if bar { 200 } else { 40 } + noise();
-                *p = image::Rgb([v as u8, (v / 2) as u8, x as u8 * 10]);
-            }
-            img.save(dir.join(format!("{i:03}.png"))).unwrap();
-        }
-    }
+    fixtures::write_bar_images(root, per_class, (8, 8), 99, 10);
 }
 
 fn tiny_data(root: &Path, spec: &NetSpec) -> ClassificationData {
@@ -137,22 +120,6 @@ fn tiny_data(root: &Path, spec: &NetSpec) -> ClassificationData {
     opts.progress = false;
     opts.augment = ImageAugment::none();
     ClassificationData::image_folder(root, &opts).unwrap()
-}
-
-/// Counts how many examples the backbone really ran on.
-struct Counting<'a> {
-    inner: &'a mut dyn Extractor,
-    examples: usize,
-}
-
-impl Extractor for Counting<'_> {
-    fn engine(&self) -> &'static str {
-        self.inner.engine()
-    }
-    fn run(&mut self, inputs: &[i8], n: usize) -> anyhow::Result<Vec<f32>> {
-        self.examples += n;
-        self.inner.run(inputs, n)
-    }
 }
 
 #[test]
@@ -168,7 +135,7 @@ fn feature_cache_hits_and_misses() {
     let run = |rows: &[usize], cut_name: &str, cache: Option<&Cache>| {
         let cut = backbone.cut(Some(cut_name)).unwrap();
         let mut burn = BurnExtractor::new(&backbone, &cut);
-        let mut counting = Counting { inner: &mut burn, examples: 0 };
+        let mut counting = fixtures::Counting { inner: &mut burn, examples: 0 };
         let job = Job { backbone: &backbone, cut: &cut, extractor: &mut counting, cache, progress: false, label: "test" };
         let (f, y, lookup) = features::features(&data, rows, job).unwrap();
         (f, y, lookup, counting.examples)

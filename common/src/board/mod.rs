@@ -76,6 +76,17 @@ pub const CODE_BYTES: u32 = 48 * 1024;
 /// input clock (see [`camera`]).
 const OV2640_XCLK_HZ: u32 = 24_000_000;
 
+/// The M7 boards' camera (assumed): an OV2640 on the DCMI port, DMA into RAM.
+const OV2640_ON_DCMI: Camera = Camera {
+    name: "OV2640 on DCMI, DMA into RAM",
+    width: 320,
+    height: 240,
+    format: crate::preprocess::PixelFormat::Rgb565Be,
+    xclk_hz: OV2640_XCLK_HZ,
+    frame_ns: camera::OV2640_UXGA.frame_ns(OV2640_XCLK_HZ),
+    link: Link::DcmiDma,
+};
+
 /// STM32F411CEU6 "Black Pill": Cortex-M4F at 100 MHz (its maximum, from the 25 MHz crystal,
 /// `firmware/blackpill/src/board.rs`), 512 KB flash, 128 KB RAM, ArduCAM Mini 2MP Plus on
 /// SPI1 at 6.25 MHz.
@@ -117,15 +128,7 @@ pub const F746: Board = Board {
     flash_bytes: 1024 * 1024,
     ram_bytes: 320 * 1024,
     cpi: &cpi::STM32F746_216MHZ,
-    camera: Camera {
-        name: "OV2640 on DCMI, DMA into RAM",
-        width: 320,
-        height: 240,
-        format: crate::preprocess::PixelFormat::Rgb565Be,
-        xclk_hz: OV2640_XCLK_HZ,
-        frame_ns: camera::OV2640_UXGA.frame_ns(OV2640_XCLK_HZ),
-        link: Link::DcmiDma,
-    },
+    camera: OV2640_ON_DCMI,
 };
 
 /// STM32H743ZI (Nucleo-H743ZI2): Cortex-M7 at 480 MHz (revision V), 2 MB flash, 512 KB AXI
@@ -139,15 +142,7 @@ pub const H743: Board = Board {
     flash_bytes: 2048 * 1024,
     ram_bytes: 512 * 1024,
     cpi: &cpi::STM32H743_480MHZ,
-    camera: Camera {
-        name: "OV2640 on DCMI, DMA into RAM",
-        width: 320,
-        height: 240,
-        format: crate::preprocess::PixelFormat::Rgb565Be,
-        xclk_hz: OV2640_XCLK_HZ,
-        frame_ns: camera::OV2640_UXGA.frame_ns(OV2640_XCLK_HZ),
-        link: Link::DcmiDma,
-    },
+    camera: OV2640_ON_DCMI,
 };
 
 /// Every board, the reference board (the Black Pill) first.

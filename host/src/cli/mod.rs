@@ -7,6 +7,7 @@ pub mod demo;
 pub mod eval;
 pub mod explain;
 pub mod export;
+pub mod network;
 pub mod quantize;
 pub mod report;
 pub mod serve;
@@ -79,5 +80,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(a) => serve::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Bench(a) => bench::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks its definitions (clashing names, groups naming missing arguments) only in
+    /// debug builds; the tests run in release, so ask for the check.
+    #[test]
+    fn every_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use clap::{ArgGroup, Args, ValueEnum};
+use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::network::NetworkArgs;
 use crate::nn::driver::FloatDriver;
 use crate::qemu::FirmwareDriver;
 use crate::serve::record::Recorder;
@@ -33,27 +34,12 @@ Examples:
   pilot serve --blob pilotnet.pnn8 --record runs/sim-drive       # then: pilot train driving --data runs/sim-drive
   pilot serve --blob pilotnet.pnn8 --host 0.0.0.0 --port 4567    # a simulator on another machine";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FirmwareKind {
-    /// The QEMU build (mps2-an386, Cortex-M4F; PILOT_QEMU_MACHINE=mps2-an500 for the M7).
-    Qemu,
-}
-
 #[derive(Args, Debug)]
 #[command(after_help = HELP)]
 #[command(group = ArgGroup::new("who").required(true).args(["blob", "model"]))]
 pub struct ServeArgs {
-    /// int8 model blob (from `pilot export`), run by the `common` reference exactly as the chip
-    /// runs it.
-    #[arg(long)]
-    pub blob: Option<PathBuf>,
-    /// A training run's folder (from `pilot train`): its best float checkpoint steers.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Run the --blob on the firmware itself, in QEMU, one run per frame (about 0.2 s each for
-    /// PilotNet; the simulator waits for every answer).
-    #[arg(long, value_enum, requires = "blob")]
-    pub firmware: Option<FirmwareKind>,
+    #[command(flatten)]
+    pub net: NetworkArgs,
     /// Address to listen on. 127.0.0.1 accepts this machine only; 0.0.0.0 accepts every
     /// network (for a simulator on another machine).
     #[arg(long, default_value = "127.0.0.1")]
@@ -76,25 +62,21 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     ensure!(args.speed.is_finite() && args.speed >= 0.0, "--speed must be a speed in mph, not {}", args.speed);
-    // Also declared to clap, which does not enforce `requires` on a member of a required group.
-    ensure!(args.firmware.is_none() || args.blob.is_some(), "--firmware runs a --blob on the firmware: give --blob");
+    args.net.check()?;
     ensure!(!args.force || args.record.is_some(), "--force replaces a --record folder's recording: give --record");
-    let blob = match &args.blob {
-        Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?),
-        None => None,
-    };
+    let blob = args.net.read_blob()?;
     let scratch = tempfile::tempdir()?;
-    let (driver, what): (Box<dyn Driver + Send + '_>, String) = match (&args.blob, &blob, &args.model) {
-        (Some(path), Some(_), _) if args.firmware.is_some() => {
+    let (driver, what): (Box<dyn Driver + Send + '_>, String) = match (&blob, &args.net.model) {
+        (Some((path, _)), _) if args.net.firmware.is_some() => {
             println!("building the firmware for {} ...", path.display());
             let firmware = FirmwareDriver::new(path, scratch.path())?;
             (Box::new(firmware), format!("{} on the firmware in QEMU", path.display()))
         }
-        (Some(path), Some(bytes), _) => {
+        (Some((path, bytes)), _) => {
             let int8 = ModelDriver::new(bytes).with_context(|| path.display().to_string())?;
             (Box::new(int8), format!("{} (int8, the reference)", path.display()))
         }
-        (_, _, Some(dir)) => {
+        (_, Some(dir)) => {
             let float = FloatDriver::load(&RunDir::new(dir)).with_context(|| format!("cannot load the training run {}", dir.display()))?;
             (Box::new(float), format!("{} (float, best checkpoint)", dir.display()))
         }

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use common::board::timing::Pipeline;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::network::{FirmwareKind, NetworkArgs};
 use crate::fsutil::atomic_write;
 use crate::nn::driver::FloatDriver;
 use crate::nn::spec::NetSpec;
@@ -98,12 +99,7 @@ pub struct CompareArgs {
 #[derive(Args, Debug)]
 pub struct BoardDriveArgs {
     #[command(flatten)]
-    pub seeds: SeedArgs,
-    #[arg(long, default_value_t = 1.0)]
-    pub laps: f64,
-    /// m/s.
-    #[arg(long, default_value_t = DEFAULT_SPEED)]
-    pub speed: f64,
+    pub track: TrackArgs,
     /// Drive at this board's timing: blackpill, f746 or h743.
     #[arg(long, default_value = "blackpill")]
     pub board: String,
@@ -111,11 +107,25 @@ pub struct BoardDriveArgs {
 
 impl BoardDriveArgs {
     pub fn options(&self) -> anyhow::Result<CompareOptions> {
-        anyhow::ensure!(self.laps > 0.0 && self.speed > 0.0, "--laps and --speed must be positive");
+        let t = &self.track;
+        anyhow::ensure!(t.laps > 0.0 && t.speed > 0.0, "--laps and --speed must be positive");
         let board =
             common::board::by_name(&self.board).with_context(|| format!("--board {}: the boards are {}", self.board, clock::names()[1..].join(", ")))?;
-        Ok(CompareOptions { seeds: self.seeds.list(), laps: self.laps, speed: self.speed, board })
+        Ok(CompareOptions { seeds: t.seeds.list(), laps: t.laps, speed: t.speed, board })
     }
+}
+
+/// Which tracks, how many laps, how fast.
+#[derive(Args, Debug)]
+pub struct TrackArgs {
+    #[command(flatten)]
+    pub seeds: SeedArgs,
+    /// Laps per track (fractions allowed).
+    #[arg(long, default_value_t = 1.0)]
+    pub laps: f64,
+    /// Speed in m/s (9 m/s is about 20 mph).
+    #[arg(long, default_value_t = DEFAULT_SPEED)]
+    pub speed: f64,
 }
 
 /// Which tracks: `--seed N` (with `--tracks M`: seeds N..N+M) or `--seeds A,B,C`.
@@ -173,16 +183,10 @@ Examples:
 #[command(after_help = RECORD_HELP)]
 pub struct RecordArgs {
     #[command(flatten)]
-    pub seeds: SeedArgs,
-    /// Laps per track (fractions allowed).
-    #[arg(long, default_value_t = 1.0)]
-    pub laps: f64,
+    pub track: TrackArgs,
     /// Folder for driving_log.csv and IMG/.
     #[arg(long)]
     pub out: PathBuf,
-    /// Speed in m/s (9 m/s is about 20 mph).
-    #[arg(long, default_value_t = DEFAULT_SPEED)]
-    pub speed: f64,
     /// Image format of the frames.
     #[arg(long, value_enum, default_value = "jpg")]
     pub format: Format,
@@ -253,12 +257,6 @@ Examples:
   pilot sim drive --driver expert --seed 1 --tracks 5 --period 0.3 --latency 0.3";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FirmwareKind {
-    /// The QEMU build (mps2-an386, Cortex-M4F; PILOT_QEMU_MACHINE=mps2-an500 for the M7).
-    Qemu,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DriverKind {
     /// The simulator's expert, which reads the car's pose instead of the camera.
     Expert,
@@ -268,28 +266,13 @@ pub enum DriverKind {
 #[command(after_help = DRIVE_HELP)]
 #[command(group = clap::ArgGroup::new("who").required(true).args(["blob", "model", "driver"]))]
 pub struct DriveArgs {
-    /// int8 model blob (from `pilot export`) that steers from the centre camera, run by the
-    /// `common` reference exactly as the firmware runs it.
-    #[arg(long)]
-    pub blob: Option<PathBuf>,
-    /// A training run's folder (from `pilot train`): its best float checkpoint steers.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// Run the --blob on the firmware itself: every frame goes through the Cortex-M4F build in
-    /// QEMU (one run per frame, ~0.2 s each for PilotNet).
-    #[arg(long, value_enum, requires = "blob")]
-    pub firmware: Option<FirmwareKind>,
+    #[command(flatten)]
+    pub net: NetworkArgs,
     /// A built-in driver instead of a model.
     #[arg(long, value_enum)]
     pub driver: Option<DriverKind>,
     #[command(flatten)]
-    pub seeds: SeedArgs,
-    /// Laps per track (fractions allowed).
-    #[arg(long, default_value_t = 1.0)]
-    pub laps: f64,
-    /// Speed in m/s.
-    #[arg(long, default_value_t = DEFAULT_SPEED)]
-    pub speed: f64,
+    pub track: TrackArgs,
     /// Top-down PNG of the track with the driven path coloured by lateral error (green to red)
     /// and interventions circled. With several seeds, `-seed<N>` is added to the file name.
     #[arg(long)]
@@ -342,9 +325,9 @@ fn run_record(args: RecordArgs) -> anyhow::Result<()> {
     let timing = record_timing(&args)?;
     let options = RecordOptions {
         out: args.out,
-        seeds: args.seeds.list(),
-        laps: args.laps,
-        speed: args.speed,
+        seeds: args.track.seeds.list(),
+        laps: args.track.laps,
+        speed: args.track.speed,
         format: match args.format {
             Format::Jpg => ImageFormat::Jpeg,
             Format::Png => ImageFormat::Png,
@@ -474,15 +457,13 @@ fn run_select(args: SelectArgs) -> anyhow::Result<()> {
 }
 
 fn run_drive(args: DriveArgs) -> anyhow::Result<()> {
-    let speeds = if args.speeds.is_empty() { vec![args.speed] } else { args.speeds.clone() };
-    anyhow::ensure!(args.laps > 0.0 && speeds.iter().all(|&s| s > 0.0), "--laps and --speed(s) must be positive");
-    let blob = match &args.blob {
-        Some(path) => Some((path, std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)),
-        None => None,
-    };
+    let speeds = if args.speeds.is_empty() { vec![args.track.speed] } else { args.speeds.clone() };
+    anyhow::ensure!(args.track.laps > 0.0 && speeds.iter().all(|&s| s > 0.0), "--laps and --speed(s) must be positive");
+    args.net.check()?;
+    let blob = args.net.read_blob()?;
     let timing = drive_timing(&args, blob.as_ref().map(|(p, b)| (p.as_path(), b.as_slice())))?;
     let scratch = tempfile::tempdir()?;
-    let mut firmware = match (&args.firmware, &args.blob) {
+    let mut firmware = match (&args.net.firmware, &args.net.blob) {
         (Some(FirmwareKind::Qemu), Some(path)) => Some(FirmwareDriver::new(path, scratch.path())?),
         _ => None,
     };
@@ -490,7 +471,7 @@ fn run_drive(args: DriveArgs) -> anyhow::Result<()> {
         Some(_) => None,
         None => blob.as_ref().map(|(path, bytes)| ModelDriver::new(bytes).with_context(|| path.display().to_string())).transpose()?,
     };
-    let mut float = args.model.as_ref().map(|dir| FloatDriver::load(&RunDir::new(dir))).transpose()?;
+    let mut float = args.net.model.as_ref().map(|dir| FloatDriver::load(&RunDir::new(dir))).transpose()?;
     let mut model: Option<&mut dyn Driver> = match (firmware.as_mut(), int8.as_mut(), float.as_mut()) {
         (Some(d), _, _) => Some(d),
         (_, Some(d), _) => Some(d),
@@ -498,10 +479,10 @@ fn run_drive(args: DriveArgs) -> anyhow::Result<()> {
         _ => None,
     };
     println!("timing: {timing}");
-    let seeds = args.seeds.list();
+    let seeds = args.track.seeds.list();
     let tracks: Vec<(u64, Track)> = seeds.iter().map(|&s| (s, Track::generate(s))).collect();
     let period_s = timing.slot.period_ns as f64 / 1e9;
-    let frames_of = |t: &Track, speed: f64| (args.laps * t.length() / (speed * period_s)).ceil() as u64;
+    let frames_of = |t: &Track, speed: f64| (args.track.laps * t.length() / (speed * period_s)).ceil() as u64;
     let bar = progress_bar(speeds.iter().map(|&v| tracks.iter().map(|(_, t)| frames_of(t, v)).sum::<u64>()).sum());
     let mut held = Vec::new();
     for &speed in &speeds {
@@ -517,7 +498,7 @@ fn run_drive(args: DriveArgs) -> anyhow::Result<()> {
                 Some(m) => Pilot::Camera(m),
                 None => Pilot::Expert,
             };
-            let timed = drive_timed(track, world.as_ref(), &mut pilot, speed, args.laps, &timing, |tick| {
+            let timed = drive_timed(track, world.as_ref(), &mut pilot, speed, args.track.laps, &timing, |tick| {
                 bar.inc(1);
                 bar.set_message(format!("seed {seed} at {speed} m/s, {} interventions", tick.session.interventions()));
                 match (&mut gif, tick.frame) {
@@ -570,9 +551,9 @@ fn drive_timing(args: &DriveArgs, blob: Option<(&Path, &[u8])>) -> anyhow::Resul
     if let Some(period) = args.period {
         return Timing::custom(period, args.latency.unwrap_or(0.0));
     }
-    let network = args.blob.is_some() || args.model.is_some();
+    let network = args.net.blob.is_some() || args.net.model.is_some();
     let name = args.board.as_deref().unwrap_or(if network { common::board::BLACKPILL.name } else { "ideal" });
-    let float_blob = match &args.model {
+    let float_blob = match &args.net.model {
         Some(dir) if !name.eq_ignore_ascii_case("ideal") => Some(crate::zoo::random(&RunDir::new(dir).spec()?, 0)?.to_bytes()),
         _ => None,
     };
@@ -585,7 +566,7 @@ fn drive_timing(args: &DriveArgs, blob: Option<(&Path, &[u8])>) -> anyhow::Resul
     if !network && common::board::by_name(name).is_some() {
         anyhow::bail!("--board {name}: the expert runs no network to time; give --blob or --model, or delay the expert with --period and --latency");
     }
-    clock::named(name, model.as_ref(), args.pipeline.pipeline(), args.firmware.is_some())
+    clock::named(name, model.as_ref(), args.pipeline.pipeline(), args.net.firmware.is_some())
 }
 
 /// Autonomy over all of `reports` (interventions and time added up).

@@ -63,6 +63,11 @@ impl Graph {
                 Attr::Ints(ints) => AttributeProto { name: n.into(), r#type: AttributeType::Ints as i32, ints, ..AttributeProto::default() },
             })
             .collect();
+        self.node_with(op, name, inputs, output, attribute)
+    }
+
+    /// Adds a node with attributes of any type; returns its output name.
+    pub fn node_with(&mut self, op: &str, name: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> String {
         self.proto.node.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
             output: vec![output.into()],

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
 use image::RgbImage;
+use plotters::chart::MeshStyle;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::raster::Pixels;
@@ -20,6 +22,38 @@ pub const GREEN: RGBColor = RGBColor(44, 160, 44);
 pub const GREY: RGBColor = RGBColor(140, 140, 140);
 pub const INK: RGBColor = RGBColor(30, 30, 30);
 pub const GRID: RGBColor = RGBColor(225, 225, 225);
+
+/// A chart on `f64` axes, as every chart here is.
+pub type Chart<'a, 'b> = ChartContext<'a, Pixels<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The legend box every chart draws: 14 px labels on white, a grey border, at `position`.
+pub fn legend<'a, 'p: 'a>(chart: &mut Chart<'a, 'p>, position: SeriesLabelPosition) -> Drawn {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .margin(10)
+        .label_font(super::text::style(14.0, INK))
+        .background_style(WHITE.mix(0.9))
+        .border_style(GREY)
+        .draw()?;
+    Ok(())
+}
+
+/// The mesh every chart draws (a light grid, dark axes, 14 px labels, 16 px axis titles); the
+/// caller adds its ticks and titles and draws it.
+pub fn mesh<'a, 'b, 'p, X, Y>(chart: &'b mut ChartContext<'a, Pixels<'p>, Cartesian2d<X, Y>>) -> MeshStyle<'a, 'b, X, Y, Pixels<'p>>
+where
+    X: Ranged + plotters::coord::ranged1d::ValueFormatter<X::ValueType>,
+    Y: Ranged + plotters::coord::ranged1d::ValueFormatter<Y::ValueType>,
+{
+    let mut mesh = chart.configure_mesh();
+    mesh.light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .axis_style(INK)
+        .label_style(super::text::style(14.0, INK))
+        .axis_desc_style(super::text::style(16.0, INK));
+    mesh
+}
 
 /// What a drawing step returns; plotters' errors are not `Send`, so they are turned into
 /// text at the edge (see [`draw`]).

@@ -3,8 +3,8 @@
 use image::RgbImage;
 use plotters::prelude::*;
 
-use super::canvas::{draw, finite_range, padded, tick, Area, Drawn, BLUE, GREEN, GREY, GRID, INK, ORANGE};
-use super::text::{font, style};
+use super::canvas::{draw, finite_range, legend, mesh, padded, tick, Area, Drawn, BLUE, GREEN, GREY, ORANGE};
+use super::text::font;
 
 pub const WIDTH: u32 = 800;
 pub const HEIGHT: u32 = 500;
@@ -42,20 +42,14 @@ fn paint(root: &Area<'_>, c: &Curves<'_>) -> Drawn {
         .x_label_area_size(50)
         .y_label_area_size(90)
         .build_cartesian_2d(0.5..epochs as f64 + 0.5, y.clone())?;
-    chart
-        .configure_mesh()
+    mesh(&mut chart)
         .disable_x_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(INK)
         .x_labels(epochs.min(12) + 1)
         // Ticks fall on whole epochs; any other value a tick lands on gets no label.
         .x_label_formatter(&|v| if (v - v.round()).abs() < 1e-6 { format!("{}", v.round() as i64) } else { String::new() })
         .y_label_formatter(&|v| tick(*v))
         .x_desc("epoch")
         .y_desc(c.quantity)
-        .label_style(style(14.0, INK))
-        .axis_desc_style(style(16.0, INK))
         .draw()?;
 
     let line = |colour: RGBColor| colour.stroke_width(2);
@@ -82,13 +76,5 @@ fn paint(root: &Area<'_>, c: &Curves<'_>) -> Drawn {
     // bottom right for rising ones (accuracy).
     let first_last = |p: &[(f64, f64)]| Some((p.first()?.1, p.last()?.1));
     let rising = first_last(&val).or(first_last(&train)).is_some_and(|(a, b)| b > a);
-    chart
-        .configure_series_labels()
-        .position(if rising { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight })
-        .margin(10)
-        .label_font(style(14.0, INK))
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .draw()?;
-    Ok(())
+    legend(&mut chart, if rising { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight })
 }

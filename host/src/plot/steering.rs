@@ -4,8 +4,8 @@
 use image::RgbImage;
 use plotters::prelude::*;
 
-use super::canvas::{draw, finite_range, tick, Area, Drawn, BLUE, GREY, GRID, INK, ORANGE};
-use super::text::{font, style};
+use super::canvas::{draw, finite_range, legend, mesh, tick, Area, Drawn, BLUE, GREY, ORANGE};
+use super::text::font;
 
 /// The scatter plot is square, so that the diagonal is at 45 degrees.
 pub const SCATTER_SIDE: u32 = 640;
@@ -41,18 +41,7 @@ fn paint_scatter(root: &Area<'_>, truth: &[f32], predicted: &[f32]) -> Drawn {
         .x_label_area_size(50)
         .y_label_area_size(84)
         .build_cartesian_2d(r.clone(), r.clone())?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(INK)
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
-        .x_desc("true steering")
-        .y_desc("predicted steering")
-        .label_style(style(14.0, INK))
-        .axis_desc_style(style(16.0, INK))
-        .draw()?;
+    mesh(&mut chart).x_label_formatter(&|v| tick(*v)).y_label_formatter(&|v| tick(*v)).x_desc("true steering").y_desc("predicted steering").draw()?;
     chart
         .draw_series(std::iter::once(PathElement::new(vec![(r.start, r.start), (r.end, r.end)], GREY.stroke_width(2))))?
         .label("perfect (predicted = true)")
@@ -62,15 +51,7 @@ fn paint_scatter(root: &Area<'_>, truth: &[f32], predicted: &[f32]) -> Drawn {
         .draw_series(truth.iter().zip(predicted).map(|(&t, &p)| Circle::new((t as f64, p as f64), 2, dot)))?
         .label(format!("a frame (mean absolute error {})", tick(mean_abs_error(truth, predicted))))
         .legend(move |(x, y)| Circle::new((x + 12, y), 3, BLUE.filled()));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .margin(10)
-        .label_font(style(14.0, INK))
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 /// Frames per bin of [`BINS`] equal bins over [-1, 1] (values outside go to the end bins).
@@ -101,19 +82,13 @@ fn paint_histogram(root: &Area<'_>, truth: &[f32], predicted: &[f32]) -> Drawn {
         .x_label_area_size(50)
         .y_label_area_size(84)
         .build_cartesian_2d(-1.0..1.0, 0.0..top * 1.08)?;
-    chart
-        .configure_mesh()
+    mesh(&mut chart)
         .disable_x_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(INK)
         .x_labels(9)
         .x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&|v| if (v - v.round()).abs() < 1e-6 { format!("{}", v.round() as i64) } else { String::new() })
         .x_desc("steering (negative left, positive right)")
         .y_desc("frames")
-        .label_style(style(14.0, INK))
-        .axis_desc_style(style(16.0, INK))
         .draw()?;
     chart
         .draw_series(t.iter().enumerate().map(|(b, &n)| Rectangle::new([(left(b), 0.0), (left(b) + width, n as f64)], BLUE.mix(0.75).filled())))?
@@ -131,13 +106,5 @@ fn paint_histogram(root: &Area<'_>, truth: &[f32], predicted: &[f32]) -> Drawn {
         .draw_series(std::iter::once(PathElement::new(outline, ORANGE.stroke_width(2))))?
         .label("predicted")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], ORANGE.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .margin(10)
-        .label_font(style(14.0, INK))
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }

@@ -4,7 +4,7 @@
 use image::RgbImage;
 use plotters::prelude::*;
 
-use super::canvas::{draw, Area, Drawn, BLUE, GRID, INK};
+use super::canvas::{draw, mesh, Area, Drawn, BLUE, GRID, INK};
 use super::text::{font, style};
 
 pub const WIDTH: u32 = 800;
@@ -36,17 +36,11 @@ fn paint(root: &Area<'_>, points: &[Point<'_>], board: &str, speed: f64) -> Draw
         .x_label_area_size(50)
         .y_label_area_size(70)
         .build_cartesian_2d((lo..hi).log_scale(), -5.0..105.0)?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(INK)
+    mesh(&mut chart)
         .x_label_formatter(&|v| format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string())
         .y_label_formatter(&|v| format!("{v:.0} %"))
         .x_desc(format!("decisions per second on the {board} (log scale)"))
         .y_desc("autonomy")
-        .label_style(style(14.0, INK))
-        .axis_desc_style(style(16.0, INK))
         .draw()?;
     chart.draw_series(points.iter().map(|p| Circle::new((p.decisions_per_second, p.autonomy), 6, BLUE.filled())))?;
     // Labels beside their points, pushed down where they would overlap (points of similar

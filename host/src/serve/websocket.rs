@@ -196,22 +196,35 @@ fn read_exact(r: &mut impl Read, buf: &mut [u8]) -> Result<(), Error> {
     r.read_exact(buf).map_err(|e| if e.kind() == std::io::ErrorKind::UnexpectedEof { Error::Truncated } else { Error::Io(e) })
 }
 
-/// Writes one unfragmented, unmasked frame (a server never masks).
-pub fn write_frame(w: &mut impl Write, opcode: u8, payload: &[u8]) -> std::io::Result<()> {
-    let mut head = vec![0x80 | opcode];
+/// One frame as bytes: `first_byte` (FIN, RSV, opcode), the shortest length encoding, then
+/// the payload; masked with `mask` as a client must, or unmasked as a server must.
+pub fn encode_frame(first_byte: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let masked = if mask.is_some() { 0x80 } else { 0 };
+    let mut out = vec![first_byte];
     match payload.len() {
-        n @ 0..=125 => head.push(n as u8),
+        n @ 0..=125 => out.push(masked | n as u8),
         n @ 126..=0xFFFF => {
-            head.push(126);
-            head.extend_from_slice(&(n as u16).to_be_bytes());
+            out.push(masked | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
         }
         n => {
-            head.push(127);
-            head.extend_from_slice(&(n as u64).to_be_bytes());
+            out.push(masked | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
         }
     }
-    head.extend_from_slice(payload);
-    w.write_all(&head)?;
+    match mask {
+        Some(mask) => {
+            out.extend_from_slice(&mask);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        }
+        None => out.extend_from_slice(payload),
+    }
+    out
+}
+
+/// Writes one unfragmented, unmasked frame (a server never masks).
+pub fn write_frame(w: &mut impl Write, opcode: u8, payload: &[u8]) -> std::io::Result<()> {
+    w.write_all(&encode_frame(0x80 | opcode, payload, None))?;
     w.flush()
 }
 
@@ -241,22 +254,7 @@ mod tests {
 
     /// A masked client frame.
     fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mask = [0x37, 0xFA, 0x21, 0x3D];
-        let mut out = vec![(fin as u8) << 7 | opcode];
-        match payload.len() {
-            n @ 0..=125 => out.push(0x80 | n as u8),
-            n @ 126..=0xFFFF => {
-                out.push(0x80 | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(0x80 | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        out
+        encode_frame((fin as u8) << 7 | opcode, payload, Some([0x37, 0xFA, 0x21, 0x3D]))
     }
 
     fn read_all(bytes: &[u8]) -> Vec<Result<Message, String>> {

@@ -13,40 +13,7 @@ use host::train::{FitOptions, TrainConfig};
 use host::verify::compare;
 use host::workflow::train::{train, Job, Network};
 
-const TINY: &str = r#"
-name = "tiny-pilot"
-task = "regression"
-[input]
-height = 66
-width = 200
-color = "yuv"
-scale_exp = -7
-frame = { width = 320, height = 160, crop = [0, 60, 320, 75] }
-[[layers]]
-type = "conv2d"
-filters = 6
-kernel = 5
-stride = 4
-activation = "relu"
-[[layers]]
-type = "conv2d"
-filters = 8
-kernel = 3
-stride = 2
-activation = "relu"
-[[layers]]
-type = "maxpool"
-size = 2
-[[layers]]
-type = "flatten"
-[[layers]]
-type = "dense"
-units = 16
-activation = "relu"
-[[layers]]
-type = "dense"
-units = 1
-"#;
+const TINY: &str = include_str!("tiny-pilot.toml");
 
 #[test]
 fn record_train_quantize_export_tract_and_firmware_agree() {
