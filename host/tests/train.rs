@@ -116,7 +116,12 @@ fn quantize_with_qat_writes_its_run_and_reports_float_ptq_and_qat() {
     let train = split.train.clone();
     fit(&spec, &data, |_| train.clone(), &split.val, &run, &cfg, &options(false)).unwrap();
     let qat_dir = dir.path().join("int8/qat");
-    let opts = PtqOptions { samples: 16, progress: false, qat: Some(QatOptions { epochs: 2, lr: 1e-4, run: qat_dir.clone() }), ..PtqOptions::default() };
+    let opts = PtqOptions {
+        samples: 16,
+        progress: false,
+        qat: Some(QatOptions { epochs: 2, lr: 1e-4, run: qat_dir.clone(), augment: true }),
+        ..PtqOptions::default()
+    };
     let q = quantize_run(&run, &opts).unwrap();
     let r = &q.report;
     assert_eq!(r.qat_epochs, Some(2));

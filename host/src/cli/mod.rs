@@ -85,12 +85,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     /// clap checks its definitions (clashing names, groups naming missing arguments) only in
     /// debug builds; the tests run in release, so ask for the check.
     #[test]
     fn every_command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    fn quantize_options(args: &[&str]) -> crate::quant::ptq::PtqOptions {
+        let cli = super::Cli::try_parse_from(["pilot", "quantize", "--model", "r", "--out", "o"].iter().chain(args)).unwrap();
+        match cli.command {
+            super::Command::Quantize(a) => a.options(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn qat_augments_unless_told_not_to() {
+        assert!(quantize_options(&[]).qat.is_none());
+        assert!(quantize_options(&["--qat", "2"]).qat.unwrap().augment);
+        assert!(!quantize_options(&["--qat", "2", "--qat-no-augment"]).qat.unwrap().augment);
+        // Without --qat there is nothing to fine-tune; the flag alone is refused.
+        assert!(super::Cli::try_parse_from(["pilot", "quantize", "--model", "r", "--out", "o", "--qat-no-augment"]).is_err());
     }
 }

@@ -16,12 +16,14 @@ use crate::train::checkpoint::RunDir;
   pilot quantize --model runs/sign --out runs/sign-int8
   pilot quantize --model runs/pilotnet --calib recordings/ --samples 1000 --range percentile --out runs/pilotnet-int8
   pilot quantize --model runs/sign --qat 3 --out runs/sign-qat     post-training, then 3 epochs quantization-aware
+  pilot quantize --model runs/demo/train --qat 2 --qat-no-augment --out runs/demo-qat   fine-tuning on the frames as recorded
 
 --qat fine-tunes the run's best network with the int8 scheme simulated in its forward pass
 (weights rounded per channel, biases and every layer output to the scales calibration chose,
 gradients passed straight through the rounding), on the calibration data's training split with
-the run's own training augmentation, then quantizes it with the same scales. Its checkpoints go to OUT/qat; the report gives float,
-post-training and quantization-aware int8 side by side. Batch norm is folded first.")]
+the run's own training augmentation (--qat-no-augment: as recorded), then quantizes it with the
+same scales. Its checkpoints go to OUT/qat; the report gives float, post-training and
+quantization-aware int8 side by side. Batch norm is folded first.")]
 pub struct QuantizeArgs {
     /// A training run's folder (written by `pilot train`).
     #[arg(long)]
@@ -50,6 +52,10 @@ pub struct QuantizeArgs {
     /// The quantization-aware fine-tuning's learning rate.
     #[arg(long, default_value_t = 1e-4)]
     pub qat_lr: f64,
+    /// Fine-tune on the examples as recorded, without the run's training augmentation (better
+    /// for the demo's PilotNet, worse for the sign classifier: see README.md).
+    #[arg(long, requires = "qat")]
+    pub qat_no_augment: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -64,7 +70,7 @@ impl QuantizeArgs {
             RangeArg::Minmax => RangeMethod::MinMax,
             RangeArg::Percentile => RangeMethod::Percentile(self.percentile),
         };
-        let qat = (self.qat > 0).then(|| QatOptions { epochs: self.qat, lr: self.qat_lr, run: self.out.join("qat") });
+        let qat = (self.qat > 0).then(|| QatOptions { epochs: self.qat, lr: self.qat_lr, run: self.out.join("qat"), augment: !self.qat_no_augment });
         PtqOptions { calib: self.calib.clone(), samples: self.samples, range, eval_samples: self.eval_samples, progress: true, qat }
     }
 }

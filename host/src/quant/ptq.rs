@@ -51,6 +51,8 @@ pub struct QatOptions {
     pub lr: f64,
     /// The fine-tuning's own training run (checkpoints, history.csv).
     pub run: PathBuf,
+    /// Fine-tune on the run's own training augmentation (else on the examples as recorded).
+    pub augment: bool,
 }
 
 /// The float vs int8 comparison, as written to quant.toml.
@@ -109,11 +111,11 @@ impl Quantized {
 
 /// Quantizes the best checkpoint of `run`.
 pub fn quantize_run(run: &RunDir, opts: &PtqOptions) -> Result<Quantized> {
-    // Quantization-aware fine-tuning trains on: with the training's augmentation, or it
-    // overfits the examples as recorded within an epoch or two.
-    let reopened = match opts.qat {
-        Some(_) => run.open_training_data(&opts.calib, opts.progress)?,
-        None => run.open_data(&opts.calib, opts.progress)?,
+    // Quantization-aware fine-tuning trains on this data: with the training's augmentation a
+    // classifier does not overfit the examples as recorded within an epoch or two.
+    let reopened = match &opts.qat {
+        Some(qat) if qat.augment => run.open_training_data(&opts.calib, opts.progress)?,
+        _ => run.open_data(&opts.calib, opts.progress)?,
     };
     let net = run.load_best(&infer_device())?;
     quantize_net(run, &reopened, &net, opts)
